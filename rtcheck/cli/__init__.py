@@ -1,0 +1,66 @@
+"""Command line interface: the only part of rtcheck that imports click.
+
+Each command is a few lines that parse options, call the library and render the result.
+Errors from the library are :class:`rtcheck.errors.RtcheckError`; :func:`handle_errors` maps
+them to the documented exit codes:
+
+* 0 — every evaluated constraint passes (and nothing required was left unevaluated)
+* 1 — a constraint failed, deviated, or could not be evaluated for a required organ
+* 2 — usage error (bad options, no table for the plan's fractionation)
+* 3 — unreadable or inconsistent input (DICOM, constraint table, course file)
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import RtcheckError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+
+
+def handle_errors(func):
+    """Decorator for commands: print an RtcheckError to stderr and exit with its code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RtcheckError as exc:
+            click.echo(f"rtcheck: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+class DefaultCommandGroup(click.Group):
+    """A group where `rtcheck PATH ...` means `rtcheck check PATH ...`."""
+
+    default_command = "check"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rtcheck")
+def main() -> None:
+    """Check radiotherapy plans (DICOM RT exports) against dose constraints.
+
+    `rtcheck PLAN_FOLDER` is short for `rtcheck check PLAN_FOLDER`.
+
+    Exit codes: 0 all evaluated constraints pass; 1 a constraint failed or a required one
+    could not be evaluated; 2 usage error; 3 unreadable or inconsistent input.
+    """
+
+
+# Commands register themselves here (one module per command or command group).

@@ -1,0 +1,392 @@
+"""Domain objects: frozen dataclasses validated at construction.
+
+Units: dose in Gy, volume in cc (cm³), positions and lengths in mm, dates as
+:class:`datetime.date`. Arrays held by these objects are made read-only, so a model can be
+shared between computations without being changed behind anyone's back.
+
+Patient coordinates follow DICOM (x to the patient's left, y posterior, z superior). A
+:class:`DoseGrid` is always held in *canonical* order: array axes (z, y, x), each axis's
+coordinates strictly increasing, whatever the orientation of the file it came from
+(:mod:`rtcheck.dicom_io` does the flips and transposes).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+#: Version of the plain-data (JSON) form of results. Bump on any incompatible change.
+SCHEMA_VERSION = "1.0"
+
+#: Volume used for the "near-point" maximum dose, D0.035cc (cc).
+NEAR_MAX_VOLUME_CC = 0.035
+
+
+def _readonly(array: np.ndarray, dtype=None) -> np.ndarray:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+class ContourType(Enum):
+    """DICOM ContourGeometricType (3006,0042)."""
+
+    CLOSED_PLANAR = "CLOSED_PLANAR"
+    OPEN_PLANAR = "OPEN_PLANAR"
+    OPEN_NONPLANAR = "OPEN_NONPLANAR"
+    POINT = "POINT"
+
+
+@dataclass(frozen=True, eq=False)
+class Contour:
+    """One planar contour: ``points_mm`` is an (N, 2) array of (x, y) at height ``z_mm``."""
+
+    z_mm: float
+    points_mm: np.ndarray
+    geometric_type: ContourType = ContourType.CLOSED_PLANAR
+
+    def __post_init__(self) -> None:
+        pts = np.asarray(self.points_mm, dtype=float)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"contour points must be an (N, 2) array of x, y in mm, got {pts.shape}")
+        if not np.all(np.isfinite(pts)) or not np.isfinite(self.z_mm):
+            raise ValueError("contour coordinates must be finite")
+        object.__setattr__(self, "points_mm", _readonly(pts))
+        object.__setattr__(self, "z_mm", float(self.z_mm))
+
+    @property
+    def signed_area_mm2(self) -> float:
+        """Shoelace area (mm²), positive when the points run counter-clockwise in (x, y)."""
+        x, y = self.points_mm[:, 0], self.points_mm[:, 1]
+        return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """A region of interest (ROI) of a structure set.
+
+    ``contours`` may be empty (an ROI declared without contours): such a structure is kept
+    and reported, never silently dropped. Only CLOSED_PLANAR contours make a volume.
+    """
+
+    roi_number: int
+    name: str
+    contours: tuple[Contour, ...] = ()
+    interpreted_type: str | None = None
+    frame_of_reference_uid: str | None = None
+    color_rgb: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "contours", tuple(self.contours))
+
+    @property
+    def geometric_types(self) -> frozenset[ContourType]:
+        return frozenset(c.geometric_type for c in self.contours)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.contours
+
+    @property
+    def is_volumetric(self) -> bool:
+        """True when the ROI has contours and all of them are CLOSED_PLANAR."""
+        return bool(self.contours) and self.geometric_types == {ContourType.CLOSED_PLANAR}
+
+
+@dataclass(frozen=True, eq=False)
+class StructureSet:
+    """An RTSTRUCT: its structures in file order."""
+
+    sop_instance_uid: str
+    frame_of_reference_uid: str | None
+    structures: tuple[Structure, ...]
+    label: str | None = None
+    patient_id: str | None = None
+    source_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "structures", tuple(self.structures))
+        numbers = [s.roi_number for s in self.structures]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError(f"duplicate ROI numbers in structure set {self.sop_instance_uid}")
+
+    def by_number(self, roi_number: int) -> Structure:
+        for s in self.structures:
+            if s.roi_number == roi_number:
+                return s
+        raise KeyError(roi_number)
+
+
+@dataclass(frozen=True, eq=False)
+class DoseGrid:
+    """A 3-D dose distribution on a rectilinear grid, in canonical order.
+
+    ``dose_gy`` has shape (len(z_mm), len(y_mm), len(x_mm)); ``x_mm``, ``y_mm``, ``z_mm`` are
+    the voxel-centre coordinates in patient space (mm), strictly increasing. Plane spacing
+    along z may be non-uniform.
+    """
+
+    dose_gy: np.ndarray
+    x_mm: np.ndarray
+    y_mm: np.ndarray
+    z_mm: np.ndarray
+    frame_of_reference_uid: str | None = None
+    sop_instance_uids: tuple[str, ...] = ()
+    source_files: tuple[Path, ...] = ()
+    referenced_plan_uid: str | None = None
+    dose_type: str = "PHYSICAL"
+    summation_type: str = "PLAN"
+
+    def __post_init__(self) -> None:
+        axes = {}
+        for name in ("x_mm", "y_mm", "z_mm"):
+            coords = np.asarray(getattr(self, name), dtype=float)
+            if coords.ndim != 1 or coords.size < 1:
+                raise ValueError(f"{name} must be a non-empty 1-D array")
+            if coords.size > 1 and not np.all(np.diff(coords) > 0):
+                raise ValueError(f"{name} must be strictly increasing (canonical order)")
+            axes[name] = _readonly(coords)
+            object.__setattr__(self, name, axes[name])
+        dose = np.asarray(self.dose_gy)
+        expected = (axes["z_mm"].size, axes["y_mm"].size, axes["x_mm"].size)
+        if dose.shape != expected:
+            raise ValueError(f"dose array shape {dose.shape} does not match coordinates {expected}")
+        if not np.issubdtype(dose.dtype, np.floating):
+            dose = dose.astype(np.float64)
+        if not np.all(np.isfinite(dose)):
+            raise ValueError("dose grid contains non-finite values")
+        object.__setattr__(self, "dose_gy", _readonly(dose))
+        object.__setattr__(self, "sop_instance_uids", tuple(self.sop_instance_uids))
+        object.__setattr__(self, "source_files", tuple(Path(p) for p in self.source_files))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.dose_gy.shape)  # type: ignore[return-value]
+
+    @property
+    def max_gy(self) -> float:
+        return float(self.dose_gy.max())
+
+    def same_geometry(self, other: DoseGrid, tol_mm: float = 1e-3) -> bool:
+        """True when both grids have the same voxel centres (within ``tol_mm``)."""
+        return all(
+            a.shape == b.shape and np.allclose(a, b, atol=tol_mm, rtol=0)
+            for a, b in ((self.x_mm, other.x_mm), (self.y_mm, other.y_mm), (self.z_mm, other.z_mm))
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """An RTPLAN, reduced to what checking needs.
+
+    ``prescription_gy`` is the total prescribed dose (Gy) from DoseReferenceSequence, or
+    None when the plan does not state it (reported as unknown, never guessed).
+    """
+
+    sop_instance_uid: str
+    fractions: int | None
+    prescription_gy: float | None = None
+    label: str | None = None
+    name: str | None = None
+    patient_id: str | None = None
+    plan_date: _dt.date | None = None
+    referenced_structure_set_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+    source_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.fractions is not None and self.fractions < 1:
+            raise ValueError(f"number of fractions must be >= 1, got {self.fractions}")
+        if self.prescription_gy is not None and not self.prescription_gy > 0:
+            raise ValueError(f"prescription must be > 0 Gy, got {self.prescription_gy}")
+
+    @property
+    def dose_per_fraction_gy(self) -> float | None:
+        if self.prescription_gy is None or self.fractions is None:
+            return None
+        return self.prescription_gy / self.fractions
+
+
+@dataclass(frozen=True, eq=False)
+class Course:
+    """One course of radiotherapy: a plan with its dose (and structures, when known).
+
+    ``fractions`` and ``date`` are the course's own; they are what BED/EQD2 conversion and
+    recovery-factor documentation use. A course is the unit that summation works on.
+    """
+
+    dose: DoseGrid
+    fractions: int
+    plan: Plan | None = None
+    structure_set: StructureSet | None = None
+    date: _dt.date | None = None
+    label: str | None = None
+    ct_series_uids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.fractions < 1:
+            raise ValueError(f"number of fractions must be >= 1, got {self.fractions}")
+
+
+@dataclass(frozen=True, eq=False)
+class DVH:
+    """The dose-volume data of one structure: dose samples with the volume each stands for.
+
+    ``dose_gy[i]`` is the dose at a (sub-)voxel sample and ``volume_cc[i]`` the structure
+    volume it represents (partial-volume weights). Samples are stored sorted by dose,
+    descending. ``structure_volume_cc`` is the structure's volume from its contours;
+    ``outside_grid_cc`` the part of it outside the dose grid (no dose known there).
+
+    Conventions for the metrics (all doses Gy, volumes cc):
+
+    * the cumulative DVH V(D) is the volume receiving at least D;
+    * D at volume v is read on the cumulative DVH with each sample's volume centred on its
+      dose (linear interpolation between samples); it is ``None`` (undefined) when v is
+      larger than the volume with known dose, never 0;
+    * ``max_gy``/``min_gy`` are the extreme sample doses (point values); the near-point
+      maximum is :meth:`near_max_gy` (D0.035cc).
+
+    ``variants`` are DVHs of the same structure computed with other defensible settings
+    (coarser sampling, other end-capping); the spread of a metric across the DVH and its
+    variants is that metric's numerical uncertainty (:meth:`uncertainty`).
+    """
+
+    name: str
+    roi_number: int | None
+    dose_gy: np.ndarray
+    volume_cc: np.ndarray
+    structure_volume_cc: float | None = None
+    outside_grid_cc: float = 0.0
+    settings: str = ""
+    variants: tuple[DVH, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        dose = np.asarray(self.dose_gy, dtype=float).ravel()
+        vol = np.asarray(self.volume_cc, dtype=float).ravel()
+        if dose.shape != vol.shape:
+            raise ValueError("dose_gy and volume_cc must have the same length")
+        if np.any(vol < 0) or not np.all(np.isfinite(vol)) or not np.all(np.isfinite(dose)):
+            raise ValueError("DVH samples must be finite with non-negative volumes")
+        keep = vol > 0
+        dose, vol = dose[keep], vol[keep]
+        order = np.argsort(-dose, kind="stable")
+        object.__setattr__(self, "dose_gy", _readonly(dose[order]))
+        object.__setattr__(self, "volume_cc", _readonly(vol[order]))
+        object.__setattr__(self, "_cumulative_cc", _readonly(np.cumsum(vol[order])))
+        object.__setattr__(self, "variants", tuple(self.variants))
+
+    # -- sizes ---------------------------------------------------------------------------
+    @property
+    def volume_with_dose_cc(self) -> float:
+        """Volume (cc) of the structure where the dose is known (inside the grid)."""
+        return float(self._cumulative_cc[-1]) if self._cumulative_cc.size else 0.0
+
+    @property
+    def total_volume_cc(self) -> float:
+        """Structure volume (cc): from the contours when known, else the sampled volume."""
+        if self.structure_volume_cc is not None:
+            return float(self.structure_volume_cc)
+        return self.volume_with_dose_cc
+
+    @property
+    def coverage(self) -> float:
+        """Fraction (0–1) of the structure volume that lies inside the dose grid."""
+        total = self.volume_with_dose_cc + self.outside_grid_cc
+        return self.volume_with_dose_cc / total if total > 0 else 0.0
+
+    @property
+    def is_empty(self) -> bool:
+        return self.dose_gy.size == 0
+
+    # -- point metrics --------------------------------------------------------------------
+    def max_gy(self) -> float | None:
+        return float(self.dose_gy[0]) if self.dose_gy.size else None
+
+    def min_gy(self) -> float | None:
+        return float(self.dose_gy[-1]) if self.dose_gy.size else None
+
+    def mean_gy(self) -> float | None:
+        if not self.dose_gy.size:
+            return None
+        return float(np.dot(self.dose_gy, self.volume_cc) / self.volume_with_dose_cc)
+
+    # -- dose-volume metrics --------------------------------------------------------------
+    def _volume_cc_from(self, cc: float | None, percent: float | None) -> float:
+        if (cc is None) == (percent is None):
+            raise ValueError("give exactly one of cc= or percent=")
+        if cc is not None:
+            if not cc >= 0:
+                raise ValueError(f"volume must be >= 0 cc, got {cc}")
+            return float(cc)
+        assert percent is not None
+        if not 0 <= percent <= 100:
+            raise ValueError(f"percent must be within 0–100, got {percent}")
+        return percent / 100.0 * self.total_volume_cc
+
+    def dose_at_volume(self, *, cc: float | None = None, percent: float | None = None) -> float | None:
+        """Dose (Gy) received by at least the hottest ``cc`` (or ``percent`` of the volume).
+
+        ``None`` when the structure (with known dose) is smaller than the volume asked for.
+        """
+        v = self._volume_cc_from(cc, percent)
+        if self.is_empty or v > self.volume_with_dose_cc * (1 + 1e-9):
+            return None
+        centres = self._cumulative_cc - self.volume_cc / 2.0
+        return float(np.interp(v, centres, self.dose_gy))
+
+    def volume_at_dose(self, dose_gy: float, *, percent: bool = False) -> float | None:
+        """Volume receiving at least ``dose_gy`` (cc, or % of the structure volume)."""
+        if self.is_empty:
+            return None
+        received = float(self.volume_cc[self.dose_gy >= dose_gy].sum())
+        if percent:
+            return 100.0 * received / self.total_volume_cc
+        return received
+
+    def volume_below_dose_cc(self, dose_gy: float) -> float | None:
+        """Volume (cc) receiving less than ``dose_gy`` (critical-volume constraints)."""
+        if self.is_empty:
+            return None
+        return float(self.volume_cc[self.dose_gy < dose_gy].sum())
+
+    def near_max_gy(self, cc: float = NEAR_MAX_VOLUME_CC) -> float | None:
+        """Near-point maximum: D at ``cc`` (default D0.035cc); None if the structure is smaller."""
+        return self.dose_at_volume(cc=cc)
+
+    def cumulative(self, step_gy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative DVH as (dose_gy, volume_cc) arrays starting at 0 Gy with full volume.
+
+        ``step_gy`` defaults to 1 % of the maximum dose (or 0.01 Gy for a zero dose).
+        """
+        if self.is_empty:
+            return np.zeros(1), np.zeros(1)
+        dmax = float(self.dose_gy[0])
+        if step_gy is None:
+            step_gy = dmax / 100.0 if dmax > 0 else 0.01
+        if not step_gy > 0:
+            raise ValueError("step_gy must be > 0")
+        n = int(np.floor(dmax / step_gy)) + 2
+        bins = np.arange(n) * step_gy
+        ascending_dose = self.dose_gy[::-1]
+        # volume with dose >= bin = total - volume with dose < bin
+        below = np.concatenate(([0.0], np.cumsum(self.volume_cc[::-1])))
+        idx = np.searchsorted(ascending_dose, bins, side="left")
+        volumes = self.volume_with_dose_cc - below[idx]
+        return bins, np.clip(volumes, 0.0, None)
+
+    # -- uncertainty ----------------------------------------------------------------------
+    def uncertainty(self, metric: Callable[[DVH], float | None]) -> float | None:
+        """Largest deviation of ``metric`` in the variants from this DVH's value (same units).
+
+        0.0 when there are no variants; None when the metric is undefined for any of them.
+        """
+        own = metric(self)
+        others = [metric(d) for d in self.variants]
+        if own is None or any(v is None for v in others):
+            return None
+        return max((abs(v - own) for v in others), default=0.0)  # type: ignore[operator]

@@ -64,3 +64,4 @@ def main() -> None:
 
 
 # Commands register themselves here (one module per command or command group).
+from . import eqd2  # noqa: E402,F401  (H6: BED/EQD2 calculator)

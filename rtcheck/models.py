@@ -390,3 +390,335 @@ class DVH:
         if own is None or any(v is None for v in others):
             return None
         return max((abs(v - own) for v in others), default=0.0)  # type: ignore[operator]
+
+
+# =========================================================================================
+# Constraints, name matches and check results (owned by the constraints/check helper).
+# Plain data: every result converts to a dict (``to_dict``) for JSON under SCHEMA_VERSION.
+# =========================================================================================
+
+
+class DoseQuantity(Enum):
+    """What the dose numbers of a table or a DVH mean (values match radiobiology.Quantity)."""
+
+    PHYSICAL = "physical"
+    EQD2 = "EQD2"
+    BED = "BED"
+
+
+class MetricKind(Enum):
+    """Kinds of DVH metric a constraint row can name (see constraints/README.md)."""
+
+    DOSE_AT_VOLUME = "D"  # Dxcc / Dx%: dose received by the hottest x cc / x % (Gy)
+    MAX = "Dmax"  # near-point maximum, D0.035cc (Gy)
+    MIN = "Dmin"  # near-point minimum, D(volume − 0.035cc) (Gy)
+    MEAN = "Dmean"  # mean dose (Gy)
+    VOLUME_AT_DOSE = "V"  # VxGy / Vx%: volume receiving at least x (cc or % of the organ)
+    CRITICAL_VOLUME = "CV"  # CVxGy: volume receiving less than x (cc or %) — volume spared
+
+
+class Comparison(Enum):
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+    @property
+    def is_upper_limit(self) -> bool:
+        return self in (Comparison.LT, Comparison.LE)
+
+    def holds(self, value: float, limit: float) -> bool:
+        return {
+            Comparison.LT: value < limit,
+            Comparison.LE: value <= limit,
+            Comparison.GT: value > limit,
+            Comparison.GE: value >= limit,
+        }[self]
+
+
+class LimitKind(Enum):
+    """Hard limit (exceeding it fails the plan) or optimal goal (missing it is minor)."""
+
+    HARD = "hard"
+    GOAL = "goal"
+
+
+class Unit(Enum):
+    GY = "Gy"
+    CC = "cc"
+    PERCENT = "%"  # of the organ volume (volume metrics) or of the prescription (dose metrics)
+
+
+class Confidence(Enum):
+    """How sure the table's compiler is of a value (constraints-sources.md flags)."""
+
+    VERIFIED = "verified"  # read in the primary source text
+    SECONDARY = "secondary"  # read in a secondary reproduction
+    UNCERTAIN = "uncertain"  # recalled or unsourced: check the primary source
+    DERIVED = "derived"  # computed from a sourced value (e.g. BED-equivalence), stated in the note
+
+
+class Level(Enum):
+    """Outcome of one constraint, ordered from best to worst by :attr:`severity`."""
+
+    PASS = "PASS"
+    NOT_EVALUATED = "NOT_EVALUATED"
+    INDETERMINATE = "INDETERMINATE"  # margin inside the numerical uncertainty: review
+    MINOR = "MINOR"  # goal missed, or hard limit exceeded within its minor-deviation band
+    MAJOR = "MAJOR"  # hard limit exceeded beyond its minor-deviation band
+    FAIL = "FAIL"  # hard limit (without a band) exceeded
+
+    @property
+    def severity(self) -> int:
+        return _LEVEL_SEVERITY[self]
+
+
+_LEVEL_SEVERITY = {
+    Level.PASS: 0,
+    Level.NOT_EVALUATED: 1,
+    Level.INDETERMINATE: 2,
+    Level.MINOR: 3,
+    Level.MAJOR: 4,
+    Level.FAIL: 5,
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A DVH metric as written in a table (``D0.035cc``, ``V20Gy``, ``Dmean``…).
+
+    ``parameter`` is the volume (D metrics: cc, or % when ``relative``) or the dose
+    threshold (V/CV metrics: Gy in the table's dose quantity, or % of the prescription when
+    ``relative``); None for Dmax/Dmin/Dmean.
+    """
+
+    kind: MetricKind
+    parameter: float | None = None
+    relative: bool = False
+    text: str = ""
+
+    @property
+    def gives_dose(self) -> bool:
+        return self.kind in (MetricKind.DOSE_AT_VOLUME, MetricKind.MAX, MetricKind.MIN, MetricKind.MEAN)
+
+    def __str__(self) -> str:
+        return self.text or self.kind.value
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One row of a constraint table.
+
+    ``limit`` is in ``limit_unit``; for a dose in Gy, ``limit_quantity`` says physical,
+    EQD2 or BED. ``minor_limit`` (same unit) is the outer edge of the minor-deviation band
+    of a hard limit, when the source gives one. ``alpha_beta_gy`` is the organ's α/β used
+    for BED/EQD2 work. ``line`` is the row's line in its table file.
+    """
+
+    organ: str
+    metric: Metric
+    comparison: Comparison
+    limit: float
+    limit_unit: Unit
+    limit_quantity: DoseQuantity | None = None
+    kind: LimitKind = LimitKind.HARD
+    minor_limit: float | None = None
+    source: str = ""
+    confidence: Confidence = Confidence.UNCERTAIN
+    alpha_beta_gy: float | None = None
+    note: str = ""
+    line: int | None = None
+
+    @property
+    def limit_text(self) -> str:
+        unit = self.limit_unit.value
+        if self.limit_unit is Unit.GY and self.limit_quantity not in (None, DoseQuantity.PHYSICAL):
+            unit = f"Gy {self.limit_quantity.value}"
+        elif self.limit_unit is Unit.PERCENT and self.metric.gives_dose:
+            unit = "% of prescription"
+        return f"{self.comparison.value} {self.limit:g} {unit}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.organ}: {self.metric} {self.limit_text}"
+
+    def to_dict(self) -> dict:
+        return {
+            "organ": self.organ,
+            "metric": str(self.metric),
+            "comparison": self.comparison.value,
+            "limit": self.limit,
+            "unit": self.limit_unit.value,
+            "dose_quantity": self.limit_quantity.value if self.limit_quantity else None,
+            "kind": self.kind.value,
+            "minor_limit": self.minor_limit,
+            "source": self.source,
+            "confidence": self.confidence.value,
+            "alpha_beta_gy": self.alpha_beta_gy,
+            "note": self.note,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True)
+class ConstraintTable:
+    """A validated constraint table (one arm and fractionation, or a cumulative table)."""
+
+    name: str
+    version: str
+    description: str
+    constraints: tuple[Constraint, ...]
+    sources: tuple[tuple[str, str], ...]  # (key, full citation)
+    arm: str | None = None
+    fractions: int | None = None
+    prescription_gy: float | None = None
+    dose_quantity: DoseQuantity = DoseQuantity.PHYSICAL
+    required_organs: tuple[str, ...] = ()
+    alpha_beta_gy: tuple[tuple[str, float], ...] = ()  # (organ or "default", α/β)
+    path: Path | None = None
+    sha256: str | None = None
+
+    def citation(self, key: str) -> str | None:
+        return dict(self.sources).get(key)
+
+    @property
+    def organs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.organ for c in self.constraints))
+
+    def alpha_beta_for(self, organ: str) -> float | None:
+        """The α/β (Gy) of ``organ`` in this table (its own entry, else the default)."""
+        table = dict(self.alpha_beta_gy)
+        return table.get(organ, table.get("default"))
+
+    def summary_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "arm": self.arm,
+            "fractions": self.fractions,
+            "prescription_gy": self.prescription_gy,
+            "dose_quantity": self.dose_quantity.value,
+            "path": str(self.path) if self.path else None,
+            "sha256": self.sha256,
+        }
+
+
+class MatchKind(Enum):
+    """What a structure is, once its name is understood (see :mod:`rtcheck.names`)."""
+
+    ORGAN = "organ"
+    PRV = "prv"
+    DERIVED = "derived"  # organ minus target (TG-263 "Derived")
+    TARGET = "target"
+    UNMATCHED = "unmatched"
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """How one structure name was understood: its TG-263 name (or None) and why."""
+
+    structure_name: str
+    canonical: str | None
+    kind: MatchKind
+    rule: str
+
+    def to_dict(self) -> dict:
+        return {
+            "structure": self.structure_name,
+            "canonical": self.canonical,
+            "kind": self.kind.value,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True)
+class ConstraintResult:
+    """The outcome of one constraint on one plan.
+
+    ``value`` is in the constraint's limit unit (Gy, cc or %), ``uncertainty`` its
+    numerical uncertainty (same unit; None when unknown), ``margin`` the distance to the
+    limit in that unit, positive on the passing side. ``coverage`` is the fraction of the
+    organ inside the dose grid. ``reason`` explains NOT_EVALUATED / INDETERMINATE levels.
+    """
+
+    constraint: Constraint
+    level: Level
+    structure_name: str | None = None
+    value: float | None = None
+    uncertainty: float | None = None
+    margin: float | None = None
+    coverage: float | None = None
+    organ_volume_cc: float | None = None
+    required: bool = False
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            **self.constraint.to_dict(),
+            "structure": self.structure_name,
+            "level": self.level.value,
+            "value": self.value,
+            "uncertainty": self.uncertainty,
+            "margin": self.margin,
+            "coverage": self.coverage,
+            "organ_volume_cc": self.organ_volume_cc,
+            "required": self.required,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything a report shows about one plan checked against one table.
+
+    ``overall`` is the worst level among the results, except that NOT_EVALUATED counts only
+    for required organs (an absent optional organ does not block a PASS, but is listed).
+    ``inputs`` holds the UIDs and files the check read; ``notes`` the decisions taken on the
+    way (table selection, prescription unknown…).
+    """
+
+    table: ConstraintTable
+    results: tuple[ConstraintResult, ...]
+    overall: Level
+    rtcheck_version: str
+    patient_id: str | None = None
+    plan_label: str | None = None
+    plan_uid: str | None = None
+    fractions: int | None = None
+    prescription_gy: float | None = None
+    dose_quantity: DoseQuantity = DoseQuantity.PHYSICAL
+    structures: tuple[NameMatch, ...] = ()
+    missing_required: tuple[str, ...] = ()
+    inputs: tuple[tuple[str, str], ...] = ()  # (what, UID or path)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def unmatched_structures(self) -> tuple[str, ...]:
+        return tuple(m.structure_name for m in self.structures if m.kind is MatchKind.UNMATCHED)
+
+    def counts(self) -> dict[str, int]:
+        out = {level.value: 0 for level in Level}
+        for r in self.results:
+            out[r.level.value] += 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "rtcheck_version": self.rtcheck_version,
+            "patient_id": self.patient_id,
+            "plan_label": self.plan_label,
+            "plan_uid": self.plan_uid,
+            "fractions": self.fractions,
+            "prescription_gy": self.prescription_gy,
+            "dose_quantity": self.dose_quantity.value,
+            "table": self.table.summary_dict(),
+            "inputs": [{"what": what, "value": value} for what, value in self.inputs],
+            "overall": self.overall.value,
+            "counts": self.counts(),
+            "missing_required_organs": list(self.missing_required),
+            "unmatched_structures": list(self.unmatched_structures),
+            "structures": [m.to_dict() for m in self.structures],
+            "notes": list(self.notes),
+            "results": [r.to_dict() for r in self.results],
+        }

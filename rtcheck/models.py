@@ -218,6 +218,8 @@ class Course:
 
     ``fractions`` and ``date`` are the course's own; they are what BED/EQD2 conversion and
     recovery-factor documentation use. A course is the unit that summation works on.
+    ``notes`` are what the reader had to assume or simplify (e.g. "no RTPLAN: fractions
+    taken as 1", several fraction groups), for reports to show.
     """
 
     dose: DoseGrid
@@ -227,10 +229,12 @@ class Course:
     date: _dt.date | None = None
     label: str | None = None
     ct_series_uids: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.fractions < 1:
             raise ValueError(f"number of fractions must be >= 1, got {self.fractions}")
+        object.__setattr__(self, "notes", tuple(self.notes))
 
 
 @dataclass(frozen=True, eq=False)

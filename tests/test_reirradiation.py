@@ -1,0 +1,447 @@
+"""Re-irradiation: resampling, registration, recovery documentation, composite EQD2.
+
+Expected values are computed by hand from the LQ formulas and the geometry of each test,
+never taken from rtcheck's output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from rtcheck import courses as co
+from rtcheck.dicom_io.registration import (
+    SPATIAL_REGISTRATION_SOP_CLASS,
+    find_registrations,
+    read_registration,
+    transform_between,
+)
+from rtcheck.errors import InputError, RecoveryFactorError
+from rtcheck.models import Course, DoseGrid
+
+CURRENT_FRAME = "1.2.826.0.1.3680043.10.543.1"
+PRIOR_FRAME = "1.2.826.0.1.3680043.10.543.2"
+THIRD_FRAME = "1.2.826.0.1.3680043.10.543.3"
+
+
+def linear_grid(x, y, z, coeffs=(1.0, 0.1, -0.05, 0.2), frame=CURRENT_FRAME) -> DoseGrid:
+    a, bx, by, bz = coeffs
+    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+    return DoseGrid(a + bx * xx + by * yy + bz * zz + 50.0, x_mm=x, y_mm=y, z_mm=z, frame_of_reference_uid=frame)
+
+
+def linear_value(p, coeffs=(1.0, 0.1, -0.05, 0.2)):
+    a, bx, by, bz = coeffs
+    return a + bx * p[..., 0] + by * p[..., 1] + bz * p[..., 2] + 50.0
+
+
+def uniform_course(dose_gy, fractions, frame=CURRENT_FRAME, date=None, label=None) -> Course:
+    x = np.arange(-20.0, 21.0, 5.0)
+    grid = DoseGrid(np.full((x.size, x.size, x.size), float(dose_gy)), x_mm=x, y_mm=x, z_mm=x,
+                    frame_of_reference_uid=frame)
+    return Course(dose=grid, fractions=fractions, date=date, label=label)
+
+
+def organ(points, volumes=None, name="SpinalCord") -> co.OrganSamples:
+    points = np.asarray(points, dtype=float).reshape(-1, 3)
+    vol = np.full(points.shape[0], 0.01) if volumes is None else volumes
+    return co.OrganSamples(name=name, points_mm=points, volume_cc=vol)
+
+
+def documented(**overrides) -> dict:
+    raw = {
+        "factor": 0.25,
+        "approver": "Dr A. Example (local PI)",
+        "approval_date": "2026-11-18",
+        "rationale": "Price 2021: 0-50 % recovery; 18 months elapsed",
+    }
+    raw.update(overrides)
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+# -- resampling --------------------------------------------------------------------------
+
+
+def test_trilinear_resampling_of_a_linear_dose_is_exact():
+    # a dose linear in x, y, z is reproduced exactly by trilinear interpolation, between
+    # grids of different spacing, offset and non-uniform plane spacing
+    prior = linear_grid(np.arange(-30.0, 31.0, 2.5), np.arange(-30.0, 31.0, 3.0), np.array([-30, -25, -18, -10, 0, 4, 20, 30.0]))
+    target = linear_grid(np.arange(-20.3, 20.0, 1.7), np.arange(-15.1, 15.0, 2.2), np.arange(-19.0, 19.0, 3.1))
+    resampled = co.resample_dose(prior, target)
+    zz, yy, xx = np.meshgrid(target.z_mm, target.y_mm, target.x_mm, indexing="ij")
+    expected = linear_value(np.stack([xx, yy, zz], axis=-1))
+    np.testing.assert_allclose(resampled.grid.dose_gy, expected, rtol=0, atol=1e-9)
+    assert not resampled.outside.any()
+
+
+def test_points_outside_the_prior_grid_are_zero_and_flagged():
+    prior = linear_grid(np.arange(0.0, 11.0, 2.0), np.arange(0.0, 11.0, 2.0), np.arange(0.0, 11.0, 2.0))
+    dose, inside = co.dose_at_points(prior, np.array([[5.0, 5.0, 5.0], [10.0, 10.0, 10.0], [10.5, 5.0, 5.0], [5, 5, -1]]))
+    assert inside.tolist() == [True, True, False, False]
+    assert dose[0] == pytest.approx(linear_value(np.array([5.0, 5.0, 5.0])))
+    assert dose[2] == 0.0 and dose[3] == 0.0
+
+
+def test_resample_without_registration_on_another_frame_is_refused():
+    prior = linear_grid(np.arange(3.0), np.arange(3.0), np.arange(3.0), frame=PRIOR_FRAME)
+    target = linear_grid(np.arange(3.0), np.arange(3.0), np.arange(3.0))
+    with pytest.raises(InputError, match="registration"):
+        co.resample_dose(prior, target)
+
+
+# -- registration -------------------------------------------------------------------------
+
+
+def write_reg(path: Path, own_frame: str, items: dict[str, np.ndarray], *, kind="RIGID", chain=1) -> Path:
+    """A minimal Spatial Registration object (PS3.3 A.39) with one matrix per frame."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SPATIAL_REGISTRATION_SOP_CLASS
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SPATIAL_REGISTRATION_SOP_CLASS
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "REG"
+    ds.PatientID = "RTCHECK-TEST"
+    ds.FrameOfReferenceUID = own_frame
+    ds.ContentDate = "20261118"
+    ds.ContentTime = "120000"
+    seq = []
+    for frame, matrix in items.items():
+        m_item = pydicom.Dataset()
+        m_item.FrameOfReferenceTransformationMatrix = [f"{v:.6f}" for v in np.asarray(matrix, float).ravel()]
+        m_item.FrameOfReferenceTransformationMatrixType = kind
+        mrs = pydicom.Dataset()
+        mrs.MatrixSequence = [m_item] * chain
+        mrs.RegistrationTypeCodeSequence = []
+        item = pydicom.Dataset()
+        item.FrameOfReferenceUID = frame
+        item.MatrixRegistrationSequence = [mrs]
+        seq.append(item)
+    ds.RegistrationSequence = seq
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def translation(t) -> np.ndarray:
+    m = np.eye(4)
+    m[:3, 3] = t
+    return m
+
+
+def rotation_z(deg, t=(0, 0, 0)) -> np.ndarray:
+    a = np.radians(deg)
+    m = np.eye(4)
+    m[:2, :2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
+    m[:3, 3] = t
+    return m
+
+
+def test_registration_translation_moves_the_prior_dose_by_the_offset(tmp_path):
+    # The REG object lives in the current frame. Its item for the prior frame carries M with
+    # p_current = M @ p_prior (PS3.3 C.20.2: source RCS -> registered RCS), here a
+    # translation by t. A hot spot at p in the prior frame must appear at p + t.
+    t = np.array([10.0, -5.0, 7.5])
+    reg = read_registration(write_reg(tmp_path / "reg.dcm", CURRENT_FRAME, {PRIOR_FRAME: translation(t)}))
+    axis = np.arange(-30.0, 31.0, 2.5)
+    hot = np.zeros((axis.size,) * 3)
+    ip = np.searchsorted(axis, 0.0)
+    hot[ip, ip, ip] = 20.0  # 20 Gy at (0, 0, 0) of the prior frame
+    prior = Course(DoseGrid(hot, axis, axis, axis, frame_of_reference_uid=PRIOR_FRAME), fractions=5)
+    prior_course = co.PriorCourse("prior", 5, None, "test", course=prior)
+    points = np.array([t, [0.0, 0.0, 0.0]])
+    dose, inside = co.prior_dose_at(prior_course, points, CURRENT_FRAME, [reg])
+    assert inside.all()
+    assert dose[0] == pytest.approx(20.0)  # moved by t
+    assert dose[1] == pytest.approx(0.0)  # no longer at the origin
+    # a linear prior dose D(p_prior) appears as D(p_current - t)
+    lin = Course(linear_grid(axis, axis, axis, frame=PRIOR_FRAME), fractions=5)
+    q = np.array([[1.0, 2.0, 3.0], [-4.0, 6.5, 0.25]])
+    dose, _ = co.prior_dose_at(co.PriorCourse("lin", 5, None, "test", course=lin), q, CURRENT_FRAME, [reg])
+    np.testing.assert_allclose(dose, linear_value(q - t), atol=1e-9)
+
+
+def test_registration_via_a_third_frame_and_rotation(tmp_path):
+    # REG in a third frame R: p_R = A @ p_current and p_R = B @ p_prior, so
+    # p_prior = inv(B) @ A @ p_current (PS3.3 Equation C.20.2-3)
+    a_mat = rotation_z(90, (5.0, 0.0, 0.0))
+    b_mat = translation((0.0, 3.0, -2.0))
+    path = write_reg(tmp_path / "reg.dcm", THIRD_FRAME, {CURRENT_FRAME: a_mat, PRIOR_FRAME: b_mat})
+    reg = read_registration(path)
+    matrix, used = transform_between([reg], CURRENT_FRAME, PRIOR_FRAME)
+    assert used is reg
+    p_current = np.array([1.0, 2.0, 3.0, 1.0])
+    # by hand: A rotates (1,2,3) by 90° about z -> (-2, 1, 3), then +5 in x -> (3, 1, 3);
+    # inv(B) subtracts (0, 3, -2) -> (3, -2, 5)
+    np.testing.assert_allclose(matrix @ p_current, [3.0, -2.0, 5.0, 1.0], atol=1e-6)
+    assert find_registrations(tmp_path)[0].frames == {THIRD_FRAME, CURRENT_FRAME, PRIOR_FRAME}
+
+
+def test_same_frame_needs_no_registration():
+    matrix, used = transform_between([], CURRENT_FRAME, CURRENT_FRAME)
+    assert used is None and np.array_equal(matrix, np.eye(4))
+
+
+def test_different_frame_without_registration_is_an_input_error():
+    prior = co.PriorCourse("old course", 5, None, "/exports/old", course=uniform_course(20, 5, frame=PRIOR_FRAME))
+    with pytest.raises(InputError, match="no spatial registration") as info:
+        co.prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])
+    assert "REG" in str(info.value)
+
+
+def test_registration_not_linking_the_frames_is_an_input_error(tmp_path):
+    reg = read_registration(write_reg(tmp_path / "reg.dcm", CURRENT_FRAME, {THIRD_FRAME: np.eye(4)}))
+    with pytest.raises(InputError, match="no spatial registration"):
+        transform_between([reg], CURRENT_FRAME, PRIOR_FRAME)
+
+
+@pytest.mark.parametrize(
+    "matrix, kwargs, message",
+    [
+        (np.diag([2.0, 1.0, 1.0, 1.0]), {}, "not orthonormal"),
+        (np.diag([-1.0, 1.0, 1.0, 1.0]), {}, "reflection"),
+        (np.eye(4), {"kind": "AFFINE"}, "AFFINE"),
+        (np.eye(4), {"chain": 2}, "chains 2 matrices"),
+    ],
+)
+def test_unsupported_registrations_are_refused(tmp_path, matrix, kwargs, message):
+    path = write_reg(tmp_path / "reg.dcm", CURRENT_FRAME, {PRIOR_FRAME: matrix}, **kwargs)
+    with pytest.raises(InputError, match=message):
+        read_registration(path)
+
+
+# -- recovery documentation ----------------------------------------------------------------
+
+PRIOR_DATE = dt.date(2025, 5, 1)
+CURRENT_DATE = dt.date(2026, 11, 1)  # 549 days = 18.04 months
+
+
+def test_documented_factor_computes_elapsed_time_from_dates():
+    f = co.document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    assert f.factor == 0.25
+    assert f.elapsed_months == pytest.approx(549 / (365.25 / 12))
+    assert "course dates" in f.elapsed_source
+    assert f.to_dict()["approver"] == "Dr A. Example (local PI)"
+
+
+@pytest.mark.parametrize("field", ["factor", "approver", "approval_date", "rationale"])
+def test_each_missing_field_is_refused(field):
+    with pytest.raises(RecoveryFactorError, match=f"missing {field}") as info:
+        co.document_recovery(documented(**{field: None}), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    assert info.value.exit_code == 3
+    assert "never applied" in str(info.value)
+
+
+def test_empty_text_is_refused():
+    with pytest.raises(RecoveryFactorError, match="approver"):
+        co.document_recovery(documented(approver="  "), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+
+
+def test_missing_elapsed_time_is_refused():
+    with pytest.raises(RecoveryFactorError, match="elapsed time is unknown"):
+        co.document_recovery(documented(), prior_date=None, current_date=CURRENT_DATE)
+
+
+def test_stated_elapsed_time_without_dates_is_used_with_a_warning():
+    f = co.document_recovery(documented(elapsed_months=14), prior_date=None, current_date=CURRENT_DATE)
+    assert f.elapsed_months == 14
+    assert "stated" in f.elapsed_source
+    assert any("could not be checked" in w for w in f.warnings)
+
+
+@pytest.mark.parametrize("stated", [{"elapsed_months": 12}, {"elapsed_days": 500}])
+def test_elapsed_time_mismatch_is_an_error(stated):
+    with pytest.raises(RecoveryFactorError, match="does not match the course dates"):
+        co.document_recovery(documented(**stated), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+
+
+@pytest.mark.parametrize("stated", [{"elapsed_months": 18}, {"elapsed_days": 549}, {"elapsed_months": 18.4}])
+def test_elapsed_time_agreeing_with_dates_is_accepted(stated):
+    f = co.document_recovery(documented(**stated), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    assert f.elapsed_months == pytest.approx(18.04, abs=0.01)
+
+
+@pytest.mark.parametrize("factor", [-0.1, 1.5, "a lot"])
+def test_factor_outside_range_is_refused(factor):
+    with pytest.raises(RecoveryFactorError, match="factor"):
+        co.document_recovery(documented(factor=factor), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+
+
+def test_factor_warnings_for_large_or_early_recovery():
+    f = co.document_recovery(documented(factor=0.6), prior_date=dt.date(2026, 8, 1), current_date=CURRENT_DATE)
+    assert any("above the largest discount" in w for w in f.warnings)
+    assert any("before 6 months" in w for w in f.warnings)
+
+
+def test_prior_after_current_is_refused():
+    with pytest.raises(RecoveryFactorError, match="after the current course"):
+        co.document_recovery(documented(), prior_date=CURRENT_DATE, current_date=PRIOR_DATE)
+
+
+# -- composite -------------------------------------------------------------------------------
+
+
+def test_composite_of_two_courses_is_the_sum_of_their_eqd2():
+    # prior 20 Gy / 5 fx, current 24 Gy / 2 fx, both uniform, α/β 2:
+    # BED 60 + 168 = 228 Gy2 -> EQD2 114 Gy; with 25 % of the prior discounted:
+    # 84 + 0.75 * 30 = 106.5 Gy
+    current = uniform_course(24, 2, date=CURRENT_DATE, label="SBRT 2026")
+    factor = co.document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    prior = co.PriorCourse("RT 2025", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
+    result = co.composite_organ(current, organ([[0, 0, 0], [5, 5, 5]]), 2.0, [prior])
+    assert result.without_factor.max_gy() == pytest.approx(114.0)
+    assert result.without_factor.min_gy() == pytest.approx(114.0)
+    assert result.with_factor.max_gy() == pytest.approx(106.5)
+    assert result.factor_applied and not result.upper_bound
+    kinds = [(c.kind, c.max_eqd2_gy, c.factor) for c in result.contributions]
+    assert kinds == [("current", pytest.approx(84.0), 0.0), ("dicom", pytest.approx(30.0), 0.25)]
+    data = result.to_dict()
+    assert data["contributions"][1]["max_eqd2_after_recovery_gy"] == pytest.approx(22.5)
+    assert data["contributions"][1]["recovery"]["approver"] == "Dr A. Example (local PI)"
+
+
+def test_organ_with_two_alpha_beta_rows_uses_each():
+    # 8 Gy x 1 now, 20 Gy / 5 before, uniform. α/β 2: 20 + 30 = 50 Gy.
+    # α/β 4: 8*(1+8/4)/1.5 = 16; 20*(1+4/4)/1.5 = 26.667 -> 42.667 Gy
+    current = uniform_course(8, 1)
+    prior = co.PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
+    results = co.composite(current, [(organ([[0, 0, 0]]), [2.0, 4.0, 2.0])], [prior])
+    assert [r.alpha_beta_gy for r in results] == [2.0, 4.0]
+    assert results[0].without_factor.max_gy() == pytest.approx(50.0)
+    assert results[1].without_factor.max_gy() == pytest.approx(16.0 + 40.0 / 1.5)
+
+
+def test_each_organ_uses_its_own_alpha_beta_in_overlap():
+    # the same point belongs to two organs with α/β 2 and 10: two different composites
+    current = uniform_course(8, 1)
+    prior = co.PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
+    cord = organ([[0, 0, 0]], name="SpinalCord")
+    ptv = organ([[0, 0, 0]], name="PTV")
+    results = co.composite(current, [(cord, [2.0]), (ptv, [10.0])], [prior])
+    assert results[0].without_factor.max_gy() == pytest.approx(50.0)
+    # α/β 10: 8*1.8/1.2 = 12; 20*1.4/1.2 = 23.333
+    assert results[1].without_factor.max_gy() == pytest.approx(12.0 + 28.0 / 1.2)
+
+
+def test_factor_for_another_organ_is_not_applied():
+    factor = co.document_recovery(documented(organs=["Esophagus"]), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    prior = co.PriorCourse("RT", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
+    result = co.composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior])
+    assert result.with_factor.max_gy() == pytest.approx(50.0)
+    assert not result.factor_applied
+
+
+def test_partial_prior_coverage_is_reported():
+    # prior grid covers x in [-20, 20]; one sample at x = 30 lies outside: 0 Gy assumed, warned
+    current_x = np.arange(-40.0, 41.0, 5.0)
+    grid = DoseGrid(np.full((3, 3, current_x.size), 8.0), current_x, [-5.0, 0, 5.0], [-5.0, 0, 5.0],
+                    frame_of_reference_uid=CURRENT_FRAME)
+    current = Course(grid, fractions=1)
+    prior = co.PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
+    result = co.composite_organ(current, organ([[0, 0, 0], [30, 0, 0]], volumes=np.array([0.5, 0.25])), 2.0, [prior])
+    assert result.contributions[1].outside_prior_grid_cc == pytest.approx(0.25)
+    assert any("0.25 cc" in w and "assumed to be 0 Gy" in w for w in result.warnings)
+    assert sorted(result.without_factor.dose_gy.tolist()) == pytest.approx([20.0, 50.0])
+
+
+def test_paper_summary_adds_the_prior_maximum_everywhere_as_upper_bound():
+    # paper record: cord max 30 Gy in 10 fx -> EQD2 at α/β 2 = 30*(1+3/2)/2 = 37.5 Gy
+    # current: 8 Gy x 1 at one point (20 Gy EQD2) and 4 Gy x 1 at another (4*3/2 = 6 Gy)
+    x = np.array([0.0, 10.0])
+    grid = DoseGrid(np.array([[[8.0, 4.0]]]), x, [0.0], [0.0], frame_of_reference_uid=CURRENT_FRAME)
+    record = co.OrganRecord("SpinalCord", 30.0)
+    prior = co.PriorCourse("1998 RT", 10, dt.date(1998, 1, 1), "paper record: letter", records=(record,))
+    result = co.composite_organ(Course(grid, 1), organ([[0, 0, 0], [10, 0, 0]]), 2.0, [prior])
+    assert result.upper_bound
+    assert sorted(result.without_factor.dose_gy.tolist()) == pytest.approx([43.5, 57.5])
+    assert result.to_dict()["upper_bound"] is True
+
+
+def test_paper_summary_without_the_organ_leaves_it_not_evaluated():
+    prior = co.PriorCourse("1998 RT", 10, None, "paper record: letter", records=(co.OrganRecord("Esophagus", 30.0),))
+    result = co.composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior])
+    assert result.with_factor is None and result.without_factor is None
+    assert "no record for SpinalCord" in result.not_evaluated
+
+
+# -- course file -----------------------------------------------------------------------------
+
+
+def write_course_file(tmp_path, text: str) -> Path:
+    path = tmp_path / "courses.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SUMMARY_FILE = """\
+version: 1
+current_date: 2026-11-01
+prior_courses:
+  - label: Lumbar RT 2025
+    summary:
+      source_document: discharge letter 2025-05-20, page 2
+      date: 2025-05-01
+      fractions: 10
+      organs:
+        - organ: SpinalCord
+          max_dose_gy: 30
+          dvh_points: [{volume_cc: 0.1, dose_gy: 29.5}]
+    recovery:
+      factor: 0.25
+      elapsed_months: 18
+      approver: Dr A. Example (local PI)
+      approval_date: 2026-10-28
+      rationale: Price 2021 (0 % < 6 months, 50 % > 12 months); 25 % chosen
+"""
+
+
+def test_course_file_with_a_paper_summary(tmp_path):
+    parsed = co.load_course_file(write_course_file(tmp_path, SUMMARY_FILE))
+    assert parsed.current_date == CURRENT_DATE
+    (prior,) = parsed.priors
+    assert prior.is_summary and prior.fractions == 10 and prior.date == PRIOR_DATE
+    assert prior.records[0].max_dose_gy == 30.0 and prior.records[0].dvh_points == ((0.1, 29.5),)
+    assert prior.recovery[0].factor == 0.25
+    assert prior.source.startswith("paper record: discharge letter")
+
+
+@pytest.mark.parametrize("field", ["approver", "approval_date", "rationale", "factor"])
+def test_course_file_refuses_an_undocumented_factor(tmp_path, field):
+    text = "\n".join(line for line in SUMMARY_FILE.splitlines() if not line.strip().startswith(f"{field}:"))
+    with pytest.raises(RecoveryFactorError, match=f"missing {field}") as info:
+        co.load_course_file(write_course_file(tmp_path, text))
+    assert "line 14:" in str(info.value)  # where the recovery mapping starts
+
+
+def test_course_file_elapsed_mismatch(tmp_path):
+    text = SUMMARY_FILE.replace("elapsed_months: 18", "elapsed_months: 6")
+    with pytest.raises(RecoveryFactorError, match="does not match"):
+        co.load_course_file(write_course_file(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("      fractions: 10\n", "", "missing fractions"),
+        ("max_dose_gy: 30", "max_dose_gy: -3", "max_dose_gy"),
+        ("    summary:", "    dicom: somewhere\n    summary:", "exactly one of dicom"),
+        ("version: 1", "version: 7", "version"),
+        ("  - label:", "  - lable: x\n    label:", "unknown key"),
+    ],
+)
+def test_course_file_errors(tmp_path, old, new, message):
+    with pytest.raises(InputError, match=message):
+        co.load_course_file(write_course_file(tmp_path, SUMMARY_FILE.replace(old, new, 1)))
+
+
+def test_course_file_missing_dicom_folder(tmp_path):
+    text = "version: 1\nprior_courses:\n  - dicom: nowhere/\n    fractions: 5\n"
+    with pytest.raises(InputError, match="not found"):
+        co.load_course_file(write_course_file(tmp_path, text))

@@ -1,0 +1,654 @@
+"""Contours → volumes on a dose grid: planes, slabs, end caps, partial-volume masks.
+
+Conventions (the same for volumes and for rasterisation, so the two always agree):
+
+* **Planes.** Contours of one ROI whose ``z_mm`` agree within :data:`PLANE_TOLERANCE_MM`
+  form one contour plane. Within a plane, all contours combine by the even-odd rule (XOR):
+  a contour inside another is a hole, a contour inside a hole is an island, and so on.
+* **Slabs.** Each contour plane stands for a slab of tissue. Between two neighbouring planes
+  of the ROI the boundary is their midpoint, so every height belongs to exactly one plane:
+  a contour is never lost (even when it falls between dose planes) nor counted twice.
+* **End caps** (the first and last plane of the ROI, and the planes next to a gap):
+
+  - ``"half_slice"`` (default; what most planning systems do): the end slab extends half the
+    local plane spacing *beyond* the end plane, so the slab is centred on its plane;
+  - ``"none"``: the structure ends exactly at its end planes; the end slab extends half a
+    spacing *inward* only.
+
+  With ``"half_slice"`` a sphere contoured on slices is a stack of cylinders; with
+  ``"none"`` it is the same stack with its two end cylinders halved.
+* **Gaps.** Neighbouring planes further apart than :data:`GAP_FACTOR` × the ROI's typical
+  plane spacing (its median spacing, or ``slice_thickness_mm`` when the ROI has fewer than
+  three planes) are *not* bridged: each side gets end caps as above, with half the typical
+  spacing. (Two lesions in one ROI stay two lesions.)
+* **Single-plane ROIs** (or single-plane pieces between gaps) get a slab of thickness
+  ``slice_thickness_mm`` centred on the plane under *both* conventions (with ``"none"`` they
+  would otherwise have no volume). ``slice_thickness_mm`` is the structure set's typical
+  slice spacing; :func:`rtcheck.dvh.compute_dvhs` infers it from all ROIs of the set; when it
+  is not given it falls back to the dose grid's median plane spacing.
+
+Rasterisation (:func:`structure_mask`) supersamples every dose voxel of the ROI's bounding
+box ``s`` times along x, y and z (sub-voxel centres). A sub-sample at height z takes the
+in-plane polygon set of the contour plane whose slab contains z; in-plane membership is the
+even-odd crossing-number test done as a vectorised scanline fill. Voxels whose sub-samples
+are all inside are *interior* (one sample at the voxel centre); voxels partly inside are
+*boundary* voxels whose inside sub-samples are kept as points (for dose interpolation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from rtcheck.errors import GeometryError
+from rtcheck.models import ContourType, DoseGrid, Structure
+
+EndCap = Literal["none", "half_slice"]
+END_CAPS: tuple[str, ...] = ("none", "half_slice")
+
+#: Contours whose heights differ by less than this lie on the same plane (mm).
+PLANE_TOLERANCE_MM = 0.01
+#: Neighbouring planes further apart than this many typical spacings are a gap, not bridged.
+GAP_FACTOR = 2.0
+#: Contours with an area below this are degenerate (mm²).
+MIN_CONTOUR_AREA_MM2 = 1e-6
+#: Largest supersampling factor (sub-sample counts per voxel are held in uint8: s³ ≤ 255).
+MAX_SUPERSAMPLING = 6
+
+MM3_PER_CC = 1000.0
+
+
+# --------------------------------------------------------------------------------------
+# Contour planes and slabs
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ContourPlane:
+    """The contours of one ROI on one plane: ``polygons`` are (N, 2) arrays of (x, y) mm."""
+
+    z_mm: float
+    polygons: tuple[np.ndarray, ...]
+
+    @property
+    def area_mm2(self) -> float:
+        """Even-odd (XOR by nesting) area of the plane's contours (mm²)."""
+        return even_odd_area_mm2(self.polygons)
+
+
+def _polygon_area(points: np.ndarray) -> float:
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def contour_planes(structure: Structure) -> list[ContourPlane]:
+    """Group a volumetric ROI's contours into planes (sorted by z), validating them.
+
+    Raises :class:`GeometryError` (naming the ROI, with a remedy) for an ROI without
+    contours, with non-CLOSED_PLANAR contours, or with a contour of fewer than 3 distinct
+    points or of (near-)zero area.
+    """
+    name = f"ROI {structure.roi_number} '{structure.name}'"
+    if structure.is_empty:
+        raise GeometryError(
+            f"{name} has no contours",
+            remedy="contour the structure in the planning system, or leave it out of the check",
+        )
+    types = structure.geometric_types
+    if types != {ContourType.CLOSED_PLANAR}:
+        kinds = ", ".join(sorted(t.value for t in types))
+        raise GeometryError(
+            f"{name} is not volumetric (contour types: {kinds})",
+            remedy="only CLOSED_PLANAR contours make a volume; points and open lines have no DVH",
+        )
+    by_plane: dict[int, list[np.ndarray]] = {}
+    heights: dict[int, list[float]] = {}
+    for i, contour in enumerate(structure.contours):
+        pts = np.asarray(contour.points_mm, dtype=float)
+        if len(pts) > 1 and np.allclose(pts[0], pts[-1]):
+            pts = pts[:-1]  # explicitly closed contour: drop the repeated first point
+        if len(pts) < 3:
+            raise GeometryError(
+                f"{name}: contour {i + 1} at z = {contour.z_mm:g} mm has fewer than 3 distinct points",
+                remedy="remove or redraw the degenerate contour in the planning system",
+            )
+        if abs(_polygon_area(pts)) < MIN_CONTOUR_AREA_MM2:
+            raise GeometryError(
+                f"{name}: contour {i + 1} at z = {contour.z_mm:g} mm has zero area (degenerate)",
+                remedy="remove or redraw the degenerate contour in the planning system",
+            )
+        key = int(round(contour.z_mm / PLANE_TOLERANCE_MM))
+        by_plane.setdefault(key, []).append(pts)
+        heights.setdefault(key, []).append(contour.z_mm)
+    planes = [
+        ContourPlane(float(np.mean(heights[k])), tuple(by_plane[k])) for k in sorted(by_plane)
+    ]
+    return planes
+
+
+def slab_bounds(
+    z_mm: np.ndarray,
+    end_cap: EndCap,
+    slice_thickness_mm: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper z (mm) of the slab each contour plane stands for (see module doc).
+
+    ``z_mm`` must be sorted and distinct. Slabs never overlap; between gaps they tile.
+    """
+    if end_cap not in END_CAPS:
+        raise ValueError(f"end_cap must be one of {END_CAPS}, got {end_cap!r}")
+    z = np.asarray(z_mm, dtype=float)
+    n = z.size
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    diffs = np.diff(z)
+    if n >= 3:
+        typical = float(np.median(diffs))
+    elif slice_thickness_mm is not None:
+        typical = float(slice_thickness_mm)
+    elif n == 2:
+        typical = float(diffs[0])
+    else:
+        raise ValueError("a single-plane ROI needs slice_thickness_mm")
+    if not typical > 0:
+        raise ValueError("slice thickness must be > 0 mm")
+    gap = diffs > GAP_FACTOR * typical + 1e-6
+    # half spacing below / above each plane; at ends and gaps: half the typical spacing
+    below = np.empty(n)
+    above = np.empty(n)
+    below[0] = above[-1] = typical / 2.0
+    below[1:] = np.where(gap, typical / 2.0, diffs / 2.0)
+    above[:-1] = np.where(gap, typical / 2.0, diffs / 2.0)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = gap  # first plane of a piece
+    ends = np.ones(n, dtype=bool)
+    ends[:-1] = gap  # last plane of a piece
+    single = starts & ends
+    if single.any():
+        thickness = float(slice_thickness_mm) if slice_thickness_mm is not None else typical
+        below[single] = above[single] = thickness / 2.0
+    if end_cap == "none":
+        below = np.where(starts & ~single, 0.0, below)
+        above = np.where(ends & ~single, 0.0, above)
+    return z - below, z + above
+
+
+# --------------------------------------------------------------------------------------
+# Polygon helpers
+# --------------------------------------------------------------------------------------
+def points_in_polygons(
+    points_xy: np.ndarray, polygons: tuple[np.ndarray, ...] | list[np.ndarray]
+) -> np.ndarray:
+    """Even-odd (crossing-number) test of (M, 2) points against a set of polygons (XOR).
+
+    Vectorised over points and edges (memory M × edges); for rasterising whole planes
+    :func:`rasterise_plane` is much faster.
+    """
+    pts = np.asarray(points_xy, dtype=float)
+    inside = np.zeros(len(pts), dtype=bool)
+    px, py = pts[:, 0:1], pts[:, 1:2]
+    for poly in polygons:
+        x1, y1 = poly[:, 0], poly[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        straddle = (y1 <= py) != (y2 <= py)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
+        inside ^= (np.count_nonzero(straddle & (px < x_cross), axis=1) % 2).astype(bool)
+    return inside
+
+
+def even_odd_area_mm2(polygons: tuple[np.ndarray, ...] | list[np.ndarray]) -> float:
+    """Area (mm²) of a plane's contours combined by nesting: Σ (−1)^depth |area|.
+
+    The depth of a contour is the number of other contours of the plane that contain it
+    (tested at its first vertex). Exact for nested or disjoint contours (islands and holes);
+    contours that cross each other are approximated.
+    """
+    if len(polygons) == 1:
+        return abs(_polygon_area(polygons[0]))
+    total = 0.0
+    for i, poly in enumerate(polygons):
+        others = [p for j, p in enumerate(polygons) if j != i]
+        depth = sum(bool(points_in_polygons(poly[:1], [o])[0]) for o in others)
+        total += (-1) ** depth * abs(_polygon_area(poly))
+    return total
+
+
+def _clip_half_plane(pts: np.ndarray, axis: int, bound: float, keep_above: bool) -> np.ndarray:
+    """One Sutherland–Hodgman pass (vectorised): keep the part with coord ≥ / ≤ bound."""
+    if len(pts) == 0:
+        return pts
+    v = pts[:, axis]
+    inside = v >= bound if keep_above else v <= bound
+    nxt = np.roll(pts, -1, axis=0)
+    cross = inside != np.roll(inside, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(cross, (bound - v) / (nxt[:, axis] - v), 0.0)
+    inter = pts + t[:, None] * (nxt - pts)
+    emit = np.stack([pts, inter], axis=1)
+    flags = np.stack([inside, cross], axis=1)
+    return emit[flags]
+
+
+def clipped_area_mm2(polygons, x_range: tuple[float, float], y_range: tuple[float, float]) -> float:
+    """Even-odd area (mm²) of a plane's contours inside an axis-aligned rectangle."""
+    depth_signs = []
+    for i, poly in enumerate(polygons):
+        others = [p for j, p in enumerate(polygons) if j != i]
+        depth = sum(bool(points_in_polygons(poly[:1], [o])[0]) for o in others)
+        depth_signs.append((-1) ** depth)
+    total = 0.0
+    for sign, poly in zip(depth_signs, polygons, strict=True):
+        clipped = poly
+        for axis, (lo, hi) in ((0, x_range), (1, y_range)):
+            clipped = _clip_half_plane(clipped, axis, lo, True)
+            clipped = _clip_half_plane(clipped, axis, hi, False)
+        if len(clipped) >= 3:
+            total += sign * abs(_polygon_area(clipped))
+    return total
+
+
+def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
+    """Boolean mask (len(y_mm), len(x_mm)) of sample points inside the polygons (even-odd).
+
+    ``x_mm`` and ``y_mm`` are sorted sample coordinates (any spacing). A scanline fill: each
+    polygon edge is intersected with the sample rows it spans (half-open in y, so vertices
+    are counted once), each crossing toggles the parity of all samples to its right, and a
+    cumulative sum along x turns toggles into the crossing-number parity. Cost is
+    O(edges + crossings + samples) — no test of every point against every edge. Several
+    polygons combine by XOR (holes and islands) for free.
+    """
+    x_mm = np.asarray(x_mm, dtype=float)
+    y_mm = np.asarray(y_mm, dtype=float)
+    nrows, ncols = len(y_mm), len(x_mm)
+    if not polygons or nrows == 0 or ncols == 0:
+        return np.zeros((nrows, ncols), dtype=bool)
+    pts = np.concatenate(polygons)
+    nxt = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])
+    x1, y1, x2, y2 = pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1]
+    keep = y1 != y2
+    x1, y1, x2, y2 = x1[keep], y1[keep], x2[keep], y2[keep]
+    ylo, yhi = np.minimum(y1, y2), np.maximum(y1, y2)
+    r0 = np.searchsorted(y_mm, ylo, side="left")  # rows with ylo <= y < yhi
+    r1 = np.searchsorted(y_mm, yhi, side="left")
+    counts = r1 - r0
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros((nrows, ncols), dtype=bool)
+    edge = np.repeat(np.arange(len(counts)), counts)
+    first = np.cumsum(counts) - counts
+    rows = r0[edge] + (np.arange(total) - first[edge])
+    ex1, ey1 = x1[edge], y1[edge]
+    x_cross = ex1 + (y_mm[rows] - ey1) * (x2[edge] - ex1) / (y2[edge] - ey1)
+    cols = np.searchsorted(x_mm, x_cross, side="right")  # first sample right of the crossing
+    toggles = np.bincount(rows * (ncols + 1) + cols, minlength=nrows * (ncols + 1))
+    toggles = toggles.astype(np.uint8).reshape(nrows, ncols + 1)[:, :ncols]
+    # uint8 cumsum wraps mod 256, which keeps the parity
+    return (np.cumsum(toggles, axis=1, dtype=np.uint8) & 1).astype(bool)
+
+
+# --------------------------------------------------------------------------------------
+# Volumes from contours
+# --------------------------------------------------------------------------------------
+def voxel_edges(centres_mm: np.ndarray) -> np.ndarray:
+    """Voxel boundaries (n + 1) for voxel centres: midpoints, outer voxels symmetric."""
+    c = np.asarray(centres_mm, dtype=float)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])  # a single plane: 1 mm thick by convention
+    mid = (c[:-1] + c[1:]) / 2.0
+    return np.concatenate(([c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]))
+
+
+def structure_volume_cc(
+    structure: Structure,
+    end_cap: EndCap = "half_slice",
+    slice_thickness_mm: float | None = None,
+) -> float:
+    """ROI volume (cc) from its contours: Σ plane area (even-odd) × slab thickness."""
+    planes = contour_planes(structure)
+    zs = np.array([p.z_mm for p in planes])
+    lo, hi = slab_bounds(zs, end_cap, slice_thickness_mm)
+    areas = np.array([p.area_mm2 for p in planes])
+    return float(np.dot(areas, hi - lo)) / MM3_PER_CC
+
+
+def _grid_slice_thickness(grid: DoseGrid) -> float:
+    return float(np.median(np.diff(grid.z_mm))) if grid.z_mm.size > 1 else 1.0
+
+
+# --------------------------------------------------------------------------------------
+# The reusable mask
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class StructureMask:
+    """An ROI rasterised on a dose grid, restricted to its bounding box.
+
+    * ``slices`` — (z, y, x) slices of the dose grid covering the ROI's bounding box;
+    * ``counts`` — uint8 array over the box: how many of the ``supersampling``³ sub-samples
+      of each voxel are inside the ROI (occupancy = counts / s³, see :attr:`fraction`);
+    * ``points_index`` — (M, 3) float32 fractional grid indices (z, y, x, into the *whole*
+      grid) of the inside sub-samples of boundary voxels (0 < counts < s³);
+      ``points_voxel`` — the flat box index of the voxel each point belongs to;
+    * ``voxel_volume_cc`` — per-axis voxel sizes, see :meth:`voxel_volumes_cc`;
+    * ``structure_volume_cc`` — the contour volume; ``in_grid_volume_cc`` — the contour
+      volume inside the dose grid's extent (voxel boundaries).
+
+    Reuse it for any measure that needs the ROI on this grid (overlaps, conformity or
+    gradient indices) instead of rasterising again.
+    """
+
+    roi_number: int
+    name: str
+    slices: tuple[slice, slice, slice]
+    counts: np.ndarray
+    supersampling: int
+    end_cap: str
+    points_index: np.ndarray
+    points_voxel: np.ndarray
+    dz_mm: np.ndarray
+    dy_mm: np.ndarray
+    dx_mm: np.ndarray
+    structure_volume_cc: float
+    in_grid_volume_cc: float
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.counts.shape)  # type: ignore[return-value]
+
+    @property
+    def fraction(self) -> np.ndarray:
+        """Occupancy (0–1) of each voxel of the bounding box (float32)."""
+        return self.counts.astype(np.float32) / np.float32(self.supersampling**3)
+
+    def voxel_volumes_cc(self) -> np.ndarray:
+        """Volume (cc) of each voxel of the bounding box (broadcast (nz, ny, nx))."""
+        return (
+            self.dz_mm[:, None, None] * self.dy_mm[None, :, None] * self.dx_mm[None, None, :]
+        ) / MM3_PER_CC
+
+    @property
+    def rasterised_volume_cc(self) -> float:
+        """Volume (cc) of the ROI as sampled on the grid (Σ occupancy × voxel volume)."""
+        return float(np.sum(self.fraction * self.voxel_volumes_cc()))
+
+    @property
+    def outside_grid_cc(self) -> float:
+        return max(0.0, self.structure_volume_cc - self.in_grid_volume_cc)
+
+    def full_mask(self, grid_shape: tuple[int, int, int]) -> np.ndarray:
+        """Occupancy on the whole grid (float32); allocates a grid-sized array."""
+        out = np.zeros(grid_shape, dtype=np.float32)
+        out[self.slices] = self.fraction
+        return out
+
+    def dose_samples(
+        self, dose_gy: np.ndarray, interpolate: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Dose samples (Gy) and the volume (cc) each stands for, inside the ROI.
+
+        Interior voxels give one sample: the voxel's dose, with the voxel's volume. Boundary
+        voxels give, with ``interpolate``, one sample per inside sub-sample with the dose
+        interpolated trilinearly at its position (clamped to the outermost voxel centres);
+        without, one sample with the voxel's dose and its occupied volume.
+        """
+        s3 = self.supersampling**3
+        box = np.asarray(dose_gy)[self.slices]
+        vol = self.voxel_volumes_cc()
+        interior = self.counts == s3
+        d_int = box[interior]
+        v_int = np.broadcast_to(vol, self.counts.shape)[interior]
+        if not interpolate:
+            partial = (self.counts > 0) & ~interior
+            d_b = box[partial]
+            v_b = np.broadcast_to(vol, self.counts.shape)[partial] * (self.counts[partial] / s3)
+            return np.concatenate([d_int, d_b]), np.concatenate([v_int, v_b])
+        d_b = trilinear(dose_gy, self.points_index)
+        v_b = np.broadcast_to(vol, self.counts.shape).ravel()[self.points_voxel] / s3
+        return np.concatenate([d_int, d_b]), np.concatenate([v_int, v_b])
+
+
+def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
+    """Trilinear interpolation of a 3-D array at (M, 3) fractional indices (clamped to range).
+
+    Hand-written and vectorised (eight gathers); indices outside [0, n−1] are clamped, i.e.
+    the value of the outermost voxel centre is used in the outer half voxel.
+    """
+    a = np.asarray(array)
+    if len(index_points) == 0:
+        return np.zeros(0)
+    shape = np.array(a.shape)
+    p = np.clip(index_points.astype(np.float64), 0, shape - 1)
+    i0 = np.minimum(np.floor(p).astype(np.intp), np.maximum(shape - 2, 0))
+    f = p - i0
+    i1 = np.minimum(i0 + 1, shape - 1)
+    flat = a.reshape(-1)
+    sy, sx = a.shape[1] * a.shape[2], a.shape[2]
+    z0, y0, x0 = i0[:, 0] * sy, i0[:, 1] * sx, i0[:, 2]
+    z1, y1, x1 = i1[:, 0] * sy, i1[:, 1] * sx, i1[:, 2]
+    fz, fy, fx = f[:, 0], f[:, 1], f[:, 2]
+    c00 = flat[z0 + y0 + x0] * (1 - fx) + flat[z0 + y0 + x1] * fx
+    c01 = flat[z0 + y1 + x0] * (1 - fx) + flat[z0 + y1 + x1] * fx
+    c10 = flat[z1 + y0 + x0] * (1 - fx) + flat[z1 + y0 + x1] * fx
+    c11 = flat[z1 + y1 + x0] * (1 - fx) + flat[z1 + y1 + x1] * fx
+    return (c00 * (1 - fy) + c01 * fy) * (1 - fz) + (c10 * (1 - fy) + c11 * fy) * fz
+
+
+def _block_counts(mask: np.ndarray, ny: int, nx: int, s: int) -> np.ndarray:
+    """Number of True sub-samples in each s×s block of an (ny·s, nx·s) mask (uint8).
+
+    Adds the s strided views explicitly: ~10× faster than ``reshape(...).sum(axis=(1, 3))``,
+    whose reduction over non-contiguous axes was the top line of the profile.
+    """
+    u = mask.view(np.uint8).reshape(ny, s, nx, s)
+    cols = u[:, :, :, 0].copy()
+    for j in range(1, s):
+        cols += u[:, :, :, j]
+    out = cols[:, 0].copy()
+    for i in range(1, s):
+        out += cols[:, i]
+    return out
+
+
+def _subsample_centres(edges: np.ndarray, s: int) -> np.ndarray:
+    """Sub-voxel sample centres (n·s) of voxels with the given edges."""
+    width = np.diff(edges)
+    offs = (np.arange(s) + 0.5) / s
+    return (edges[:-1, None] + width[:, None] * offs[None, :]).ravel()
+
+
+def _box_range(edges: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
+    """Voxel index range [i0, i1) of voxels whose extent overlaps [lo, hi]."""
+    i0 = int(np.searchsorted(edges, lo, side="right")) - 1
+    i1 = int(np.searchsorted(edges, hi, side="left"))
+    return max(i0, 0), min(i1, len(edges) - 1)
+
+
+def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges) -> float:
+    xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
+    total = 0.0
+    for plane, a, b in zip(planes, lo, hi, strict=True):
+        t = max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0]))
+        if t <= 0:
+            continue
+        pts = np.concatenate(plane.polygons)
+        if (
+            pts[:, 0].min() >= xr[0]
+            and pts[:, 0].max() <= xr[1]
+            and pts[:, 1].min() >= yr[0]
+            and pts[:, 1].max() <= yr[1]
+        ):
+            total += plane.area_mm2 * t
+        else:
+            total += clipped_area_mm2(plane.polygons, xr, yr) * t
+    return total / MM3_PER_CC
+
+
+class _Rasteriser:
+    """Per-layer rasterisation of one ROI in its bounding box (memory ~ s³ × one layer)."""
+
+    def __init__(self, planes, grid: DoseGrid, s: int, slice_thickness_mm: float | None):
+        self.planes = planes
+        self.s = s
+        self.slice_thickness_mm = slice_thickness_mm
+        self.zs = np.array([p.z_mm for p in planes])
+        self.x_edges, self.y_edges, self.z_edges = (
+            voxel_edges(grid.x_mm),
+            voxel_edges(grid.y_mm),
+            voxel_edges(grid.z_mm),
+        )
+        # bounding box: the union of both end-cap conventions, so that variants share it
+        lo, hi = slab_bounds(self.zs, "half_slice", slice_thickness_mm)
+        pts = np.concatenate([np.concatenate(p.polygons) for p in planes])
+        self.xb = _box_range(self.x_edges, pts[:, 0].min(), pts[:, 0].max())
+        self.yb = _box_range(self.y_edges, pts[:, 1].min(), pts[:, 1].max())
+        self.zb = _box_range(self.z_edges, float(lo.min()), float(hi.max()))
+        self.empty = (
+            self.xb[0] >= self.xb[1] or self.yb[0] >= self.yb[1] or self.zb[0] >= self.zb[1]
+        )
+        nx, ny, nz = (b[1] - b[0] for b in (self.xb, self.yb, self.zb))
+        self.shape = (max(nz, 0), max(ny, 0), max(nx, 0))
+        xe = self.x_edges[self.xb[0] : self.xb[1] + 1]
+        ye = self.y_edges[self.yb[0] : self.yb[1] + 1]
+        ze = self.z_edges[self.zb[0] : self.zb[1] + 1]
+        self.xs, self.ys, self.zsub = (
+            _subsample_centres(xe, s),
+            _subsample_centres(ye, s),
+            _subsample_centres(ze, s),
+        )
+        self.dx, self.dy, self.dz = np.diff(xe), np.diff(ye), np.diff(ze)
+        # fractional whole-grid indices of the sub-sample centres, for dose interpolation
+        self.xi = np.interp(self.xs, grid.x_mm, np.arange(grid.x_mm.size))
+        self.yi = np.interp(self.ys, grid.y_mm, np.arange(grid.y_mm.size))
+        self.zi = np.interp(self.zsub, grid.z_mm, np.arange(grid.z_mm.size))
+        self._masks: dict[int, np.ndarray] = {}
+        self._counts: dict[int, np.ndarray] = {}
+
+    def plane_of_subz(self, end_cap: EndCap) -> np.ndarray:
+        """Contour-plane index for each sub-sample height (−1: outside every slab)."""
+        lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)
+        idx = np.searchsorted(lo, self.zsub, side="right") - 1
+        ok = (idx >= 0) & (self.zsub < hi[np.clip(idx, 0, None)])
+        return np.where(ok, idx, -1)
+
+    def _plane(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        if p not in self._masks:
+            m = rasterise_plane(self.planes[p].polygons, self.xs, self.ys)
+            ny, nx = self.shape[1], self.shape[2]
+            self._masks[p] = m
+            self._counts[p] = _block_counts(m, ny, nx, self.s)
+        return self._masks[p], self._counts[p]
+
+    def forget_planes_below(self, p: int) -> None:
+        for key in [k for k in self._masks if k < p]:
+            del self._masks[key], self._counts[key]
+
+    def layer(self, k: int, plane_idx: np.ndarray):
+        """Counts (ny, nx) and boundary points of bounding-box layer k."""
+        s = self.s
+        ny, nx = self.shape[1], self.shape[2]
+        pids = plane_idx[k * s : (k + 1) * s]
+        count = np.zeros((ny, nx), dtype=np.uint8)
+        for p in pids:
+            if p >= 0:
+                count += self._plane(int(p))[1]
+        boundary = (count > 0) & (count < s**3)
+        iy, ix = np.nonzero(boundary)
+        if iy.size == 0:
+            return count, None
+        # inside sub-samples of the boundary voxels: (nb, s_z, s_y, s_x)
+        sub = np.zeros((iy.size, s, s, s), dtype=bool)
+        for j, p in enumerate(pids):
+            if p >= 0:
+                sub[:, j] = self._plane(int(p))[0].reshape(ny, s, nx, s)[iy, :, ix, :]
+        b, jz, jy, jx = np.nonzero(sub)
+        zi = self.zi[k * s + jz]
+        yi = self.yi[iy[b] * s + jy]
+        xi = self.xi[ix[b] * s + jx]
+        pts = np.stack([zi, yi, xi], axis=1).astype(np.float32)
+        voxel = (k * ny + iy[b]) * nx + ix[b]
+        return count, (pts, voxel)
+
+
+def structure_mask(
+    structure: Structure,
+    grid: DoseGrid,
+    supersampling: int = 3,
+    end_cap: EndCap = "half_slice",
+    slice_thickness_mm: float | None = None,
+    *,
+    _rasteriser: _Rasteriser | None = None,
+    _base: StructureMask | None = None,
+) -> StructureMask:
+    """Rasterise ``structure`` on ``grid`` (see the module docstring for the conventions).
+
+    ``supersampling`` s (1–6) sub-samples per voxel along each axis. ``slice_thickness_mm``
+    is used for single-plane ROIs (default: the dose grid's median plane spacing). Raises
+    :class:`GeometryError` for ROIs that have no volume.
+    """
+    s = int(supersampling)
+    if not 1 <= s <= MAX_SUPERSAMPLING:
+        raise ValueError(f"supersampling must be within 1–{MAX_SUPERSAMPLING}, got {supersampling}")
+    if end_cap not in END_CAPS:
+        raise ValueError(f"end_cap must be one of {END_CAPS}, got {end_cap!r}")
+    if _rasteriser is None:
+        planes = contour_planes(structure)
+        if len(planes) == 1 and slice_thickness_mm is None:
+            slice_thickness_mm = _grid_slice_thickness(grid)
+        r = _Rasteriser(planes, grid, s, slice_thickness_mm)
+    else:
+        r = _rasteriser
+    zs = r.zs
+    lo, hi = slab_bounds(zs, end_cap, r.slice_thickness_mm)
+    areas = np.array([p.area_mm2 for p in r.planes])
+    volume_cc = float(np.dot(areas, hi - lo)) / MM3_PER_CC
+    in_grid_cc = (
+        _in_grid_volume_cc(r.planes, lo, hi, r.x_edges, r.y_edges, r.z_edges)
+        if not r.empty
+        else 0.0
+    )
+    nz, ny, nx = r.shape
+    counts = np.zeros(r.shape, dtype=np.uint8)
+    pts_list, vox_list = [], []
+    if not r.empty:
+        plane_idx = r.plane_of_subz(end_cap)
+        if _base is None:
+            layers = range(nz)
+        else:
+            # variant: only layers whose sub-samples change plane are recomputed
+            base_idx = r.plane_of_subz(_base.end_cap)  # type: ignore[arg-type]
+            changed = (plane_idx != base_idx).reshape(nz, s).any(axis=1)
+            layers = np.flatnonzero(changed)
+            counts[...] = _base.counts
+            keep = ~np.isin(_base.points_voxel // (ny * nx), layers)
+            pts_list.append(_base.points_index[keep])
+            vox_list.append(_base.points_voxel[keep])
+        for k in layers:
+            count, pts = r.layer(int(k), plane_idx)
+            counts[k] = count
+            if pts is not None:
+                pts_list.append(pts[0])
+                vox_list.append(pts[1])
+            if _base is None:
+                # planes below the current layer's lowest sub-sample will not be needed again
+                lowest = plane_idx[int(k) * s : (int(k) + 1) * s]
+                lowest = lowest[lowest >= 0]
+                if lowest.size:
+                    r.forget_planes_below(int(lowest.min()))
+    points = np.concatenate(pts_list) if pts_list else np.zeros((0, 3), dtype=np.float32)
+    voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)
+    slices = (slice(*r.zb), slice(*r.yb), slice(*r.xb)) if not r.empty else (slice(0, 0),) * 3
+    return StructureMask(
+        roi_number=structure.roi_number,
+        name=structure.name,
+        slices=slices,
+        counts=counts,
+        supersampling=s,
+        end_cap=end_cap,
+        points_index=points,
+        points_voxel=voxels,
+        dz_mm=r.dz,
+        dy_mm=r.dy,
+        dx_mm=r.dx,
+        structure_volume_cc=volume_cc,
+        in_grid_volume_cc=in_grid_cc,
+    )

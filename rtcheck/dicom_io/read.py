@@ -52,6 +52,7 @@ CONTOUR_PLANARITY_TOLERANCE_MM = 0.05
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 _APPLEDOUBLE_MAGIC = b"\x00\x05\x16\x07"
 _CONTOUR_DATA_TAG = 0x30060050
+_MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
 _RE_EXPORT_DOSE = "re-export the dose (RTDOSE) from the planning system"
 
 
@@ -110,6 +111,8 @@ def _dcmread(path: Path, *, pixels: bool, force: bool) -> Dataset:
         warnings.simplefilter("always")
         ds = pydicom.dcmread(path, stop_before_pixels=not pixels, force=force)
     problem = _cut_short(ds)
+    if problem is None and getattr(ds, "file_meta", None) is not None:
+        problem = _cut_short(ds.file_meta)
     if problem is None:
         for warning in caught:
             text = str(warning.message)
@@ -177,6 +180,8 @@ def _require(path: str | Path, modality: str, *, pixels: bool = False) -> tuple[
     ds = _read_dataset(p, pixels=pixels, required=True)
     assert ds is not None
     found = _modality(ds)
+    if not found and "SOPInstanceUID" not in ds:
+        raise _unreadable(p, "no DICOM data set after the file header")
     if found != modality:
         raise InputError(
             f"expected an {modality} file but this is {found or 'not an RT object'}",
@@ -1071,6 +1076,11 @@ def _scan(folder: Path) -> tuple[dict[str, list[_Found]], int]:
         ds = _read_dataset(path)
         if ds is None:
             continue
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == _MEDIA_DIRECTORY:
+            continue  # a DICOMDIR index under another name
+        if "SOPInstanceUID" not in ds and "Modality" not in ds:
+            raise _unreadable(path, "no DICOM data set after the file header")
         uid = str(ds.get("SOPInstanceUID", "") or "")
         if uid and uid in seen_uids:
             continue  # the same object twice (copied exports): the first copy is used

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -910,6 +911,13 @@ def _contribution_metrics(eqd2_gy: np.ndarray, volume_cc: np.ndarray, name: str)
     return dvh.max_gy(), dvh.near_max_gy(NEAR_MAX_VOLUME_CC), dvh.mean_gy()
 
 
+@functools.lru_cache(maxsize=32)
+def _registrations_in(folder: Path) -> tuple:
+    from .dicom_io.registration import find_registrations
+
+    return tuple(find_registrations(folder))
+
+
 def prior_dose_at(
     prior: PriorCourse,
     points_mm: np.ndarray,
@@ -926,9 +934,12 @@ def prior_dose_at(
     prior_frame = prior.course.dose.frame_of_reference_uid
     matrix = None
     if prior_frame and current_frame and prior_frame != current_frame:
-        regs = list(registrations)
-        if prior.registration_file is not None:
-            regs.insert(0, read_registration(prior.registration_file))
+        # explicit file first, then REG objects exported with the prior course, then the
+        # caller's (e.g. found in the current plan's folder)
+        regs = [read_registration(prior.registration_file)] if prior.registration_file is not None else []
+        if not prior.is_summary and Path(prior.source).is_dir():
+            regs += _registrations_in(Path(prior.source))
+        regs += list(registrations)
         try:
             matrix, _ = transform_between(regs, current_frame, prior_frame)
         except InputError as exc:

@@ -445,3 +445,39 @@ def test_course_file_missing_dicom_folder(tmp_path):
     text = "version: 1\nprior_courses:\n  - dicom: nowhere/\n    fractions: 5\n"
     with pytest.raises(InputError, match="not found"):
         co.load_course_file(write_course_file(tmp_path, text))
+
+
+# -- sample points of the plan's DVH (rtcheck.geometry masks) --------------------------------
+
+
+def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
+    from rtcheck.dvh import DVHSettings, compute_dvh_and_mask
+    from rtcheck.phantoms import Shape, make_phantom
+    from rtcheck.radiobiology import convert_dvh
+
+    # sphere of radius 12 mm in a dose linear along x (1 %/mm of 8 Gy), 2.5 mm grid
+    phantom = make_phantom(Shape("sphere", (1.0, -2.0, 3.0), (12.0,)), grid_mm=2.5, gradient="x", dose_gy=8.0,
+                           margin_mm=10.0)
+    dvh, mask = compute_dvh_and_mask(phantom.structure, phantom.dose, DVHSettings(variants=False))
+    samples = co.organ_samples_from_mask(mask, phantom.dose)
+    assert samples.volume_cc.sum() == pytest.approx(dvh.volume_with_dose_cc, rel=1e-9)
+    # the dose is linear, so re-sampling the plan's own grid at the points reproduces the
+    # DVH's samples exactly: the points are where the DVH sampled
+    again, inside = co.dose_at_points(phantom.dose, samples.points_mm)
+    assert inside.all()
+    np.testing.assert_allclose(again, samples.current_dose_gy, atol=1e-9)
+    np.testing.assert_allclose(again, phantom.dose_model.at(samples.points_mm[:, 0]), atol=1e-9)
+    # every point lies inside the contoured solid: within the contour polygons (inscribed in
+    # 12 mm circles) and the z extent of the planes with half-slice end caps
+    rho = np.linalg.norm(samples.points_mm[:, :2] - np.array([1.0, -2.0]), axis=1)
+    assert rho.max() <= 12.0 + 1e-6
+    planes = np.array([c.z_mm for c in phantom.structure.contours])
+    half_slice = phantom.slice_mm / 2
+    assert planes.min() - half_slice - 1e-6 <= samples.points_mm[:, 2].min()
+    assert samples.points_mm[:, 2].max() <= planes.max() + half_slice + 1e-6
+    # with no prior course the composite is the plan's own DVH converted to EQD2
+    current = Course(phantom.dose, fractions=1)
+    result = co.composite_organ(current, samples, 2.0, [])
+    expected = convert_dvh(dvh, 1, 2.0)
+    assert result.with_factor.max_gy() == pytest.approx(expected.max_gy(), abs=1e-9)
+    assert result.with_factor.near_max_gy() == pytest.approx(expected.near_max_gy(), abs=1e-3)

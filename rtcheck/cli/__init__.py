@@ -65,3 +65,4 @@ def main() -> None:
 
 # Commands register themselves here (one module per command or command group).
 from . import eqd2  # noqa: E402,F401  (H6: BED/EQD2 calculator)
+from . import dvh  # noqa: E402,F401  (H1: DVHs of a plan folder)

@@ -1,0 +1,105 @@
+"""`rtcheck dvh`: DVHs and dose statistics of every structure of a plan (or of every plan in
+a folder), as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..dicom_io import discover, load_course
+from ..dvh import compute_dvhs
+from ..errors import UsageError
+from ..fileio import write_text_atomic
+from ..report.dvh import render_csv, render_json, render_table
+from . import handle_errors, main
+
+RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_output(output: Path, inputs: list[Path], folder: Path | None) -> None:
+    """rtcheck never writes into its input folders, nor over an input file."""
+    for given in inputs:
+        if output.resolve() == given.resolve():
+            raise UsageError(
+                f"the output {output} is one of the input files", remedy="choose another -o file"
+            )
+    if folder is not None and folder.is_dir() and _inside(output, folder):
+        raise UsageError(
+            f"the output {output} is inside the input folder {folder}",
+            remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
+        )
+
+
+@main.command("dvh")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--structures",
+    type=click.Path(path_type=Path),
+    help="RTSTRUCT file: skip discovery and use these files (needs --dose).",
+)
+@click.option(
+    "--dose",
+    "doses",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="RTDOSE file (repeat for per-beam doses, which are summed).",
+)
+@click.option(
+    "--plan", type=click.Path(path_type=Path), help="RTPLAN file (fractions, prescription)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(RENDERERS)),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (atomically) instead of standard output.",
+)
+@handle_errors
+def dvh(folder, structures, doses, plan, fmt, output):
+    """DVHs of all structures of the plan(s) in FOLDER (searched recursively).
+
+    Plans, structure sets and doses are linked by UID; a folder with several plans gives one
+    result per plan. When a folder holds several dose grids that cannot be told apart, name
+    the files: `rtcheck dvh --structures RS.dcm --dose RD.dcm [--plan RP.dcm]`.
+
+    Dose in Gy, volume in cc. Structures without a DVH (no contours, points or open
+    contours, outside the dose grid) are listed with the reason.
+    """
+    explicit = structures is not None or doses or plan is not None
+    if explicit:
+        if folder is not None:
+            raise click.UsageError("give either FOLDER or --structures/--dose, not both")
+        if structures is None or not doses:
+            raise click.UsageError("--structures and --dose are needed together")
+        courses = [load_course(structures, list(doses), plan)]
+        inputs = [structures, *doses, *([plan] if plan is not None else [])]
+    else:
+        if folder is None:
+            raise click.UsageError("give the export FOLDER, or --structures and --dose")
+        courses = discover(folder)
+        inputs = [p for c in courses for p in c.dose.source_files]
+    if output is not None:
+        _check_output(output, inputs, folder)
+    plans = [(course, compute_dvhs(course.structure_set, course.dose)) for course in courses]
+    text = RENDERERS[fmt](plans)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+        click.echo(f"rtcheck: wrote {output}", err=True)

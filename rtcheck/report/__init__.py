@@ -1,0 +1,1 @@
+"""Renderers: results (models) to text, JSON, CSV. Pure functions returning strings."""

@@ -106,6 +106,12 @@ def _compress(dose_gy: np.ndarray, volume_cc: np.ndarray) -> tuple[np.ndarray, n
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
     """The DVH of a rasterised structure (no variants)."""
     d, v = mask.dose_samples(dose.dose_gy, settings.interpolate_dose)
+    return _dvh_from_samples(mask, d, v, settings)
+
+
+def _dvh_from_samples(
+    mask: StructureMask, d: np.ndarray, v: np.ndarray, settings: DVHSettings
+) -> DVH:
     total = float(v.sum())
     if total > 0 and mask.in_grid_volume_cc > 0:
         v = v * (mask.in_grid_volume_cc / total)
@@ -159,21 +165,36 @@ def compute_dvh_and_mask(
     mask = structure_mask(
         structure, dose, s, settings.end_cap, slice_thickness_mm, _rasteriser=raster
     )
-    dvh = dvh_from_mask(mask, dose, settings)
+    d, v, layer = mask.samples_by_layer(dose.dose_gy, settings.interpolate_dose)
+    dvh = _dvh_from_samples(mask, d, v, settings)
     if not settings.variants:
         return dvh, mask
     variants = []
     for alt in settings.alternatives():
         if alt.supersampling == s:
-            # same sampling, other end cap: only the layers near the end planes change
+            # same sampling, other end cap: only the layers near the end planes change, so
+            # only they are rasterised and sampled again
             alt_mask = structure_mask(
                 structure, dose, s, alt.end_cap, slice_thickness_mm, _rasteriser=raster, _base=mask
             )
+            nz = mask.shape[0]
+            changed = (
+                (raster.plane_of_subz(settings.end_cap) != raster.plane_of_subz(alt.end_cap))
+                .reshape(nz, s)
+                .any(axis=1)
+            )
+            a_d, a_v, _ = alt_mask.samples_by_layer(
+                dose.dose_gy, alt.interpolate_dose, layers=changed
+            )
+            keep_base = ~changed[layer]
+            a_d = np.concatenate([d[keep_base], a_d])
+            a_v = np.concatenate([v[keep_base], a_v])
+            variants.append(_dvh_from_samples(alt_mask, a_d, a_v, alt))
         else:
             alt_mask = structure_mask(
                 structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm
             )
-        variants.append(dvh_from_mask(alt_mask, dose, alt))
+            variants.append(dvh_from_mask(alt_mask, dose, alt))
     return replace(dvh, variants=tuple(variants)), mask
 
 

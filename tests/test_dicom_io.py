@@ -68,6 +68,12 @@ def test_axis_aligned_orientations_give_the_canonical_grid(tmp_path, name, offse
         dose_dataset(iop=iop, ipp=ipp, spacing=spacing, rows=rows, cols=cols, offsets=offsets),
         tmp_path / "d.dcm",
     )
+    uneven = len(set(np.diff(offsets))) > 1
+    if uneven and name in ("sagittal planes", "coronal planes"):
+        # a canonical grid may be uneven only along z: refused, never misread
+        with pytest.raises(InputError, match="unevenly spaced"):
+            read_dose(path)
+        return
     grid = read_dose(path)
 
     # expected voxel centres: the set of positions by the DICOM definition, sorted per axis
@@ -155,6 +161,18 @@ def test_missing_dose_grid_scaling(tmp_path):
     with pytest.raises(InputError, match="DoseGridScaling") as info:
         read_dose(path)
     assert "re-export" in info.value.remedy
+
+
+def test_centigray_units_are_converted(tmp_path):
+    # DICOM only defines GY and RELATIVE; a "CGY" label is unambiguous, so it is honoured
+    gy = read_dose(save(dose_dataset(), tmp_path / "gy.dcm"))
+    cgy = read_dose(
+        save(
+            dose_dataset(units="CGY", func=lambda p: 100 * linear_dose(p), scaling=1e-2),
+            tmp_path / "c.dcm",
+        )
+    )
+    np.testing.assert_allclose(cgy.dose_gy, gy.dose_gy, atol=SCALING)
 
 
 def test_per_fraction_dose_is_refused(tmp_path):
@@ -399,6 +417,19 @@ def test_mismatched_frames_of_reference(tmp_path):
         load_course(export["structures"], [export["dose"]], export["plan"])
 
 
+def test_non_dicom_files_are_ignored_but_broken_dcm_files_are_not(tmp_path):
+    simple_export(tmp_path)
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(100))
+    (tmp_path / "._RD.dose.dcm").write_bytes(b"\x00\x05\x16\x07" + bytes(200))  # macOS AppleDouble
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 " + bytes(300))
+    assert len(discover(tmp_path)) == 1
+    broken = tmp_path / "RD.other.dcm"
+    broken.write_bytes(b"this is not what it says it is" * 10)
+    with pytest.raises(InputError) as info:
+        discover(tmp_path)
+    assert info.value.path == broken
+
+
 def test_truncated_file_in_folder_is_named(tmp_path):
     export = simple_export(tmp_path)
     data = export["structures"].read_bytes()
@@ -464,6 +495,20 @@ def test_load_course_with_plan(tmp_path):
     export = simple_export(tmp_path)
     course = load_course(export["structures"], export["dose"], export["plan"])
     assert course.fractions == 5 and course.plan.label == "PLAN1"
+
+
+def test_plan_and_dose_in_different_frames(tmp_path):
+    export = simple_export(tmp_path)
+    plan = read_plan(export["plan"])
+    other = plan_dataset(
+        structure_set_uid=plan.referenced_structure_set_uid,
+        frame="1.2.3.999",
+        uid=plan.sop_instance_uid,
+    )
+    save(other, export["plan"])
+    with pytest.raises(InputError, match="frame of reference") as info:
+        discover(tmp_path)
+    assert info.value.path == export["dose"]
 
 
 def test_load_course_refuses_a_dose_of_another_plan(tmp_path):

@@ -116,7 +116,7 @@ def _dcmread(path: Path, *, pixels: bool, force: bool) -> Dataset:
     if problem is None:
         for warning in caught:
             text = str(warning.message)
-            if "End of file" in text or "EOF" in text or "in file" in text:
+            if "end of file" in text.lower():
                 problem = text
                 break
     if problem is not None:
@@ -766,6 +766,17 @@ def _dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
             dose = np.flip(dose, axis=i)
             coords[i] = c[::-1].copy()
     z, y, x = coords
+    for label, c in (("x", x), ("y", y)):
+        steps = np.diff(c)
+        if steps.size and not np.allclose(steps, steps[0], rtol=0, atol=1e-3):
+            # only the z planes of a canonical grid may be unevenly spaced
+            raise InputError(
+                f"the dose planes are unevenly spaced along {label} (GridFrameOffsetVector of a "
+                "sagittal or coronal dose grid); rtcheck reads uneven spacing only between "
+                "axial planes",
+                path=path,
+                remedy="re-export the dose on an axial grid, or with evenly spaced planes",
+            )
     return DoseGrid(
         dose_gy=np.ascontiguousarray(dose),
         x_mm=x,

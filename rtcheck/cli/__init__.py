@@ -65,4 +65,7 @@ def main() -> None:
 
 # Commands register themselves here (one module per command or command group).
 from . import eqd2  # noqa: E402,F401  (H6: BED/EQD2 calculator)
+from . import selftest  # noqa: E402,F401  (H5: analytic-phantom self-test)
 from . import dvh  # noqa: E402,F401  (H1: DVHs of a plan folder)
+from . import check  # noqa: E402,F401  (H4: constraint check of a plan)
+from . import constraints  # noqa: E402,F401  (H4: list/show/validate constraint tables)

@@ -1,0 +1,390 @@
+"""Constraints × DVHs → results with levels, and the per-plan check.
+
+:func:`evaluate` is independent of what the dose numbers mean: it compares a table whose
+``dose_quantity`` is physical, EQD2 or BED with DVHs of the same quantity (a composite EQD2
+DVH for re-irradiation holds EQD2 values in ``dose_gy``), and refuses a mismatch.
+
+Levels (see :class:`rtcheck.models.Level`):
+
+* PASS — the value meets the limit by more than its numerical uncertainty;
+* INDETERMINATE — it meets the limit, but by less than its uncertainty (the spread of the
+  metric over the DVH's alternative calculations, :meth:`rtcheck.models.DVH.uncertainty`):
+  review in the planning system; never shown as a plain pass;
+* MINOR — a goal is missed, or a hard limit is exceeded inside its minor-deviation band;
+* MAJOR — a hard limit is exceeded beyond its minor-deviation band;
+* FAIL — a hard limit without a band is exceeded;
+* NOT_EVALUATED — no structure for the organ, the structure is empty or not a volume, the
+  metric is undefined (D5cc of a 3 cc organ), the prescription it needs is unknown, or the
+  organ lies (partly) outside the dose grid so that the result cannot be known.
+
+An organ partly outside the dose grid: for metrics that can only grow when the unknown part
+is added (Dx, Dmax, Vx, CVx) a failure found on the known part is a real failure and a pass
+on a critical volume is a real pass; the other outcome cannot be known and is NOT_EVALUATED,
+with the coverage reported. Dmean and Dmin of a partly covered organ are NOT_EVALUATED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from . import __version__
+from .errors import RtcheckError, UsageError
+from .models import (
+    DVH,
+    CheckResult,
+    Comparison,
+    Constraint,
+    ConstraintResult,
+    ConstraintTable,
+    Course,
+    DoseQuantity,
+    Level,
+    LimitKind,
+    MetricKind,
+    NameMatch,
+    Unit,
+)
+from .names import NameTable, OrganAssignment, assign_organ
+
+#: Volume outside the dose grid below which an organ counts as fully covered (cc).
+COVERAGE_TOLERANCE_CC = 1e-3
+
+_GROWS_WITH_VOLUME = {
+    MetricKind.DOSE_AT_VOLUME,
+    MetricKind.MAX,
+    MetricKind.VOLUME_AT_DOSE,
+    MetricKind.CRITICAL_VOLUME,
+}
+
+
+def _quantity(value: DoseQuantity | str | object) -> DoseQuantity:
+    """Accept a DoseQuantity, its value, or any enum with the same value (radiobiology.Quantity)."""
+    if isinstance(value, DoseQuantity):
+        return value
+    raw = getattr(value, "value", value)
+    try:
+        return DoseQuantity(raw)
+    except ValueError:
+        raise UsageError(f"unknown dose quantity {value!r}", remedy="use physical, EQD2 or BED") from None
+
+
+def limit_in_table_quantity(constraint: Constraint, table_quantity: DoseQuantity) -> float:
+    """The constraint's limit expressed in the table's dose quantity.
+
+    A BED limit in an EQD2 table (or the reverse) is converted exactly with the row's α/β:
+    EQD2 = BED / (1 + 2/(α/β)).
+    """
+    if constraint.limit_unit is not Unit.GY or constraint.limit_quantity in (None, table_quantity):
+        return constraint.limit
+    ab = constraint.alpha_beta_gy
+    if ab is None:
+        raise UsageError(f"{constraint.text}: no α/β to convert {constraint.limit_quantity.value} to {table_quantity.value}")
+    factor = 1.0 + 2.0 / ab
+    if constraint.limit_quantity is DoseQuantity.BED and table_quantity is DoseQuantity.EQD2:
+        return constraint.limit / factor
+    if constraint.limit_quantity is DoseQuantity.EQD2 and table_quantity is DoseQuantity.BED:
+        return constraint.limit * factor
+    raise UsageError(f"{constraint.text}: cannot compare {constraint.limit_quantity.value} with {table_quantity.value}")
+
+
+def metric_function(constraint: Constraint, prescription_gy: float | None) -> Callable[[DVH], float | None] | str:
+    """A function DVH → value in the constraint's limit unit, or a reason it cannot exist."""
+    metric = constraint.metric
+    unit = constraint.limit_unit
+    x = metric.parameter
+    needs_rx = (metric.gives_dose and unit is Unit.PERCENT) or (not metric.gives_dose and metric.relative)
+    if needs_rx and prescription_gy is None:
+        return "the prescription is unknown, and this limit is relative to it"
+
+    def as_limit_unit_dose(dose: float | None) -> float | None:
+        if dose is None:
+            return None
+        return 100.0 * dose / prescription_gy if unit is Unit.PERCENT else dose  # type: ignore[operator]
+
+    def threshold() -> float:
+        return x * prescription_gy / 100.0 if metric.relative else x  # type: ignore[operator]
+
+    kind = metric.kind
+    if kind is MetricKind.MAX:
+        return lambda d: as_limit_unit_dose(d.near_max_gy())
+    if kind is MetricKind.MEAN:
+        return lambda d: as_limit_unit_dose(d.mean_gy())
+    if kind is MetricKind.MIN:
+
+        def near_min(d: DVH) -> float | None:
+            v = d.total_volume_cc - 0.035
+            return as_limit_unit_dose(d.dose_at_volume(cc=v)) if v > 0 else None
+
+        return near_min
+    if kind is MetricKind.DOSE_AT_VOLUME:
+        if metric.relative:
+            return lambda d: as_limit_unit_dose(d.dose_at_volume(percent=x))
+        return lambda d: as_limit_unit_dose(d.dose_at_volume(cc=x))
+    if kind is MetricKind.VOLUME_AT_DOSE:
+        return lambda d: d.volume_at_dose(threshold(), percent=unit is Unit.PERCENT)
+
+    def spared(d: DVH) -> float | None:
+        cc = d.volume_below_dose_cc(threshold())
+        if cc is None or unit is Unit.CC:
+            return cc
+        return 100.0 * cc / d.total_volume_cc if d.total_volume_cc > 0 else None
+
+    return spared
+
+
+def _margin(comparison: Comparison, value: float, limit: float) -> float:
+    return limit - value if comparison.is_upper_limit else value - limit
+
+
+def _exceeded_level(constraint: Constraint, value: float) -> Level:
+    if constraint.kind is LimitKind.GOAL:
+        return Level.MINOR
+    if constraint.minor_limit is None:
+        return Level.FAIL
+    return Level.MINOR if constraint.comparison.holds(value, constraint.minor_limit) else Level.MAJOR
+
+
+def evaluate_constraint(
+    constraint: Constraint,
+    dvh: DVH | Exception | None,
+    *,
+    structure_name: str | None = None,
+    limit: float | None = None,
+    prescription_gy: float | None = None,
+    required: bool = False,
+    missing_reason: str = "no structure for this organ",
+) -> ConstraintResult:
+    """One constraint on one DVH (or the reason there is none)."""
+    limit = constraint.limit if limit is None else limit
+
+    def result(level: Level, reason: str = "", **kw) -> ConstraintResult:
+        return ConstraintResult(
+            constraint, level, structure_name=structure_name, required=required, reason=reason, **kw
+        )
+
+    if dvh is None:
+        return result(Level.NOT_EVALUATED, missing_reason)
+    if isinstance(dvh, Exception):
+        message = dvh.message if isinstance(dvh, RtcheckError) else str(dvh)
+        return result(Level.NOT_EVALUATED, f"no DVH: {message}")
+    total_known = dvh.volume_with_dose_cc + dvh.outside_grid_cc
+    coverage = dvh.coverage if total_known > 0 else None
+    volume = dvh.total_volume_cc
+    if dvh.is_empty or dvh.volume_with_dose_cc <= 0:
+        if dvh.outside_grid_cc > 0:
+            return result(Level.NOT_EVALUATED, "the organ lies outside the dose grid (coverage 0 %)", coverage=0.0, organ_volume_cc=volume)
+        return result(Level.NOT_EVALUATED, "the structure has no volume", organ_volume_cc=volume)
+    function = metric_function(constraint, prescription_gy)
+    if isinstance(function, str):
+        return result(Level.NOT_EVALUATED, function, coverage=coverage, organ_volume_cc=volume)
+    value = function(dvh)
+    if value is None or not math.isfinite(value):
+        return result(
+            Level.NOT_EVALUATED,
+            f"{constraint.metric} is undefined for this structure ({volume:.3g} cc with dose known: "
+            f"{dvh.volume_with_dose_cc:.3g} cc)",
+            coverage=coverage,
+            organ_volume_cc=volume,
+        )
+    uncertainty = dvh.uncertainty(function)
+    margin = _margin(constraint.comparison, value, limit)
+    common = dict(value=value, uncertainty=uncertainty, margin=margin, coverage=coverage, organ_volume_cc=volume)
+    holds = constraint.comparison.holds(value, limit)
+    partial = dvh.outside_grid_cc > COVERAGE_TOLERANCE_CC
+    if partial:
+        outside = f"{100 * (1 - dvh.coverage):.1f} % of the organ ({dvh.outside_grid_cc:.3g} cc) is outside the dose grid"
+        if constraint.metric.kind not in _GROWS_WITH_VOLUME:
+            return result(Level.NOT_EVALUATED, f"{outside}; {constraint.metric} cannot be known", **common)
+        # the metric computed on the known part is a lower bound of the true value
+        certain = (not holds) if constraint.comparison.is_upper_limit else holds
+        if not certain:
+            return result(
+                Level.NOT_EVALUATED,
+                f"{outside}; the true value can only be higher than {value:.4g}",
+                **common,
+            )
+    if not holds:
+        return result(_exceeded_level(constraint, value), "", **common)
+    if uncertainty is None:
+        return result(
+            Level.INDETERMINATE,
+            "the metric is undefined in an alternative DVH calculation (near a size limit): review",
+            **common,
+        )
+    if margin <= uncertainty:
+        return result(
+            Level.INDETERMINATE,
+            f"margin {margin:.3g} is within the numerical uncertainty ±{uncertainty:.3g}: review in the planning system",
+            **common,
+        )
+    return result(Level.PASS, "", **common)
+
+
+def overall_level(results: Iterable[ConstraintResult], missing_required: Sequence[str] = ()) -> Level:
+    """Worst level; NOT_EVALUATED counts only for required organs (it is never a PASS).
+
+    A required organ with no structure makes the verdict at least NOT_EVALUATED.
+    """
+    worst = Level.NOT_EVALUATED if missing_required else Level.PASS
+    for r in results:
+        if r.level is Level.NOT_EVALUATED and not r.required:
+            continue
+        if r.level.severity > worst.severity:
+            worst = r.level
+    return worst
+
+
+DVHInput = Mapping[str, "DVH | Exception | None"] | Sequence[tuple[str, "DVH | Exception | None"]]
+
+
+def evaluate(
+    table: ConstraintTable,
+    dvhs: DVHInput,
+    *,
+    names: NameTable,
+    prescription_gy: float | None = None,
+    dose_quantity: DoseQuantity | str = DoseQuantity.PHYSICAL,
+    required_organs: Iterable[str] = (),
+) -> tuple[tuple[ConstraintResult, ...], tuple[NameMatch, ...], tuple[str, ...]]:
+    """Evaluate every row of ``table`` on the structures' DVHs.
+
+    ``dvhs`` maps structure names to their DVH (or the error that prevented one); a
+    sequence of (name, DVH) pairs keeps structures that share a name. The DVHs' doses must
+    be in ``dose_quantity``, the table's quantity (else :class:`UsageError`). Returns the
+    results (table order), how each structure name was understood, and the required organs
+    with no structure.
+    """
+    quantity = _quantity(dose_quantity)
+    if quantity is not table.dose_quantity:
+        raise UsageError(
+            f"table {table.name} holds {table.dose_quantity.value} doses but the DVHs given are {quantity.value}",
+            remedy="evaluate physical plans with physical tables, composites with EQD2/BED tables",
+        )
+    pairs = list(dvhs.items()) if isinstance(dvhs, Mapping) else list(dvhs)
+    matches = tuple(names.match(name) for name, _ in pairs)
+    required = set(table.required_organs) | set(required_organs)
+    assignments: dict[str, OrganAssignment] = {}
+    results = []
+    for constraint in table.constraints:
+        organ = constraint.organ
+        if organ not in assignments:
+            assignments[organ] = assign_organ(names, organ, matches)
+        assignment = assignments[organ]
+        dvh = None
+        if assignment.structure_name is not None:
+            dvh = next(d for (name, d), m in zip(pairs, matches, strict=True) if name == assignment.structure_name)
+        if assignment.ambiguous:
+            reason = f"several structures could be {assignment.canonical}: {', '.join(assignment.ambiguous)} (rename one, or map it with --aliases)"
+        else:
+            reason = f"no structure for {organ} (looked for {', '.join(names.candidates_for(organ))})"
+        res = evaluate_constraint(
+            constraint,
+            dvh,
+            structure_name=assignment.structure_name,
+            limit=limit_in_table_quantity(constraint, table.dose_quantity),
+            prescription_gy=prescription_gy,
+            required=organ in required,
+            missing_reason=reason,
+        )
+        if assignment.note and res.reason:
+            res = _with_reason(res, f"{res.reason}; {assignment.note}")
+        elif assignment.note:
+            res = _with_reason(res, assignment.note)
+        results.append(res)
+    missing = tuple(
+        organ
+        for organ in sorted(required)
+        if (assignments.get(organ) or assign_organ(names, organ, matches)).structure_name is None
+    )
+    return tuple(results), matches, missing
+
+
+def _with_reason(res: ConstraintResult, reason: str) -> ConstraintResult:
+    return dataclasses.replace(res, reason=reason)
+
+
+def check_course(
+    course: Course,
+    table: ConstraintTable,
+    names: NameTable,
+    *,
+    priors: Sequence[object] = (),
+    fractions: int | None = None,
+    dvh_settings=None,
+    notes: Sequence[str] = (),
+    inputs: Sequence[tuple[str, str]] = (),
+) -> CheckResult:
+    """Check one course (plan + dose + structures) against ``table``: a pure function of
+    models (picklable arguments, no I/O), so that an archive audit can call it per plan.
+
+    ``fractions`` is the fraction count to report when it differs from the course's (an
+    override, or a course without a plan). ``priors`` is reserved for re-irradiation composites (prior courses); they are not
+    summed here yet, and giving any is refused rather than ignored.
+    """
+    from .dvh import DEFAULT, compute_dvhs
+
+    if priors:
+        raise UsageError(
+            "prior courses are not supported by check_course yet", remedy="check the composite with the re-irradiation tools"
+        )
+    if course.structure_set is None:
+        raise UsageError(
+            "the course has no structure set, so no organ can be checked", remedy="export the RTSTRUCT with the plan"
+        )
+    structures = course.structure_set.structures
+    dvhs = compute_dvhs(course.structure_set, course.dose, dvh_settings or DEFAULT)
+    pairs = [(s.name, d) for s, d in zip(structures, dvhs, strict=True)]
+    plan = course.plan
+    prescription = plan.prescription_gy if plan is not None else None
+    results, matches, missing = evaluate(table, pairs, names=names, prescription_gy=prescription)
+    all_inputs = list(inputs) or course_inputs(course)
+    return CheckResult(
+        table=table,
+        results=results,
+        overall=overall_level(results, missing),
+        rtcheck_version=__version__,
+        patient_id=(plan.patient_id if plan is not None else None) or course.structure_set.patient_id,
+        plan_label=(plan.label or plan.name) if plan is not None else course.label,
+        plan_uid=plan.sop_instance_uid if plan is not None else None,
+        fractions=fractions if fractions is not None else (course.fractions if plan is not None else None),
+        prescription_gy=prescription,
+        dose_quantity=table.dose_quantity,
+        structures=matches,
+        missing_required=missing,
+        inputs=tuple(all_inputs),
+        notes=tuple(notes) + tuple(getattr(course, "notes", ()) or ()),
+    )
+
+
+def course_inputs(course: Course) -> list[tuple[str, str]]:
+    """The UIDs (and files) a check read, for the report header."""
+    out: list[tuple[str, str]] = []
+    if course.plan is not None:
+        out.append(("RTPLAN SOPInstanceUID", course.plan.sop_instance_uid))
+        if course.plan.source_file is not None:
+            out.append(("RTPLAN file", str(course.plan.source_file)))
+    if course.structure_set is not None:
+        out.append(("RTSTRUCT SOPInstanceUID", course.structure_set.sop_instance_uid))
+        if course.structure_set.source_file is not None:
+            out.append(("RTSTRUCT file", str(course.structure_set.source_file)))
+    for uid in course.dose.sop_instance_uids:
+        out.append(("RTDOSE SOPInstanceUID", uid))
+    for path in course.dose.source_files:
+        out.append(("RTDOSE file", str(path)))
+    if course.dose.frame_of_reference_uid:
+        out.append(("FrameOfReferenceUID", course.dose.frame_of_reference_uid))
+    return out
+
+
+__all__ = [
+    "COVERAGE_TOLERANCE_CC",
+    "check_course",
+    "course_inputs",
+    "evaluate",
+    "evaluate_constraint",
+    "limit_in_table_quantity",
+    "metric_function",
+    "overall_level",
+]

@@ -288,10 +288,8 @@ def evaluate(
             required=organ in required,
             missing_reason=reason,
         )
-        if assignment.note and res.reason:
-            res = _with_reason(res, f"{res.reason}; {assignment.note}")
-        elif assignment.note:
-            res = _with_reason(res, assignment.note)
+        if assignment.note and assignment.structure_name is not None:
+            res = _with_reason(res, f"{res.reason}; {assignment.note}" if res.reason else assignment.note)
         results.append(res)
     missing = tuple(
         organ

@@ -280,9 +280,8 @@ def assign_organ(table: NameTable, organ: str, matches: Iterable[NameMatch]) -> 
             )
         note = ""
         if canonical != organ:
-            note = f"evaluated on {canonical}"
-        elif rank > 0 or len(preferences) > 1:
-            skipped = ", ".join(preferences[:rank]) if rank else ", ".join(p for p in preferences if p != organ)
-            note = f"no {skipped} structure; whole {organ} used" if skipped else ""
+            note = f"evaluated on {canonical} ({chosen[0].structure_name})"
+        elif rank > 0:
+            note = f"no {', '.join(preferences[:rank])} structure; whole {organ} used"
         return OrganAssignment(organ, chosen[0].structure_name, canonical, note=note)
     return OrganAssignment(organ, None, None, note="no structure matches")

@@ -246,14 +246,19 @@ def render_plan(check: CheckResult, *, color: bool = False) -> str:
     rows = [header]
     levels: list[Level | None] = [None]
     footnotes: list[str] = []
+    absent: dict[str, int] = {}
     for r in check.results:
         c = r.constraint
+        if r.level is Level.NOT_EVALUATED and r.structure_name is None and not r.required and " could be " not in r.reason:
+            absent[c.organ] = absent.get(c.organ, 0) + 1
+            continue
         organ = c.organ + (" *" if r.required else "") + (" (goal)" if c.kind.value == "goal" else "")
         margin = "—" if r.margin is None else f"{r.margin:+.{1 if c.limit_unit is Unit.PERCENT else 2}f}"
         reason_mark = ""
         if r.reason:
-            footnotes.append(r.reason)
-            reason_mark = f" [{len(footnotes)}]"
+            if r.reason not in footnotes:
+                footnotes.append(r.reason)
+            reason_mark = f" [{footnotes.index(r.reason) + 1}]"
         rows.append(
             [
                 organ,
@@ -281,9 +286,11 @@ def render_plan(check: CheckResult, *, color: bool = False) -> str:
     unmatched = check.unmatched_structures
     if unmatched:
         out.append("Structures not matched to a TG-263 name (not checked): " + ", ".join(unmatched))
-    not_evaluated = [r for r in check.results if r.level is Level.NOT_EVALUATED and not r.required]
-    if not_evaluated and check.overall is Level.PASS:
-        out.append(f"({len(not_evaluated)} constraint(s) on optional organs were not evaluated; they are listed above.)")
+    if absent:
+        out.append(
+            f"Not evaluated, organ not in the structure set ({sum(absent.values())} constraints): "
+            + ", ".join(f"{organ} ({n})" for organ, n in absent.items())
+        )
     verdict = VERDICT_WORDS[check.overall]
     out.append("Verdict:       " + (f"{_ANSI[check.overall]}{verdict}{_RESET}" if color else verdict))
     return "\n".join(out) + "\n"

@@ -7,36 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..dicom_io import discover, load_course
 from ..dvh import compute_dvhs
-from ..errors import UsageError
 from ..fileio import write_text_atomic
 from ..report.dvh import render_csv, render_json, render_table
 from . import handle_errors, main
+from .inputs import check_output, load_courses
+
+_check_output = check_output  # kept for rtcheck.cli.check, which imported it from here
 
 RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def _check_output(output: Path, inputs: list[Path], folder: Path | None) -> None:
-    """rtcheck never writes into its input folders, nor over an input file."""
-    for given in inputs:
-        if output.resolve() == given.resolve():
-            raise UsageError(
-                f"the output {output} is one of the input files", remedy="choose another -o file"
-            )
-    if folder is not None and folder.is_dir() and _inside(output, folder):
-        raise UsageError(
-            f"the output {output} is inside the input folder {folder}",
-            remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
-        )
 
 
 @main.command("dvh")
@@ -81,21 +60,9 @@ def dvh(folder, structures, doses, plan, fmt, output):
     Dose in Gy, volume in cc. Structures without a DVH (no contours, points or open
     contours, outside the dose grid) are listed with the reason.
     """
-    explicit = structures is not None or doses or plan is not None
-    if explicit:
-        if folder is not None:
-            raise click.UsageError("give either FOLDER or --structures/--dose, not both")
-        if structures is None or not doses:
-            raise click.UsageError("--structures and --dose are needed together")
-        courses = [load_course(structures, list(doses), plan)]
-        inputs = [structures, *doses, *([plan] if plan is not None else [])]
-    else:
-        if folder is None:
-            raise click.UsageError("give the export FOLDER, or --structures and --dose")
-        courses = discover(folder)
-        inputs = [p for c in courses for p in c.dose.source_files]
+    courses, inputs = load_courses(folder, structures, doses, plan)
     if output is not None:
-        _check_output(output, inputs, folder)
+        check_output(output, inputs, folder)
     plans = [(course, compute_dvhs(course.structure_set, course.dose)) for course in courses]
     text = RENDERERS[fmt](plans)
     if output is None:

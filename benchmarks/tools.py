@@ -1,0 +1,138 @@
+"""The three things benchmarks/run.py times, each as a function from files to per-ROI results.
+
+* :func:`run_floor` — the floor: read the RTSTRUCT and RTDOSE files with pydicom and decode
+  the dose array to Gy. Any DVH tool has to do at least this much.
+* :func:`run_rtcheck` — rtcheck end to end: its reader (rtcheck.dicom_io) then
+  ``rtcheck.dvh.compute_dvhs`` for every ROI with the default settings.
+* :func:`run_dicompyler` — dicompyler-core 0.5.6 ``dvhcalc.get_dvh`` for every ROI, default
+  or with interpolation. The files are read once with pydicom and the datasets passed to
+  get_dvh (it would otherwise re-read both files for every ROI), which favours dicompyler.
+
+Every tool returns :class:`RoiResult` rows (Gy, cc) so that accuracy is scored the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+#: dicompyler-core's interpolation settings used for the "interpolated" column: in-plane
+#: resolution a quarter of the dose pixel spacing (it must be spacing / 2^n) and two extra
+#: segments between contour planes — the settings its documentation illustrates.
+DICOMPYLER_INTERP_FACTOR = 4
+DICOMPYLER_INTERP_SEGMENTS = 2
+
+
+@dataclass
+class RoiResult:
+    """One ROI's DVH summary from one tool (doses Gy, volumes cc)."""
+
+    roi_number: int
+    name: str
+    volume_cc: float | None = None
+    min_gy: float | None = None
+    mean_gy: float | None = None
+    max_gy: float | None = None
+    # cumulative DVH: volume (cc) receiving at least dose_gy[i]
+    dvh_dose_gy: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    dvh_volume_cc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    error: str | None = None
+
+    def volume_at_dose_cc(self, dose_gy: float) -> float | None:
+        """Volume (cc) receiving at least ``dose_gy``, linear between DVH points."""
+        if self.dvh_dose_gy.size == 0:
+            return None
+        if dose_gy > self.dvh_dose_gy[-1]:
+            return 0.0
+        return float(np.interp(dose_gy, self.dvh_dose_gy, self.dvh_volume_cc))
+
+
+def timed(func: Callable, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = func(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+# -- (c) floor ---------------------------------------------------------------------------
+def run_floor(structure_file: Path, dose_files: list[Path]) -> float:
+    """Read the files and decode the dose to Gy; returns the summed dose max (to use it)."""
+    pydicom.dcmread(structure_file)
+    total = None
+    for path in dose_files:
+        ds = pydicom.dcmread(path)
+        dose = ds.pixel_array * float(ds.DoseGridScaling)
+        total = dose if total is None else total + dose
+    return float(total.max())
+
+
+# -- (a) rtcheck -------------------------------------------------------------------------
+def run_rtcheck(structure_file: Path, dose_files: list[Path], settings=None) -> list[RoiResult]:
+    from rtcheck import dvh as rtdvh
+    from rtcheck.dicom_io import read_dose, read_structure_set
+    from rtcheck.errors import RtcheckError
+
+    structure_set = read_structure_set(structure_file)
+    dose = read_dose(list(dose_files))
+    settings = settings if settings is not None else rtdvh.DEFAULT
+    out = []
+    results = rtdvh.compute_dvhs(structure_set, dose, settings)
+    for structure, res in zip(structure_set.structures, results, strict=True):
+        row = RoiResult(structure.roi_number, structure.name)
+        if isinstance(res, RtcheckError):
+            row.error = res.message
+        else:
+            row.volume_cc = res.total_volume_cc
+            row.min_gy, row.mean_gy, row.max_gy = res.min_gy(), res.mean_gy(), res.max_gy()
+            # exact cumulative curve from the samples (no binning): V(D) at each sample dose
+            asc = res.dose_gy[::-1]
+            vol_ge = res.volume_with_dose_cc - np.concatenate(([0.0], np.cumsum(res.volume_cc[::-1])[:-1]))
+            row.dvh_dose_gy, row.dvh_volume_cc = asc, vol_ge
+        out.append(row)
+    return out
+
+
+# -- (b) dicompyler-core -----------------------------------------------------------------
+def run_dicompyler(
+    structure_file: Path, dose_file: Path, interpolate: bool = False, rois: list[int] | None = None
+) -> list[RoiResult]:
+    from dicompyler_shim import dicomparser, dvhcalc
+
+    rtss = pydicom.dcmread(structure_file)
+    rtdose = pydicom.dcmread(dose_file)
+    kwargs = {}
+    if interpolate:
+        spacing = [float(v) for v in rtdose.PixelSpacing]
+        kwargs = {
+            "interpolation_resolution": (
+                spacing[0] / DICOMPYLER_INTERP_FACTOR,
+                spacing[1] / DICOMPYLER_INTERP_FACTOR,
+            ),
+            "interpolation_segments_between_planes": DICOMPYLER_INTERP_SEGMENTS,
+        }
+    structures = dicomparser.DicomParser(rtss).GetStructures()
+    out = []
+    for number, info in structures.items():
+        if rois is not None and number not in rois:
+            continue
+        row = RoiResult(int(number), str(info["name"]))
+        try:
+            h = dvhcalc.get_dvh(rtss, rtdose, number, **kwargs)
+        except Exception as exc:  # dicompyler raises bare errors; record them per ROI
+            row.error = f"{type(exc).__name__}: {exc}"
+            out.append(row)
+            continue
+        if h.volume > 0:
+            row.volume_cc = float(h.volume)
+            row.min_gy, row.mean_gy, row.max_gy = float(h.min), float(h.mean), float(h.max)
+            # counts[i] = volume receiving >= bins[i] (1 cGy bins)
+            row.dvh_dose_gy = np.asarray(h.bins[:-1], dtype=float)
+            row.dvh_volume_cc = np.asarray(h.counts, dtype=float)
+        else:
+            row.error = "empty DVH"
+        out.append(row)
+    return out

@@ -7,6 +7,7 @@ import io
 import json
 
 import click
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from rt_synth import dose_dataset, plan_dataset, save, simple_export
@@ -203,3 +204,84 @@ def test_usage_errors(tmp_path):
         ).exit_code
         == 2
     )
+
+
+def _odd_rois_export(folder, extra_rois=()):
+    from rt_synth import square, structure_dataset
+
+    rois = [
+        {"number": 1, "name": "Box", "contours": [square(z) for z in (-25.0, -22.5, -20.0)]},
+        {
+            "number": 2,
+            "name": "Marker",
+            "contours": [np.array([[1.0, 2.0, -22.5]])],
+            "type": "POINT",
+        },
+        {
+            "number": 3,
+            "name": "Line",
+            "contours": [np.array([[1.0, 2, -22.5], [3, 4, -22.5]])],
+            "type": "OPEN_PLANAR",
+        },
+        # 20 mm squares at x 5..25 mm on a grid whose voxels end at x = 20.5 mm
+        {"number": 4, "name": "Edge", "contours": [square(z, cx=15) for z in (-25.0, -22.5)]},
+        {
+            "number": 5,
+            "name": "Tiny",
+            "contours": [square(-22.5, half=1)],
+        },  # 2 mm square: < 0.035 cc
+        *extra_rois,
+    ]
+    ss = structure_dataset(rois)
+    plan = plan_dataset(structure_set_uid=ss.SOPInstanceUID)
+    save(ss, folder / "rs.dcm")
+    save(plan, folder / "rp.dcm")
+    grid = {
+        "ipp": (-20.0, -20.0, -30.0),
+        "rows": 21,
+        "cols": 14,
+        "offsets": tuple(np.arange(7) * 2.5),
+    }
+    save(dose_dataset(plan_uid=plan.SOPInstanceUID, **grid), folder / "rd.dcm")
+
+
+def test_rois_without_a_dvh_are_reported_with_the_reason(tmp_path):
+    _odd_rois_export(tmp_path / "export")
+    result = run("dvh", tmp_path / "export", "--format", "json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["plans"][0]
+    skipped = {s["name"]: s for s in plan["skipped"]}
+    assert set(skipped) == {"Marker", "Line"}
+    assert skipped["Marker"]["roi_number"] == 2 and "volumetric" in skipped["Marker"]["reason"]
+    by_name = {s["name"]: s for s in plan["structures"]}
+    assert by_name["Tiny"]["d0035cc_gy"] is None  # undefined, never 0
+    assert by_name["Tiny"]["volume_cc"] == pytest.approx(0.01)  # 2 mm × 2 mm × one 2.5 mm slab
+    edge = by_name["Edge"]
+    # the grid covers its voxels (to x = 19 + 1.5 mm): 4.5 mm of the 20 mm width lies beyond
+    assert edge["outside_grid_cc"] == pytest.approx(edge["volume_cc"] * 4.5 / 20, abs=0.01)
+
+    table = run("dvh", tmp_path / "export").stdout
+    assert "Marker" in table and "not volumetric" in table and "D0.035cc undefined" in table
+    rows = {
+        r["name"]: r
+        for r in csv.DictReader(
+            io.StringIO(run("dvh", tmp_path / "export", "--format", "csv").stdout)
+        )
+    }
+    assert rows["Line"]["status"] == "skipped" and rows["Tiny"]["d0035cc_gy"] == ""
+
+
+@pytest.mark.xfail(
+    raises=IndexError, strict=False, reason="rtcheck.dvh: ROI wholly outside the grid (H2)"
+)
+def test_roi_outside_the_dose_grid_is_reported(tmp_path):
+    from rt_synth import square
+
+    far = {"number": 6, "name": "Far", "contours": [square(z, cx=500) for z in (-25.0, -22.5)]}
+    _odd_rois_export(tmp_path / "export", [far])
+    result = CliRunner().invoke(
+        main, ["dvh", str(tmp_path / "export"), "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    plan = json.loads(result.stdout)["plans"][0]
+    assert "Far" in {s["name"] for s in plan["skipped"]}

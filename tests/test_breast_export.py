@@ -121,7 +121,9 @@ def _tps_metrics(curve):
 # * Small ROIs (< 2 cc, 2–6 contours): the end-capping convention dominates their volume, so
 #   the TPS volume must lie within the spread of rtcheck's variants (half-slice and no end
 #   caps) ± 0.2 cc; max within 0.2 Gy (small ROIs in steep gradients).
-# * Mean, all ROIs: within 0.03 Gy + 1 % of the TPS mean.
+# * Mean: within 0.03 Gy + 1 % of the TPS mean; for the small ROIs (whose mean in a steep
+#   gradient moves with the end-capping convention) the TPS mean must lie within the spread
+#   of rtcheck's variants ± that tolerance.
 LARGE = {4: "Breast", 5: "Heart", 6: "Lt Lung", 9: "Tumor Bed", 10: "Tumor Bed Block"}
 SMALL = {3: "Borders", 7: "Nodes", 8: "Scar"}
 
@@ -143,7 +145,12 @@ def test_dvh_matches_the_planning_system(breast, breast_dvhs, roi):
         spread = [volume] + [v.total_volume_cc for v in result.variants]
         assert min(spread) - 0.2 <= tps_volume <= max(spread) + 0.2
         assert result.max_gy() == pytest.approx(tps_max, abs=0.2)
-    assert result.mean_gy() == pytest.approx(tps_mean, abs=0.03 + 0.01 * tps_mean)
+    tolerance = 0.03 + 0.01 * tps_mean
+    if roi in SMALL:
+        means = [result.mean_gy()] + [v.mean_gy() for v in result.variants]
+        assert min(means) - tolerance <= tps_mean <= max(means) + tolerance
+    else:
+        assert result.mean_gy() == pytest.approx(tps_mean, abs=tolerance)
 
 
 def test_empty_roi_is_reported_not_dropped(breast_dvhs):

@@ -710,7 +710,9 @@ def _sabr(folder: Path) -> dict:
             "note": "same sampling on the stored 3 mm grid (trilinear, 16-bit); the difference "
                     "from the analytic value is the discretisation a DVH tool inherits",
             "D0.035cc_gy": grid_check["D0.035cc_gy"], "max_gy": grid_check["max_gy"]},
-        "suggested_tolerance_gy": 0.5,
+        # The hot spot sits in a ~1 Gy/mm gradient: a 3 mm grid and a DVH tool's sampling move
+        # D0.035cc by a few tenths of a Gy (stored_grid_check shows the grid's share).
+        "suggested_tolerance_gy": 1.0,
     }
     return {
         "folder": "sabr_3lesions_5fx", "patient_id": SABR_PATIENT, "plan_label": plan.label,

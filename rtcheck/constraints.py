@@ -190,14 +190,15 @@ def load_alias_file(path: Path, base: NameTable | None = None) -> NameTable:
     path = Path(path)
     tg263 = base.tg263 if base is not None else load_tg263(shipped_dir() / TG263_FILE)
     check = NameTable(tg263=tg263)
-    root = _require_mapping(load_yaml_with_lines(path), "an alias file", path)
+    root_node = load_yaml_with_lines(path)
+    root = _require_mapping(root_node, "an alias file", path)
     known = {"name", "version", "description", "aliases", "lateral_stems", "evaluate_on"}
-    for key, node in root.items():
+    for key in root:
         if key not in known:
             raise ConstraintTableError(
                 f"unknown field '{key}' (expected one of {', '.join(sorted(known))})",
                 path=path,
-                line=node.line,
+                line=root_node.key_line(key),
             )
 
     def canonical_name(text: str, line: int, allow_forms: bool = True) -> str:

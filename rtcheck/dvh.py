@@ -105,7 +105,7 @@ def _compress(dose_gy: np.ndarray, volume_cc: np.ndarray) -> tuple[np.ndarray, n
 
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
     """The DVH of a rasterised structure (no variants)."""
-    d, v = mask.dose_samples(dose.dose_gy, settings.interpolate_dose)
+    d, v, _ = mask.samples_by_layer(dose.dose_gy, settings.interpolate_dose, fine_interior=True)
     return _dvh_from_samples(mask, d, v, settings)
 
 
@@ -165,7 +165,7 @@ def compute_dvh_and_mask(
     mask = structure_mask(
         structure, dose, s, settings.end_cap, slice_thickness_mm, _rasteriser=raster
     )
-    d, v, layer = mask.samples_by_layer(dose.dose_gy, settings.interpolate_dose)
+    d, v, layer = mask.samples_by_layer(dose.dose_gy, settings.interpolate_dose, fine_interior=True)
     dvh = _dvh_from_samples(mask, d, v, settings)
     if not settings.variants:
         return dvh, mask
@@ -184,7 +184,7 @@ def compute_dvh_and_mask(
                 .any(axis=1)
             )
             a_d, a_v, _ = alt_mask.samples_by_layer(
-                dose.dose_gy, alt.interpolate_dose, layers=changed
+                dose.dose_gy, alt.interpolate_dose, layers=changed, fine_interior=True
             )
             keep_base = ~changed[layer]
             a_d = np.concatenate([d[keep_base], a_d])
@@ -214,18 +214,23 @@ def compute_dvhs(
     structure_set: StructureSet | Sequence[Structure],
     dose: DoseGrid,
     settings: DVHSettings = DEFAULT,
+    *,
+    slice_thickness_mm: float | None = None,
 ) -> list[DVH | GeometryError]:
     """DVHs of every structure, in order: a :class:`DVH` or the :class:`GeometryError`
     explaining why that structure has none (empty, not volumetric, degenerate contours).
 
     Structures are processed one at a time (memory: the dose grid plus one bounding box).
-    Single-plane ROIs get the set's typical contour spacing as slab thickness.
+    Single-plane ROIs get ``slice_thickness_mm`` as slab thickness, by default the set's
+    typical contour spacing (:func:`typical_slice_thickness_mm`; when no ROI has two planes,
+    the dose grid's plane spacing).
     """
     if isinstance(structure_set, StructureSet):
         structures = structure_set.structures
-        thickness = typical_slice_thickness_mm(structure_set)
     else:
         structures = tuple(structure_set)
+    thickness = slice_thickness_mm
+    if thickness is None:
         thickness = typical_slice_thickness_mm(StructureSet("", None, structures))
     out: list[DVH | GeometryError] = []
     for structure in structures:

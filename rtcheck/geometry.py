@@ -55,6 +55,10 @@ PLANE_TOLERANCE_MM = 0.01
 GAP_FACTOR = 2.0
 #: Contours with an area below this are degenerate (mm²).
 MIN_CONTOUR_AREA_MM2 = 1e-6
+#: ROIs with at most this many interior voxels have them supersampled too in DVHs (with
+#: dose interpolation): below it one voxel is a visible step of the DVH (> 1/20000 of the
+#: volume), above it the cost (s³ samples per voxel) buys nothing visible.
+FINE_INTERIOR_MAX_VOXELS = 20000
 #: Largest supersampling factor (sub-sample counts per voxel are held in uint8: s³ ≤ 255).
 MAX_SUPERSAMPLING = 6
 
@@ -410,9 +414,9 @@ class StructureMask:
         out[self.slices] = self.fraction
         return out
 
-    def _boundary_box_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _boundary_box_index(self, voxels=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ny, nx = self.counts.shape[1], self.counts.shape[2]
-        k, rest = np.divmod(self.boundary_voxels, ny * nx)
+        k, rest = np.divmod(self.boundary_voxels if voxels is None else voxels, ny * nx)
         iy, ix = np.divmod(rest, nx)
         return k, iy, ix
 
@@ -447,11 +451,19 @@ class StructureMask:
         return d, v
 
     def samples_by_layer(
-        self, dose_gy: np.ndarray, interpolate: bool = True, layers: np.ndarray | None = None
+        self,
+        dose_gy: np.ndarray,
+        interpolate: bool = True,
+        layers: np.ndarray | None = None,
+        fine_interior: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`dose_samples`, also returning each sample's box layer (z index).
 
-        ``layers`` (bool per box layer) restricts the samples to those layers.
+        ``layers`` (bool per box layer) restricts the samples to those layers. With
+        ``fine_interior`` (and ``interpolate``), interior voxels too are sampled at their s³
+        sub-sample points when the ROI has at most :data:`FINE_INTERIOR_MAX_VOXELS` of them
+        (small ROIs, where one voxel is a visible step of the DVH); samples then come in
+        box-voxel order, interior and boundary alike.
         """
         s = self.supersampling
         s3 = s**3
@@ -459,6 +471,20 @@ class StructureMask:
         box = dose_gy[self.slices]
         vol = np.broadcast_to(self.voxel_volumes_cc(), self.counts.shape)
         interior = self.counts == s3
+        boundary_voxels, boundary_inside = self.boundary_voxels, self.boundary_inside
+        if (
+            fine_interior
+            and interpolate
+            and s > 1
+            and np.count_nonzero(interior) <= FINE_INTERIOR_MAX_VOXELS
+        ):
+            # every occupied voxel goes through the sub-sample path (full masks inside)
+            boundary_voxels = np.flatnonzero(self.counts.ravel() > 0)
+            boundary_inside = np.ones((boundary_voxels.size, s, s, s), dtype=bool)
+            boundary_inside[np.searchsorted(boundary_voxels, self.boundary_voxels)] = (
+                self.boundary_inside
+            )
+            interior = np.zeros_like(interior)
         if layers is not None:
             interior &= np.asarray(layers, dtype=bool)[:, None, None]
         per_layer = np.count_nonzero(interior.reshape(len(interior), -1), axis=1)
@@ -469,8 +495,8 @@ class StructureMask:
             v_int = layer_vol[layer_int]
         else:
             v_int = vol[interior]
-        k, iy, ix = self._boundary_box_index()
-        inside = self.boundary_inside
+        k, iy, ix = self._boundary_box_index(boundary_voxels)
+        inside = boundary_inside
         if layers is not None:
             sel = np.asarray(layers, dtype=bool)[k]
             k, iy, ix, inside = k[sel], iy[sel], ix[sel], inside[sel]
@@ -702,6 +728,15 @@ class _Rasteriser:
             c0, c1 = np.searchsorted(self.xs, [pts[:, 0].min(), pts[:, 0].max()])
             m = np.zeros((ny * self.s, nx * self.s), dtype=bool)
             m[r0:r1, c0:c1] = rasterise_plane(polys, self.xs[c0:c1], self.ys[r0:r1])
+            if not m[r0:r1, c0:c1].any():
+                # a contour smaller than a sub-sample cell (the tip of a cone or an organ)
+                # is represented by the sub-sample nearest its centre, so it is never lost
+                cx, cy = pts.mean(axis=0)
+                if (
+                    self.xs[0] - 1 <= cx <= self.xs[-1] + 1
+                    and self.ys[0] - 1 <= cy <= self.ys[-1] + 1
+                ):
+                    m[np.abs(self.ys - cy).argmin(), np.abs(self.xs - cx).argmin()] = True
             self._masks[p] = m
             self._counts[p] = _block_counts(m, ny, nx, self.s)
         return self._masks[p], self._counts[p]

@@ -275,11 +275,12 @@ def _slabs_truth(slabs: Sequence[tuple[float, float, _Section]], dose: LinearDos
 
 
 def contoured_slabs(
-    shape: Shape, planes_z: np.ndarray, end_cap: str
+    shape: Shape, planes_z: np.ndarray, end_cap: str, slice_mm: float
 ) -> list[tuple[float, float, _Section]]:
-    """The slabs a contoured solid stands for (uniform plane spacing; see module doc)."""
+    """The slabs a contoured solid stands for (uniform plane spacing ``slice_mm``; a single
+    plane stands for a slab of ``slice_mm`` centred on it under both conventions)."""
     z = np.asarray(planes_z, dtype=float)
-    h = float(np.median(np.diff(z))) if z.size > 1 else 1.0
+    h = float(slice_mm)
     slabs = []
     for i, zi in enumerate(z):
         sec = shape.section(float(zi))
@@ -401,8 +402,8 @@ def make_phantom(
     grid = DoseGrid(values, x, y, z, frame_of_reference_uid="2.25.1")
     truths = {
         "ideal": _slabs_truth(ideal_slabs(shape), model),
-        "half_slice": _slabs_truth(contoured_slabs(shape, planes, "half_slice"), model),
-        "none": _slabs_truth(contoured_slabs(shape, planes, "none"), model),
+        "half_slice": _slabs_truth(contoured_slabs(shape, planes, "half_slice", slice_mm), model),
+        "none": _slabs_truth(contoured_slabs(shape, planes, "none", slice_mm), model),
     }
     return Phantom(label, ss, grid, shape, model, slice_mm, grid_mm, truths)
 

@@ -480,6 +480,13 @@ def test_discover_sums_beam_doses_and_checks_all_beams(tmp_path):
     expected = read_dose(save(dose_dataset(), tmp_path / "ref" / "plan_dose.dcm"))
     np.testing.assert_allclose(course.dose.dose_gy, expected.dose_gy, atol=2 * SCALING)
     assert len(course.dose.source_files) == 2
+    assert course.notes == ()  # every beam accounted for
+
+    # without the plan the completeness cannot be checked: said in the notes
+    doses = [tmp_path / "rd1.dcm", tmp_path / "rd2.dcm"]
+    planless = load_course(tmp_path / "rs.dcm", doses)
+    assert any("every beam" in n for n in planless.notes)
+    assert load_course(tmp_path / "rs.dcm", doses, tmp_path / "rp.dcm").notes == ()
 
 
 def test_load_course_without_plan_says_fractions_are_assumed(tmp_path):

@@ -969,9 +969,17 @@ def _make_course(
     structures: _StructureInfo,
     plan: _PlanInfo | None,
     dose_datasets: Sequence[Dataset],
+    beams_verified: bool = False,
 ) -> Course:
     _check_frames(structures.structure_set, dose, plan.plan if plan else None)
     notes = list(plan.notes) if plan else []
+    if dose.summation_type in ("BEAM", "BEAM_SUM") and not beams_verified:
+        notes.append(
+            f"the dose is the sum of {len(dose.source_files)} per-beam dose file(s); whether "
+            "every beam of the plan is included could not be checked"
+        )
+    elif dose.summation_type == "MULTI_PLAN":
+        notes.append("the dose is a sum of several plans (DoseSummationType MULTI_PLAN)")
     if plan is None:
         fractions = 1
         notes.append("no RTPLAN: the number of fractions is unknown and taken as 1")
@@ -1003,14 +1011,18 @@ def _make_course(
 
 def _check_beam_coverage(
     plan_ds: Dataset | None, plan_path: Path | None, beam_doses: Sequence[tuple[Path, Dataset]]
-) -> None:
-    """Refuse an incomplete set of per-beam doses (a missing beam would under-report dose)."""
+) -> bool:
+    """Refuse an incomplete set of per-beam doses (a missing beam would under-report dose).
+
+    Returns True when the set was verified complete, False when it could not be checked
+    (no plan, or beam numbers not stated).
+    """
     if plan_ds is None or not beam_doses:
-        return
+        return False
     expected = _treatment_beam_numbers(plan_ds)
     numbers = [_dose_header(ds).beam_number for _, ds in beam_doses]
     if not expected or any(n is None for n in numbers):
-        return
+        return False
     seen: dict[int, Path] = {}
     for (path, _), number in zip(beam_doses, numbers, strict=True):
         assert number is not None
@@ -1029,6 +1041,7 @@ def _check_beam_coverage(
             path=plan_path,
             remedy="export the doses of all beams, or the plan dose (DoseSummationType PLAN)",
         )
+    return True
 
 
 def load_course(
@@ -1050,6 +1063,7 @@ def load_course(
     plan_info = None
     plan_ds = None
     plan_path = None
+    verified = False
     if plan_file is not None:
         plan_path, plan_ds = _require(plan_file, "RTPLAN")
         plan_info = _guarded(plan_path, _plan_from, plan_ds)
@@ -1064,10 +1078,10 @@ def load_course(
                 )
         beam = [(p, ds) for p, ds in dose_sets if _dose_header(ds).summation == "BEAM"]
         if len(beam) == len(dose_sets):
-            _check_beam_coverage(plan_ds, plan_path, beam)
+            verified = _check_beam_coverage(plan_ds, plan_path, beam)
     grids = [_guarded(p, _dose_grid_from, ds) for p, ds in dose_sets]
     dose = grids[0] if len(grids) == 1 else _sum_beam_doses(grids)
-    return _make_course(dose, structures, plan_info, [ds for _, ds in dose_sets])
+    return _make_course(dose, structures, plan_info, [ds for _, ds in dose_sets], verified)
 
 
 @dataclass
@@ -1275,7 +1289,12 @@ def discover(folder: str | Path) -> list[Course]:
         )
         structure_info = _guarded(ss.path, _structure_set_from, ss.ds)
         dose = _read_dose_files(chosen)
-        courses.append(_make_course(dose, structure_info, plan_info, [d.ds for d in chosen]))
+        verified = all(
+            _dose_header(d.ds).summation == "BEAM" for d in chosen
+        ) and _check_beam_coverage(plan.ds, plan.path, [(d.path, d.ds) for d in chosen])
+        courses.append(
+            _make_course(dose, structure_info, plan_info, [d.ds for d in chosen], verified)
+        )
 
     if planless:
         chosen = _select_doses(planless, root, None)

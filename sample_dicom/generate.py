@@ -661,7 +661,7 @@ def _sabr(folder: Path) -> dict:
     ss = build_structure_set(derived_uid(SEED, SABR_PATIENT, "rtstruct"), frame, organs, "SABR 3 LES",
                              SABR_PATIENT)
     plan = Plan(derived_uid(SEED, SABR_PATIENT, "rtplan"), fractions=5, prescription_gy=35.0,
-                label="SABR 35Gy5F", name="SABR lung RLL + liver S8 + T12, 35 Gy in 5", patient_id=SABR_PATIENT,
+                label="SABR 35Gy5F", name="SABR lung RLL + liver + T12, 35 Gy in 5", patient_id=SABR_PATIENT,
                 plan_date=SABR_PLAN_DATE, referenced_structure_set_uid=ss.sop_instance_uid,
                 frame_of_reference_uid=frame)
     beams = []

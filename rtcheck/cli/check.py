@@ -110,13 +110,15 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     if output is not None:
         _check_output(output, inputs, folder)
     results = run_check(courses, table_spec=table_spec, arm=arm, fractions=fractions, alias_files=alias_files)
+    use_color = False
     if fmt == "table":
         use_color = color if color is not None else (output is None and sys.stdout.isatty())
         text = RENDERERS["table"](results, color=use_color)
     else:
         text = RENDERERS[fmt](results)
     if output is None:
-        click.echo(text, nl=False)
+        # color=True: click would otherwise strip the escape codes when not on a terminal
+        click.echo(text, nl=False, color=use_color or None)
     else:
         write_text_atomic(output, text)
         click.echo(f"rtcheck: wrote {output} — verdict {worst(results).value}", err=True)

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -408,9 +409,9 @@ def _make_contour(item: Dataset, roi: str, path: Path) -> Contour | None:
     return Contour(z_mm=z_mm, points_mm=points[:, :2], geometric_type=kind)
 
 
-def _color(value: object) -> tuple[int, int, int] | None:
+def _color(value: Any) -> tuple[int, int, int] | None:
     try:
-        rgb = [int(v) for v in value]  # type: ignore[union-attr]
+        rgb = [int(v) for v in value]
     except (TypeError, ValueError):
         return None
     return (rgb[0], rgb[1], rgb[2]) if len(rgb) == 3 else None
@@ -448,10 +449,9 @@ def _structure_set_from(path: Path, ds: Dataset) -> _StructureInfo:
         declared[number] = item
     interpreted: dict[int, str] = {}
     for item in ds.get("RTROIObservationsSequence") or []:
-        if item.get("ReferencedROINumber") is not None and _text(item, "RTROIInterpretedType"):
-            interpreted.setdefault(
-                int(item.ReferencedROINumber), _text(item, "RTROIInterpretedType")
-            )
+        kind = _text(item, "RTROIInterpretedType")
+        if item.get("ReferencedROINumber") is not None and kind:
+            interpreted.setdefault(int(item.ReferencedROINumber), kind)
     contour_items: dict[int, Dataset] = {}
     for item in ds.get("ROIContourSequence") or []:
         if item.get("ReferencedROINumber") is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydicom import dcmread as pydicom_read
 from rt_synth import (
     FRAME,
     dose_dataset,
@@ -442,6 +443,24 @@ def test_non_dicom_files_are_ignored_but_broken_dcm_files_are_not(tmp_path):
     with pytest.raises(InputError) as info:
         discover(tmp_path)
     assert info.value.path == broken
+
+
+def test_files_without_preamble_or_suffix_are_found(tmp_path):
+    """Older exports: a bare implicit-VR data set, no 128-byte preamble, no file suffix."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    export = simple_export(tmp_path)
+    plan = pydicom_read(export["plan"])
+    del plan.file_meta
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, True
+    write_dataset(buffer, plan)
+    export["plan"].unlink()
+    bare = tmp_path / "RP1"
+    bare.write_bytes(buffer.getvalue())
+    (course,) = discover(tmp_path)
+    assert course.plan is not None and course.plan.source_file == bare
 
 
 def test_truncated_file_in_folder_is_named(tmp_path):

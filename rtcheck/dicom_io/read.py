@@ -63,7 +63,8 @@ _RE_EXPORT_DOSE = "re-export the dose (RTDOSE) from the planning system"
 
 
 def _looks_like_dicom(path: Path) -> bool:
-    """True when a file claims to be DICOM: the DICM marker at byte 128, or a DICOM suffix."""
+    """True when a file claims to be DICOM: the DICM marker at byte 128, a DICOM suffix, or
+    (older exports without preamble) a first element of group 0002 or 0008."""
     if path.suffix.lower() in _DICOM_SUFFIXES:
         return True
     try:
@@ -71,7 +72,9 @@ def _looks_like_dicom(path: Path) -> bool:
             head = handle.read(132)
     except OSError:
         return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+    if len(head) == 132 and head[128:132] == b"DICM":
+        return True
+    return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00")
 
 
 def _is_appledouble(path: Path) -> bool:

@@ -122,9 +122,10 @@ def z_bands(shape: Shape, bands: list[tuple[float, float]]) -> Shape:
 
 # -- anatomy (one synthetic adult thorax-abdomen, shared by all scenarios) ---------------------
 
-BODY = cylinder((0.0, 0.0), (155.0, 105.0), (-210.0, 150.0))
+# z ranges reach half a millimetre past the end planes, so the end slices are contoured too.
+BODY = cylinder((0.0, 0.0), (155.0, 105.0), (-210.5, 150.5))
 VERTEBRAL_BODY_XY = (0.0, 40.0)
-CORD = cylinder((0.0, 62.0), (5.0, 5.0), (-210.0, 150.0))
+CORD = cylinder((0.0, 62.0), (5.0, 5.0), (-210.5, 150.5))
 ESOPHAGUS_CENTRE_XY = (-2.0, 8.0)
 ESOPHAGUS_RADIUS_MM = 8.0
 ESOPHAGUS = cylinder(ESOPHAGUS_CENTRE_XY, (ESOPHAGUS_RADIUS_MM,) * 2, (-60.0, 144.0))

@@ -302,8 +302,8 @@ def write_dose(
     non-uniform: GridFrameOffsetVector is relative to the first plane).
 
     ``summation_type`` defaults to the grid's; BEAM needs ``referenced_beam_number``.
-    ``referenced_plan_uid`` defaults to ``grid.referenced_plan_uid``; it is required for
-    every summation type except MULTI_PLAN... (DICOM makes it conditional on summation).
+    ``referenced_plan_uid`` defaults to ``grid.referenced_plan_uid``; DICOM requires the
+    ReferencedRTPlanSequence for every summation type except RECORD, so does this writer.
     """
     if bits not in (16, 32):
         raise ValueError("bits must be 16 or 32")

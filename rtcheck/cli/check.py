@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..constraints import names_with_site_aliases, resolve_table, select_table
-from ..dicom_io import discover, load_course
 from ..errors import UsageError
 from ..evaluate import check_course
 from ..fileio import write_text_atomic
@@ -16,7 +15,7 @@ from ..models import CheckResult, ConstraintTable, Course, Level
 from ..names import NameTable
 from ..report.check import RENDERERS, worst
 from . import EXIT_FAILED, EXIT_OK, handle_errors, main
-from .dvh import _check_output
+from .inputs import check_output, load_courses
 
 
 def table_for_course(
@@ -94,21 +93,9 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     Exit codes: 0 every evaluated constraint passes and every required organ was evaluated;
     1 otherwise; 2 usage (e.g. no table for the fractionation); 3 bad input.
     """
-    explicit = structures is not None or doses or plan is not None
-    if explicit:
-        if folder is not None:
-            raise click.UsageError("give either FOLDER or --structures/--dose, not both")
-        if structures is None or not doses:
-            raise click.UsageError("--structures and --dose are needed together")
-        courses = [load_course(structures, list(doses), plan)]
-        inputs = [structures, *doses, *([plan] if plan is not None else [])]
-    else:
-        if folder is None:
-            raise click.UsageError("give the export FOLDER, or --structures and --dose")
-        courses = discover(folder)
-        inputs = [p for c in courses for p in c.dose.source_files]
+    courses, inputs = load_courses(folder, structures, doses, plan)
     if output is not None:
-        _check_output(output, inputs, folder)
+        check_output(output, inputs, folder)
     results = run_check(courses, table_spec=table_spec, arm=arm, fractions=fractions, alias_files=alias_files)
     use_color = False
     if fmt == "table":

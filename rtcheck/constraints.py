@@ -142,6 +142,14 @@ def _number(node: YNode, what: str, path: Path, *, positive: bool = True) -> flo
     return float(value)
 
 
+def _refuse_unknown_keys(node: YNode, known: tuple[str, ...], path: Path, what: str = "field") -> None:
+    for key in node.value:  # type: ignore[union-attr]
+        if key not in known:
+            raise ConstraintTableError(
+                f"unknown {what} '{key}' (expected one of {', '.join(known)})", path=path, line=node.key_line(key)
+            )
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -192,14 +200,7 @@ def load_alias_file(path: Path, base: NameTable | None = None) -> NameTable:
     check = NameTable(tg263=tg263)
     root_node = load_yaml_with_lines(path)
     root = _require_mapping(root_node, "an alias file", path)
-    known = {"name", "version", "description", "aliases", "lateral_stems", "evaluate_on"}
-    for key in root:
-        if key not in known:
-            raise ConstraintTableError(
-                f"unknown field '{key}' (expected one of {', '.join(sorted(known))})",
-                path=path,
-                line=root_node.key_line(key),
-            )
+    _refuse_unknown_keys(root_node, ("name", "version", "description", "aliases", "lateral_stems", "evaluate_on"), path)
 
     def canonical_name(text: str, line: int, allow_forms: bool = True) -> str:
         if check.is_tg263(text):
@@ -576,13 +577,7 @@ def parse_table(path: Path, names: NameTable | None = None) -> ConstraintTable:
     names = names or shipped_names()
     root_node = load_yaml_with_lines(path)
     root = _require_mapping(root_node, "a constraint table", path)
-    for key in root:
-        if key not in _HEADER_FIELDS:
-            raise ConstraintTableError(
-                f"unknown header field '{key}' (expected {', '.join(_HEADER_FIELDS)})",
-                path=path,
-                line=root_node.key_line(key),
-            )
+    _refuse_unknown_keys(root_node, _HEADER_FIELDS, path, what="header field")
     for key in ("name", "version", "description", "sources", "constraints"):
         if key not in root:
             raise ConstraintTableError(f"missing header field '{key}'", path=path, line=1)

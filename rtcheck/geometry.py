@@ -402,7 +402,7 @@ class StructureMask:
     @property
     def rasterised_volume_cc(self) -> float:
         """Volume (cc) of the ROI as sampled on the grid (Σ occupancy × voxel volume)."""
-        return float(np.sum(self.fraction * self.voxel_volumes_cc()))
+        return float(np.sum(self.counts * self.voxel_volumes_cc())) / self.supersampling**3
 
     @property
     def outside_grid_cc(self) -> float:

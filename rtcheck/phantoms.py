@@ -420,7 +420,9 @@ def standard_phantom_set(
     None; else every listed gradient), the position of the contour planes relative to the
     dose planes (on voxel centres, on voxel boundaries, in between) and a sub-voxel shift of
     the shape's centre cycle deterministically with the phantom's index, so the set covers
-    all combinations without being their full product.
+    all combinations without being their full product. Where the cycled slice spacing would
+    cut a solid on a single plane, 1 mm slices are used instead (every ROI of the set has at
+    least two contour planes, so its slab thickness is known from its own contours).
     """
     out = []
     i = 0
@@ -434,6 +436,10 @@ def standard_phantom_set(
                     centre = (0.31 * (i % 5), -0.23 * (i % 7), 0.17 * (i % 3))
                     plane_offset = (0.0, grid / 2, grid / 3)[(i // 3) % 3]
                     shape = shape_for_volume(kind, vol, centre)
+                    if contour_planes_z(shape, slice_mm, plane_offset).size < 2:
+                        # a single-plane ROI's slab thickness is not in its structure set
+                        # (a reader must guess it): keep the standard set unambiguous
+                        slice_mm = 1.0
                     out.append(
                         make_phantom(
                             shape,

@@ -1,0 +1,235 @@
+"""rtcheck.dvh against closed-form truth (rtcheck.phantoms) and hand-computed cases.
+
+Stated tolerances (issue 5), for structures >= 0.5 cc, with the default settings:
+
+* volume: the contour volume equals the truth of the contoured solid (polygon areas × slab
+  thickness) to 1e-6; the ideal solid differs by the contouring itself, not checked here;
+* Dmin, Dmax, Dmean, D98%, D50%, D2%: within 1 % of the phantom's maximum dose;
+* the cumulative DVH: at every dose D, the computed V(D) lies between the true V(D + δ) and
+  V(D − δ) with δ = 1 % of the maximum dose (a horizontal band around the true curve).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtcheck.dvh import (
+    DEFAULT,
+    DVHSettings,
+    compute_dvh,
+    compute_dvh_and_mask,
+    compute_dvhs,
+    typical_slice_thickness_mm,
+)
+from rtcheck.errors import GeometryError
+from rtcheck.models import DVH, Contour, ContourType, DoseGrid, Structure, StructureSet
+from rtcheck.phantoms import make_phantom, shape_for_volume
+
+DOSE_TOL = 0.01  # × maximum dose
+
+
+def assert_matches_truth(
+    dvh: DVH, phantom, end_cap: str = "half_slice", dose_tol: float = DOSE_TOL
+) -> None:
+    t = phantom.truth(end_cap)
+    tol = dose_tol * phantom.dose.max_gy
+    assert dvh.total_volume_cc == pytest.approx(t.volume_cc, rel=1e-6)
+    assert dvh.volume_with_dose_cc == pytest.approx(t.volume_cc, rel=1e-6)
+    assert dvh.min_gy() == pytest.approx(t.min_gy, abs=tol)
+    assert dvh.max_gy() == pytest.approx(t.max_gy, abs=tol)
+    assert dvh.mean_gy() == pytest.approx(t.mean_gy, abs=tol)
+    for pct in (98, 50, 2):
+        assert dvh.dose_at_volume(percent=pct) == pytest.approx(
+            t.dose_at_volume_cc(pct / 100 * t.volume_cc), abs=tol
+        )
+    if t.max_gy > t.min_gy:
+        for d in np.linspace(t.min_gy, t.max_gy, 25):
+            v = dvh.volume_at_dose(d)
+            assert t.cumulative_cc(d + tol)[0] - 1e-9 <= v <= t.cumulative_cc(d - tol)[0] + 1e-9
+
+
+CASES = [
+    (kind, grad, grid)
+    for kind in ("sphere", "cylinder_z", "cylinder_x", "box")
+    for grad in ("none", "x", "y", "z")
+    for grid in (1.0, 2.0, 3.0)
+]
+
+
+@pytest.mark.parametrize("kind, grad, grid", CASES)
+def test_phantoms_within_stated_tolerances(kind, grad, grid):
+    volume = 2.0 if grid == 1.0 else 20.0  # 1 mm grids: a small organ, 2–3 mm: a larger one
+    slice_mm = {1.0: 1.0, 2.0: 3.0, 3.0: 2.0}[grid]
+    centre = (0.37, -0.61, 0.23)
+    p = make_phantom(
+        shape_for_volume(kind, volume, centre), slice_mm=slice_mm, grid_mm=grid, gradient=grad
+    )
+    dvh = compute_dvh(p.structure, p.dose, DVHSettings(variants=False))
+    assert_matches_truth(dvh, p)
+
+
+@pytest.mark.parametrize(
+    "offset", [0.0, 1.5, 1.0, 0.4]
+)  # on dose planes, on their boundaries, between
+def test_contour_planes_anywhere_relative_to_dose_planes(offset):
+    p = make_phantom(
+        shape_for_volume("sphere", 5.0),
+        slice_mm=2.0,
+        grid_mm=3.0,
+        gradient="z",
+        plane_offset_mm=offset,
+    )
+    assert_matches_truth(compute_dvh(p.structure, p.dose, DVHSettings(variants=False)), p)
+
+
+def test_thin_slices_on_a_coarse_grid_are_neither_lost_nor_doubled():
+    p = make_phantom(
+        shape_for_volume("cylinder_z", 1.0),
+        slice_mm=1.0,
+        grid_mm=3.0,
+        gradient="z",
+        plane_offset_mm=0.5,
+    )
+    assert_matches_truth(compute_dvh(p.structure, p.dose, DVHSettings(variants=False)), p)
+
+
+def test_no_end_caps_convention():
+    p = make_phantom(shape_for_volume("cylinder_z", 10.0), slice_mm=3.0, grid_mm=2.0, gradient="z")
+    dvh = compute_dvh(p.structure, p.dose, DVHSettings(end_cap="none", variants=False))
+    assert_matches_truth(dvh, p, end_cap="none")
+    assert p.truth("none").volume_cc < p.truth("half_slice").volume_cc
+
+
+def test_interpolation_off_is_looser_but_sound():
+    p = make_phantom(shape_for_volume("sphere", 20.0), slice_mm=2.0, grid_mm=3.0, gradient="x")
+    dvh = compute_dvh(p.structure, p.dose, DVHSettings(interpolate_dose=False, variants=False))
+    assert_matches_truth(dvh, p, dose_tol=0.02)
+
+
+def test_cone_tip_is_not_lost():
+    # the apex contour is far smaller than a sub-sample cell; Dmax in a z gradient is there
+    p = make_phantom(shape_for_volume("cone", 100.0), slice_mm=2.0, grid_mm=1.0, gradient="z")
+    assert_matches_truth(compute_dvh(p.structure, p.dose, DVHSettings(variants=False)), p)
+
+
+# -- holes and islands (hand-computed truth) ----------------------------------------------
+def _grid_with_x_gradient(g_per_mm=0.5, base=50.0) -> DoseGrid:
+    x = np.arange(-40.0, 40.1, 2.0)
+    y = np.arange(-30.0, 30.1, 2.0)
+    z = np.arange(-15.0, 15.1, 2.0)
+    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+    return DoseGrid(base + g_per_mm * xx, x, y, z)
+
+
+def _rect(x0, x1, y0, y1, ccw=True):
+    pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    return pts if ccw else pts[::-1]
+
+
+def test_hole_subtracts_volume_and_moves_the_mean():
+    zs = np.arange(-8.0, 8.1, 2.0)  # 9 planes: 18 mm half-slice stack
+    outer, hole = _rect(-20, 20, -10, 10), _rect(0.5, 10.5, -5, 5, ccw=False)
+    s = Structure(1, "Ring", tuple(Contour(z, p) for z in zs for p in (outer, hole)))
+    dvh = compute_dvh(s, _grid_with_x_gradient(), DVHSettings(variants=False))
+    v_out, v_hole = 40 * 20 * 18, 10 * 10 * 18
+    assert dvh.total_volume_cc == pytest.approx((v_out - v_hole) / 1000)
+    mean_x = (v_out * 0.0 - v_hole * 5.5) / (v_out - v_hole)
+    assert dvh.mean_gy() == pytest.approx(50 + 0.5 * mean_x, abs=0.05)
+    # the hole would receive 50.25–55.25 Gy: V(50.25 Gy) = outer beyond x = 0.5 minus the hole
+    expected = (19.5 * 20 * 18 - v_hole) / 1000
+    assert dvh.volume_at_dose(50.25) == pytest.approx(expected, rel=0.03)
+
+
+def test_islands_add():
+    zs = np.arange(-4.0, 4.1, 2.0)  # 10 mm stack
+    a, b = _rect(-30.3, -20.3, -5, 5), _rect(10.4, 30.4, -5, 5)  # edges off the sample lattice
+    s = Structure(1, "Two", tuple(Contour(z, p) for z in zs for p in (a, b)))
+    dvh = compute_dvh(s, _grid_with_x_gradient(), DVHSettings(variants=False))
+    va, vb = 10 * 10 * 10, 20 * 10 * 10
+    assert dvh.total_volume_cc == pytest.approx((va + vb) / 1000)
+    assert dvh.mean_gy() == pytest.approx(50 + 0.5 * (va * -25.3 + vb * 20.4) / (va + vb), abs=0.05)
+    assert dvh.min_gy() == pytest.approx(50 - 15.15, abs=0.3) and dvh.max_gy() == pytest.approx(
+        50 + 15.2, abs=0.3
+    )
+
+
+def test_structure_partly_outside_the_grid():
+    s = Structure(
+        1, "Edge", tuple(Contour(z, _rect(30, 50, -5, 5)) for z in np.arange(-4.0, 4.1, 2.0))
+    )
+    dvh = compute_dvh(s, _grid_with_x_gradient(), DVHSettings(variants=False))
+    # grid voxels end at x = 41 mm: 11 of the 20 mm are inside
+    assert dvh.total_volume_cc == pytest.approx(20 * 10 * 10 / 1000)
+    assert dvh.outside_grid_cc == pytest.approx(9 * 10 * 10 / 1000)
+    assert dvh.coverage == pytest.approx(11 / 20)
+    assert dvh.max_gy() == pytest.approx(50 + 0.5 * 40)  # clamped at the outermost voxel centre
+
+
+# -- metrics that must stay undefined -------------------------------------------------------
+def test_d2cc_of_a_1cc_organ_is_none():
+    p = make_phantom(shape_for_volume("sphere", 1.0), slice_mm=1.0, grid_mm=2.0, gradient="x")
+    dvh = compute_dvh(p.structure, p.dose)
+    assert dvh.dose_at_volume(cc=2.0) is None
+    assert dvh.near_max_gy() is not None
+    assert dvh.dose_at_volume(percent=100) is not None  # the whole volume has a dose
+
+
+# -- uncertainty variants -------------------------------------------------------------------
+def test_variants_are_the_other_end_cap_and_a_coarser_sampling():
+    p = make_phantom(shape_for_volume("sphere", 5.0), slice_mm=3.0, grid_mm=3.0, gradient="z")
+    dvh = compute_dvh(p.structure, p.dose)
+    assert DEFAULT.variants and len(dvh.variants) == 2
+    assert (
+        "end_cap=none" in dvh.variants[0].settings and "supersampling=2" in dvh.variants[1].settings
+    )
+    # the end-cap variant spliced from re-sampled end layers equals a full computation
+    full = compute_dvh(p.structure, p.dose, DVHSettings(end_cap="none", variants=False))
+    assert dvh.variants[0].total_volume_cc == pytest.approx(full.total_volume_cc)
+    assert dvh.variants[0].mean_gy() == pytest.approx(full.mean_gy(), abs=1e-9)
+    assert dvh.variants[0].max_gy() == pytest.approx(full.max_gy(), abs=1e-9)
+    assert_matches_truth(dvh.variants[0], p, end_cap="none")
+    u = dvh.uncertainty(lambda d: d.mean_gy())
+    assert u is not None and u > 0
+    assert dvh.uncertainty(lambda d: d.total_volume_cc) == pytest.approx(
+        p.truth("half_slice").volume_cc - p.truth("none").volume_cc
+    )
+
+
+def test_settings_validate_and_describe_themselves():
+    with pytest.raises(ValueError):
+        DVHSettings(end_cap="full")
+    with pytest.raises(ValueError):
+        DVHSettings(supersampling=9)
+    assert DEFAULT.describe() == "end_cap=half_slice supersampling=3 interpolation=on"
+    assert [a.end_cap for a in DVHSettings(end_cap="none").alternatives()] == ["half_slice", "none"]
+
+
+# -- whole structure sets --------------------------------------------------------------------
+def test_compute_dvhs_keeps_order_and_reports_unusable_rois():
+    p = make_phantom(shape_for_volume("box", 3.0), slice_mm=2.0, grid_mm=2.0)
+    good = p.structure
+    point = Structure(7, "Marker", (Contour(0.0, np.array([[0.0, 0.0]]), ContourType.POINT),))
+    empty = Structure(8, "Empty")
+    single = Structure(9, "Single", (Contour(0.0, _rect(-2, 2, -2, 2)),))
+    ss = StructureSet("1.2.3", None, (point, good, empty, single))
+    out = compute_dvhs(ss, p.dose, DVHSettings(variants=False))
+    assert isinstance(out[0], GeometryError) and "not volumetric" in str(out[0])
+    assert isinstance(out[1], DVH) and out[1].roi_number == 1
+    assert isinstance(out[2], GeometryError) and "no contours" in str(out[2])
+    # a single-plane ROI is a slab of the set's typical spacing (2 mm here)
+    assert typical_slice_thickness_mm(ss) == pytest.approx(2.0)
+    assert out[3].total_volume_cc == pytest.approx(4 * 4 * 2 / 1000)
+
+
+def test_compute_dvh_raises_for_empty_roi():
+    p = make_phantom(shape_for_volume("box", 3.0))
+    with pytest.raises(GeometryError, match="no contours"):
+        compute_dvh(Structure(3, "Nothing"), p.dose)
+
+
+def test_mask_is_returned_for_reuse():
+    p = make_phantom(shape_for_volume("sphere", 10.0), grid_mm=2.0, gradient="y")
+    dvh, mask = compute_dvh_and_mask(p.structure, p.dose, DVHSettings(variants=False))
+    assert mask.rasterised_volume_cc == pytest.approx(dvh.total_volume_cc, rel=0.02)
+    assert mask.structure_volume_cc == pytest.approx(dvh.total_volume_cc)

@@ -1,0 +1,285 @@
+"""rtcheck.geometry: planes, slabs and end caps, even-odd rasterisation, masks.
+
+Expected values are closed-form (polygon areas, slab thicknesses, linear functions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtcheck.errors import GeometryError
+from rtcheck.geometry import (
+    contour_planes,
+    even_odd_area_mm2,
+    points_in_polygons,
+    rasterise_plane,
+    slab_bounds,
+    structure_mask,
+    structure_volume_cc,
+    trilinear,
+    voxel_edges,
+)
+from rtcheck.models import Contour, ContourType, DoseGrid, Structure
+
+
+def square(cx: float, cy: float, half: float, ccw: bool = True) -> np.ndarray:
+    pts = np.array(
+        [
+            [cx - half, cy - half],
+            [cx + half, cy - half],
+            [cx + half, cy + half],
+            [cx - half, cy + half],
+        ]
+    )
+    return pts if ccw else pts[::-1]
+
+
+def prism(polygons_per_plane, zs, roi_number=1, name="ROI") -> Structure:
+    """The same polygons on every plane of ``zs``."""
+    contours = [Contour(z, p) for z in zs for p in polygons_per_plane]
+    return Structure(roi_number, name, tuple(contours))
+
+
+def grid(
+    spacing=(2.0, 2.0, 2.0), n=(20, 20, 20), origin=(-19.0, -19.0, -19.0), dose=None
+) -> DoseGrid:
+    x = origin[0] + spacing[0] * np.arange(n[0])
+    y = origin[1] + spacing[1] * np.arange(n[1])
+    z = origin[2] + spacing[2] * np.arange(n[2])
+    if dose is None:
+        values = np.ones((n[2], n[1], n[0]))
+    else:
+        zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+        values = dose(xx, yy, zz)
+    return DoseGrid(values, x, y, z)
+
+
+# -- slabs and end caps ----------------------------------------------------------------
+def test_slab_bounds_half_slice_and_none():
+    z = np.array([0.0, 2.0, 4.0, 6.0])
+    lo, hi = slab_bounds(z, "half_slice")
+    assert np.allclose(lo, [-1, 1, 3, 5]) and np.allclose(hi, [1, 3, 5, 7])
+    lo, hi = slab_bounds(z, "none")
+    assert np.allclose(lo, [0, 1, 3, 5]) and np.allclose(hi, [1, 3, 5, 6])
+
+
+def test_slab_bounds_non_uniform_spacing_uses_midpoints():
+    lo, hi = slab_bounds(np.array([0.0, 1.0, 4.0]), "half_slice", slice_thickness_mm=1.0)
+    # typical spacing (median of 1 and 3) = 2: the end slabs extend half of it outward
+    assert np.allclose(lo, [-1.0, 0.5, 2.5]) and np.allclose(hi, [0.5, 2.5, 5.0])
+
+
+def test_slab_bounds_gap_is_not_bridged():
+    # two pieces, 2 mm planes, 20 mm apart: each gets its own end caps
+    z = np.array([0.0, 2.0, 4.0, 24.0, 26.0, 28.0])
+    lo, hi = slab_bounds(z, "half_slice")
+    assert np.allclose(hi - lo, 2.0)
+    lo, hi = slab_bounds(z, "none")
+    assert np.allclose(hi - lo, [1, 2, 1, 1, 2, 1])
+
+
+def test_single_plane_slab_is_slice_thickness_under_both_conventions():
+    for cap in ("none", "half_slice"):
+        lo, hi = slab_bounds(np.array([5.0]), cap, slice_thickness_mm=3.0)
+        assert lo[0] == pytest.approx(3.5) and hi[0] == pytest.approx(6.5)
+
+
+# -- volumes ---------------------------------------------------------------------------
+def test_box_volume_per_end_cap_convention():
+    s = prism([square(0, 0, 5)], zs=[0.0, 2.0, 4.0, 6.0, 8.0])  # 10 × 10 mm, 5 planes
+    assert structure_volume_cc(s, "half_slice") == pytest.approx(100 * 10 / 1000)
+    assert structure_volume_cc(s, "none") == pytest.approx(100 * 8 / 1000)
+
+
+def test_hole_subtracts_and_island_in_hole_adds():
+    outer, hole, island = square(0, 0, 10), square(0, 0, 5, ccw=False), square(0, 0, 2)
+    assert even_odd_area_mm2([outer, hole]) == pytest.approx(400 - 100)
+    assert even_odd_area_mm2([outer, hole, island]) == pytest.approx(400 - 100 + 16)
+    assert even_odd_area_mm2([square(-20, 0, 3), square(20, 0, 4)]) == pytest.approx(36 + 64)
+
+
+def test_contours_on_one_plane_are_grouped_and_sorted():
+    s = Structure(
+        1,
+        "R",
+        (
+            Contour(4.0, square(0, 0, 3)),
+            Contour(0.0, square(0, 0, 3)),
+            Contour(4.001, square(9, 9, 1)),
+        ),
+    )
+    planes = contour_planes(s)
+    assert [p.z_mm for p in planes] == pytest.approx([0.0, 4.0005])
+    assert len(planes[1].polygons) == 2
+
+
+@pytest.mark.parametrize(
+    "structure, words",
+    [
+        (Structure(3, "Empty"), "no contours"),
+        (
+            Structure(4, "Pt", (Contour(0.0, np.array([[1.0, 2.0]]), ContourType.POINT),)),
+            "not volumetric",
+        ),
+        (
+            Structure(5, "Line", (Contour(0.0, square(0, 0, 1), ContourType.OPEN_PLANAR),)),
+            "not volumetric",
+        ),
+        (Structure(6, "Two", (Contour(0.0, np.array([[0.0, 0.0], [1.0, 1.0]])),)), "fewer than 3"),
+        (
+            Structure(7, "Flat", (Contour(0.0, np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])),)),
+            "zero area",
+        ),
+    ],
+)
+def test_unusable_rois_raise_geometry_error_with_name_and_remedy(structure, words):
+    with pytest.raises(GeometryError) as info:
+        contour_planes(structure)
+    assert words in info.value.message
+    assert structure.name in info.value.message
+    assert info.value.remedy
+
+
+# -- rasterisation ---------------------------------------------------------------------
+def star(n=7, r1=10.0, r2=4.0) -> np.ndarray:
+    ang = np.pi * np.arange(2 * n) / n
+    r = np.where(np.arange(2 * n) % 2 == 0, r1, r2)
+    return np.stack([r * np.cos(ang) + 0.3, r * np.sin(ang) - 0.2], axis=1)
+
+
+def test_scanline_fill_equals_crossing_number_test():
+    polys = [star(), square(0.3, -0.2, 2.5, ccw=False), square(15, 3, 2)]
+    xs = np.linspace(-14, 20, 211)
+    ys = np.linspace(-12, 12, 157)
+    mask = rasterise_plane(polys, xs, ys)
+    xx, yy = np.meshgrid(xs, ys)
+    expected = points_in_polygons(np.stack([xx.ravel(), yy.ravel()], axis=1), polys).reshape(
+        mask.shape
+    )
+    assert np.array_equal(mask, expected)
+
+
+def test_scanline_fill_area_converges_to_polygon_area():
+    polys = [star(), square(0.3, -0.2, 2.5, ccw=False)]
+    step = 0.05
+    xs = np.arange(-12, 12, step) + step / 2
+    ys = np.arange(-12, 12, step) + step / 2
+    area = rasterise_plane(polys, xs, ys).sum() * step * step
+    assert area == pytest.approx(even_odd_area_mm2(polys), rel=0.01)
+
+
+def test_linear_function_is_interpolated_exactly():
+    g = grid(dose=lambda x, y, z: 3 + 0.5 * x - 0.25 * y + 0.125 * z)
+    rng = np.random.default_rng(1)
+    idx = rng.uniform(0, 19, size=(500, 3))
+    x, y, z = g.x_mm[0] + 2 * idx[:, 2], g.y_mm[0] + 2 * idx[:, 1], g.z_mm[0] + 2 * idx[:, 0]
+    assert np.allclose(trilinear(g.dose_gy, idx), 3 + 0.5 * x - 0.25 * y + 0.125 * z)
+
+
+def test_voxel_edges_are_midpoints():
+    assert np.allclose(voxel_edges(np.array([0.0, 2.0, 6.0])), [-1, 1, 4, 8])
+
+
+def test_mask_volume_matches_contours_and_fraction_in_range():
+    s = prism([square(0.4, -0.7, 7.3)], zs=np.arange(-6.0, 6.1, 1.5))
+    m = structure_mask(s, grid(), supersampling=4)
+    assert 0 <= m.fraction.min() and m.fraction.max() <= 1
+    assert m.rasterised_volume_cc == pytest.approx(m.structure_volume_cc, rel=0.02)
+    assert m.outside_grid_cc == pytest.approx(0.0, abs=1e-12)
+    full = m.full_mask(grid().shape)
+    assert full.sum() == pytest.approx(m.fraction.sum())
+
+
+def test_points_index_is_the_order_of_dose_samples():
+    g = grid(dose=lambda x, y, z: 10 + 0.3 * x + 0.2 * y * y - 0.1 * z)
+    s = prism([star()], zs=np.arange(-7.0, 7.1, 2.0))
+    m = structure_mask(s, g, supersampling=3)
+    d, _ = m.dose_samples(g.dose_gy, interpolate=True)
+    n_interior = int((m.counts == 27).sum())
+    assert np.allclose(d[n_interior:], trilinear(g.dose_gy, m.points_index))
+
+
+def test_contours_between_dose_planes_are_not_lost():
+    # a 1.5 mm thick ROI (three 0.5 mm planes) sitting between two dose planes 6 mm apart
+    s = prism([square(0, 0, 5)], zs=[1.0, 1.5, 2.0])
+    g = grid(spacing=(2.0, 2.0, 6.0), n=(20, 20, 5), origin=(-19.0, -19.0, -12.0))
+    m = structure_mask(s, g, supersampling=3)
+    assert m.structure_volume_cc == pytest.approx(100 * 1.5 / 1000)
+    assert m.rasterised_volume_cc > 0
+
+
+def test_structure_half_outside_the_grid_reports_outside_volume():
+    s = prism(
+        [square(-19.0, 0, 4)], zs=np.arange(-4.0, 4.1, 2.0)
+    )  # x from -23 to -15; grid edge -20
+    m = structure_mask(s, grid(), supersampling=2)
+    total = 8 * 8 * 10 / 1000
+    assert m.structure_volume_cc == pytest.approx(total)
+    assert m.outside_grid_cc == pytest.approx(3 * 8 * 10 / 1000)
+
+
+def test_rejects_bad_supersampling():
+    with pytest.raises(ValueError):
+        structure_mask(prism([square(0, 0, 3)], [0.0, 1.0]), grid(), supersampling=0)
+
+
+# -- properties ------------------------------------------------------------------------
+coord = st.floats(-3.0, 3.0, allow_nan=False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(dx=coord, dy=coord, kz=st.integers(-2, 2))
+def test_translation_by_whole_voxels_changes_nothing(dx, dy, kz):
+    base = grid()
+    shift = np.array([2.0 * round(dx), 2.0 * round(dy), 2.0 * kz])
+    s0 = prism([star(), square(0.3, -0.2, 2.0, ccw=False)], zs=np.arange(-5.0, 5.1, 2.5))
+    s1 = prism(
+        [p + shift[:2] for p in (star(), square(0.3, -0.2, 2.0, ccw=False))],
+        zs=np.arange(-5.0, 5.1, 2.5) + shift[2],
+    )
+    m0, m1 = structure_mask(s0, base, 3), structure_mask(s1, base, 3)
+    assert m1.rasterised_volume_cc == pytest.approx(m0.rasterised_volume_cc, rel=1e-9)
+    assert np.array_equal(m0.counts, m1.counts)
+
+
+@settings(max_examples=25, deadline=None)
+@given(r=st.floats(2.0, 8.0), dr=st.floats(0.3, 2.0), off=coord)
+def test_volume_monotonic_in_size(r, dr, off):
+    zs = np.arange(-6.0, 6.1, 2.0)
+    small = structure_mask(prism([square(off, -off, r)], zs), grid(), 3)
+    large = structure_mask(prism([square(off, -off, r + dr)], zs), grid(), 3)
+    assert large.structure_volume_cc > small.structure_volume_cc
+    assert large.rasterised_volume_cc >= small.rasterised_volume_cc - 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(r_out=st.floats(6.0, 9.0), r_in=st.floats(1.0, 5.0), ox=coord, oy=coord)
+def test_hole_subtracts_exactly(r_out, r_in, ox, oy):
+    zs = np.arange(-4.0, 4.1, 2.0)
+    outer = square(ox, oy, r_out)
+    inner = square(ox + 0.2, oy - 0.1, r_in, ccw=False)
+    g = grid()
+    both = structure_mask(prism([outer, inner], zs), g, 3)
+    just_outer = structure_mask(prism([outer], zs), g, 3)
+    just_inner = structure_mask(prism([inner], zs), g, 3)
+    assert both.structure_volume_cc == pytest.approx(
+        just_outer.structure_volume_cc - just_inner.structure_volume_cc
+    )
+    # the sub-samples of the hole are exactly those removed (even-odd is exact per sample)
+    assert np.array_equal(
+        both.counts.astype(int), just_outer.counts.astype(int) - _aligned(just_inner, just_outer)
+    )
+
+
+def _aligned(inner, outer) -> np.ndarray:
+    """inner.counts placed in outer's bounding box."""
+    out = np.zeros(outer.counts.shape, dtype=int)
+    sl = tuple(
+        slice(a.start - b.start, a.stop - b.start)
+        for a, b in zip(inner.slices, outer.slices, strict=True)
+    )
+    out[sl] = inner.counts
+    return out

@@ -269,3 +269,20 @@ def test_constraints_validate(tmp_path):
 def test_help(args):
     result = run(*args, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_check_course_is_a_pure_picklable_function():
+    """The per-plan check takes models and returns plain data: an archive audit can run it in
+    worker processes (arguments and result pickle; no global state changes the result)."""
+    import pickle
+
+    from rtcheck.constraints import select_table, shipped_names
+    from rtcheck.dicom_io import discover
+    from rtcheck.evaluate import check_course
+
+    course = discover(SABR)[0]
+    table = select_table(fractions=course.fractions, prescription_gy=course.plan.prescription_gy).table
+    args = pickle.loads(pickle.dumps((course, table, shipped_names())))
+    result = check_course(*args)
+    assert pickle.loads(pickle.dumps(result)).to_dict() == result.to_dict()
+    assert result.overall.value == "FAIL"

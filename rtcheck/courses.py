@@ -828,6 +828,8 @@ class Contribution:
     outside_prior_grid_cc: float = 0.0
     upper_bound: bool = False
     note: str | None = None
+    #: this course's own EQD2 at the organ's samples (before any recovery factor)
+    dvh: DVH | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def factor(self) -> float:
@@ -918,6 +920,13 @@ def _registrations_in(folder: Path) -> tuple:
     return tuple(find_registrations(folder))
 
 
+def _course_dvh(organ: OrganSamples, eqd2_gy: np.ndarray, course: str, upper_bound: bool = False) -> DVH:
+    """One course's EQD2 DVH of the organ (for per-course limits)."""
+    note = f"EQD2 of {course}" + (" (upper bound: max-to-max)" if upper_bound else "")
+    return DVH(organ.name, organ.roi_number, eqd2_gy, organ.volume_cc, structure_volume_cc=organ.structure_volume_cc,
+               outside_grid_cc=organ.outside_grid_cc, settings=note)
+
+
 def prior_dose_at(
     prior: PriorCourse,
     points_mm: np.ndarray,
@@ -985,6 +994,7 @@ def composite_organ(
             current.date,
             alpha_beta_gy,
             *_contribution_metrics(current_eqd2, vol, organ.name),
+            dvh=_course_dvh(organ, current_eqd2, "current course"),
         )
     ]
     with_factor = current_eqd2.copy()
@@ -1013,7 +1023,8 @@ def composite_organ(
                 Contribution(prior.label, "summary", prior.fractions, prior.date, alpha_beta_gy,
                              max_eqd2, max_eqd2, max_eqd2, recovery, upper_bound=True,
                              note=f"max {record.max_dose_gy:g} Gy physical in {prior.fractions} fx, "
-                                  "added to every point (max-to-max, upper bound)")
+                                  "added to every point (max-to-max, upper bound)",
+                             dvh=_course_dvh(organ, np.full(vol.shape, max_eqd2), prior.label, upper_bound=True))
             )
             continue
         if prior_doses is not None and index in prior_doses:
@@ -1032,7 +1043,7 @@ def composite_organ(
         contributions.append(
             Contribution(prior.label, "dicom", prior.fractions, prior.date, alpha_beta_gy,
                          *_contribution_metrics(eqd2_prior, vol, organ.name), recovery=recovery,
-                         outside_prior_grid_cc=outside_cc)
+                         outside_prior_grid_cc=outside_cc, dvh=_course_dvh(organ, eqd2_prior, prior.label))
         )
     if not_evaluated:
         return OrganComposite(organ.name, alpha_beta_gy, tuple(contributions), None, None, upper_bound,

@@ -16,6 +16,7 @@ from ..names import NameTable
 from ..report.check import RENDERERS, worst
 from . import EXIT_FAILED, EXIT_OK, handle_errors, main
 from .inputs import check_output, load_courses
+from .reirradiation import append_report, combined_verdict, prior_options, run_reirradiation
 
 
 def table_for_course(
@@ -81,8 +82,10 @@ def run_check(
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="table", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (atomically) instead of standard output.")
 @click.option("--color/--no-color", default=None, help="Colour the table (default: when standard output is a terminal).")
+@prior_options
 @handle_errors
-def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_files, fmt, output, color):
+def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_files, fmt, output, color,
+          prior_folders=(), course_file=None, cumulative_spec="reirradiation-cumulative", converted_limits=True):
     """Check the plan(s) in FOLDER against the protocol's constraint table.
 
     The table is chosen from the plan: 8 Gy in 1 fraction → the control-arm table, otherwise
@@ -97,16 +100,22 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     if output is not None:
         check_output(output, inputs, folder)
     results = run_check(courses, table_spec=table_spec, arm=arm, fractions=fractions, alias_files=alias_files)
+    composites = run_reirradiation(  # --prior / --courses: re-irradiation composite (H6)
+        courses, prior_folders=prior_folders, course_file=course_file, folder=folder, tables=[r.table for r in results],
+        alias_files=alias_files, cumulative_spec=cumulative_spec, fractions=fractions, converted_limits=converted_limits,
+    )
     use_color = False
     if fmt == "table":
         use_color = color if color is not None else (output is None and sys.stdout.isatty())
         text = RENDERERS["table"](results, color=use_color)
     else:
         text = RENDERERS[fmt](results)
+    text = append_report(text, fmt, composites)
+    verdict = combined_verdict(worst(results), composites)
     if output is None:
         # color=True: click would otherwise strip the escape codes when not on a terminal
         click.echo(text, nl=False, color=use_color or None)
     else:
         write_text_atomic(output, text)
-        click.echo(f"rtcheck: wrote {output} — verdict {worst(results).value}", err=True)
-    sys.exit(EXIT_OK if worst(results) is Level.PASS else EXIT_FAILED)
+        click.echo(f"rtcheck: wrote {output} — verdict {verdict.value}", err=True)
+    sys.exit(EXIT_OK if verdict is Level.PASS else EXIT_FAILED)

@@ -1,0 +1,222 @@
+"""Rendering a re-irradiation composite (:class:`rtcheck.reirradiation.ReirradiationResult`).
+
+Pure functions from the result to strings. The text report shows, in order: the courses
+(fractions, date, elapsed time, source) with each recovery factor and its documentation;
+each organ's per-course EQD2 contributions; every limit evaluated on the composite **with and
+without** the recovery factors; per-course limits; interval conditions; warnings; and the
+verdicts, saying whether the verdict depends on the factors and whether values are upper
+bounds.
+
+JSON: the result's ``to_dict()`` (schema ``rtcheck-reirradiation``, version
+:data:`rtcheck.models.SCHEMA_VERSION`), rounded to 6 decimals.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+from ..courses import elapsed_months
+from ..models import Level, Unit
+from ..reirradiation import CompositeRowResult, ReirradiationResult
+
+DECIMALS = 6
+
+VERDICTS = {
+    Level.PASS: "PASS",
+    Level.NOT_EVALUATED: "NOT EVALUATED (a required organ could not be evaluated)",
+    Level.INDETERMINATE: "INDETERMINATE (review)",
+    Level.MINOR: "MINOR DEVIATION",
+    Level.MAJOR: "MAJOR DEVIATION",
+    Level.FAIL: "FAIL (a hard limit or a condition of it is not met)",
+}
+
+
+def _round(value):
+    if isinstance(value, float):
+        return round(value, DECIMALS) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
+
+
+def to_dict(result: ReirradiationResult) -> dict:
+    return _round(result.to_dict())
+
+
+def render_json(result: ReirradiationResult) -> str:
+    return json.dumps(to_dict(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def _gy(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _value(row: CompositeRowResult, which: str) -> str:
+    r = getattr(row, which)
+    if r.value is None:
+        return "—"
+    digits = 1 if row.constraint.limit_unit is Unit.PERCENT else 2
+    text = f"{r.value:.{digits}f}"
+    return ("≤ " + text) if row.upper_bound else text
+
+
+def _limit(row: CompositeRowResult) -> str:
+    c = row.constraint
+    if c.limit_unit is Unit.GY:
+        text = f"{c.comparison.value} {row.limit_eqd2_gy:.2f} Gy EQD2"
+        if c.limit_quantity is not None and c.limit_quantity.value == "BED":
+            text += f" (= {c.limit:g} Gy BED)"
+        return text
+    return f"{c.comparison.value} {c.limit:g} {c.limit_unit.value}"
+
+
+def _grid(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def render_text(result: ReirradiationResult) -> str:
+    out: list[str] = []
+    out.append(f"rtcheck {result.rtcheck_version} — re-irradiation composite (EQD2)")
+    date = result.current_date.isoformat() if result.current_date else "unknown"
+    out.append(f"Current plan:  {result.plan_label or 'unnamed'} (UID {result.plan_uid or 'unknown'}), "
+               f"{result.fractions} fx, date {date}")
+    for t in result.tables:
+        out.append(f"Table:         {t.name} (version {t.version}; {t.dose_quantity.value}; sha256 {t.sha256 or '?'})")
+    out.append("")
+    out.append("Prior courses:")
+    for p in result.priors:
+        elapsed = elapsed_months(p, result.current_date)
+        when = p.date.isoformat() if p.date else "date unknown"
+        gap = f", {elapsed:.1f} months before" if elapsed is not None else ""
+        out.append(f"  {p.label}: {p.fractions} fx, {when}{gap} — {p.source}")
+        if not p.recovery:
+            out.append("    recovery factor: none (prior dose counted in full)")
+        for f in p.recovery:
+            scope = ", ".join(f.organs) if f.organs else "all organs"
+            out.append(f"    recovery factor {f.factor:g} ({f.factor * 100:g} % of the prior BED discounted; {scope})")
+            out.append(f"      elapsed {f.elapsed_months:.1f} months ({f.elapsed_source})")
+            out.append(f"      approved by {f.approver} on {f.approval_date.isoformat()}")
+            out.append(f"      rationale: {f.rationale}")
+    out.append("")
+    out.append("Per-course contributions at each organ (EQD2, Gy; D0.035cc / max; after the factor):")
+    rows = [["Organ", "α/β", "Course", "Fx", "D0.035cc", "Max", "Factor", "After factor"]]
+    for comp in result.composites:
+        for c in comp.contributions:
+            after = None if c.near_max_eqd2_gy is None else c.near_max_eqd2_gy * (1 - c.factor)
+            rows.append([comp.organ, f"{comp.alpha_beta_gy:g}", c.course + (" (≤, max-to-max)" if c.upper_bound else ""),
+                         str(c.fractions), _gy(c.near_max_eqd2_gy), _gy(c.max_eqd2_gy), f"{c.factor:g}", _gy(after)])
+    out.extend("  " + line for line in _grid(rows))
+    out.append("")
+    out.append("Limits on the composite (with and without recovery factors):")
+    rows = [["Organ", "Structure", "Metric", "Limit", "α/β", "With factor", "Level", "Without", "Level", "Source"]]
+    footnotes: list[str] = []
+
+    def mark(text: str) -> str:
+        if not text:
+            return ""
+        if text not in footnotes:
+            footnotes.append(text)
+        return f" [{footnotes.index(text) + 1}]"
+
+    composite_rows = [r for r in result.rows if r.origin != "per-course"]
+    for r in composite_rows:
+        if r.with_factor.level is Level.NOT_EVALUATED and r.with_factor.structure_name is None and not r.with_factor.required:
+            continue
+        c = r.constraint
+        origin = "" if r.origin == "cumulative" else " (conv.)"
+        rows.append([
+            c.organ + (" *" if r.with_factor.required else "") + (" (goal)" if c.kind.value == "goal" else ""),
+            r.with_factor.structure_name or "—", str(c.metric) + origin, _limit(r),
+            "—" if r.alpha_beta_gy is None else f"{r.alpha_beta_gy:g}",
+            _value(r, "with_factor"), r.with_factor.level.value.replace("_", " ") + mark(r.with_factor.reason),
+            _value(r, "without_factor"),
+            r.without_factor.level.value.replace("_", " ") + ("  ← depends on factor" if r.depends_on_factor else ""),
+            c.source,
+        ])
+    out.extend("  " + line for line in _grid(rows))
+    skipped = [r.constraint.organ for r in composite_rows
+               if r.with_factor.level is Level.NOT_EVALUATED and r.with_factor.structure_name is None
+               and not r.with_factor.required]
+    if skipped:
+        out.append(f"  Not in the structure set (not evaluated): {', '.join(dict.fromkeys(skipped))}")
+    out.append("  * required organ. (conv.): the plan table's physical limit converted to EQD2 at its fractionation.")
+    per_course = [r for r in result.rows if r.origin == "per-course" and r.with_factor.structure_name is not None]
+    if per_course:
+        out.append("")
+        out.append("Per-course limits (each course's own EQD2; only the current course counts in the verdict):")
+        rows = [["Course", "Organ", "Metric", "Limit", "Value", "Level", "Source"]]
+        for r in per_course:
+            rows.append([r.course or "?", r.constraint.organ, str(r.constraint.metric), _limit(r), _value(r, "without_factor"),
+                         r.without_factor.level.value.replace("_", " ") + ("" if r.counts else " (info)")
+                         + mark(r.without_factor.reason if r.counts else ""), r.constraint.source])
+        out.extend("  " + line for line in _grid(rows))
+    if result.intervals:
+        out.append("")
+        out.append("Interval conditions of the cumulative limits:")
+        for i in result.intervals:
+            elapsed = "unknown" if i.elapsed_months is None else f"{i.elapsed_months:.1f} months"
+            out.append(f"  {i.course} → current, {i.organ} ({i.source}): {elapsed}, needs >= {i.min_months:g} months: "
+                       f"{i.level.value.replace('_', ' ')}" + (f" — {i.reason}" if i.reason else ""))
+    if result.not_converted:
+        out.append("")
+        out.append("Plan-table limits not converted to EQD2:")
+        out.extend(f"  {text}" for text in result.not_converted)
+    if footnotes:
+        out.append("")
+        out.extend(f"[{n}] {text}" for n, text in enumerate(footnotes, start=1))
+    if result.warnings:
+        out.append("")
+        out.extend(f"Warning: {w}" for w in result.warnings)
+    out.append("")
+    if result.upper_bound:
+        out.append("Upper bound:   a prior course known only from paper records was added max-to-max: "
+                   "composite values are upper bounds (≤).")
+    if result.factor_applied:
+        out.append(f"Verdict with recovery factors:    {VERDICTS[result.overall_with_factor]}")
+        out.append(f"Verdict without recovery factors: {VERDICTS[result.overall_without_factor]}")
+        out.append("The verdict " + ("DEPENDS" if result.verdict_depends_on_factor else "does not depend")
+                   + " on the recovery factor(s).")
+    else:
+        out.append(f"Verdict:       {VERDICTS[result.overall_with_factor]} (no recovery factor applied)")
+    return "\n".join(out) + "\n"
+
+
+CSV_COLUMNS = (
+    "plan_uid", "origin", "course", "organ", "structure", "metric", "comparison", "limit_eqd2_gy", "unit",
+    "alpha_beta_gy", "value_with_factor", "level_with_factor", "value_without_factor", "level_without_factor",
+    "depends_on_factor", "upper_bound", "counts_in_verdict", "source", "reason",
+)
+
+
+def render_csv(result: ReirradiationResult) -> str:
+    """One line per limit evaluated (columns :data:`CSV_COLUMNS`)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in result.rows:
+        c = r.constraint
+        writer.writerow([
+            result.plan_uid or "", r.origin, r.course or "", c.organ, r.with_factor.structure_name or "", str(c.metric),
+            c.comparison.value, "" if r.limit_eqd2_gy is None else f"{r.limit_eqd2_gy:.6g}",
+            "Gy EQD2" if c.limit_unit is Unit.GY else c.limit_unit.value,
+            "" if r.alpha_beta_gy is None else f"{r.alpha_beta_gy:g}",
+            "" if r.with_factor.value is None else f"{r.with_factor.value:.6g}", r.with_factor.level.value,
+            "" if r.without_factor.value is None else f"{r.without_factor.value:.6g}", r.without_factor.level.value,
+            str(r.depends_on_factor).lower(), str(r.upper_bound).lower(), str(r.counts).lower(), c.source,
+            r.with_factor.reason,
+        ])
+    return buffer.getvalue()
+
+
+RENDERERS = {"table": render_text, "json": render_json, "csv": render_csv}

@@ -470,9 +470,8 @@ def _parse_row(
             line=line,
             remedy="use Dmax, Dmin, Dmean, D<x>cc, D<x>%, V<x>Gy, V<x>%, CV<x>Gy or CV<x>%",
         )
-    if metric.kind in (MetricKind.DOSE_AT_VOLUME, MetricKind.VOLUME_AT_DOSE, MetricKind.CRITICAL_VOLUME):
-        if metric.relative and metric.kind is MetricKind.DOSE_AT_VOLUME and not 0 < metric.parameter <= 100:
-            raise ConstraintTableError(f"metric {metric}: percent must be within 0–100", path=path, line=line)
+    if metric.kind is MetricKind.DOSE_AT_VOLUME and metric.relative and not 0 < metric.parameter <= 100:
+        raise ConstraintTableError(f"metric {metric}: percent must be within 0–100", path=path, line=line)
     comparison = _OPS[m.group("op")]
     limit = float(m.group("value"))
     parsed = _parse_unit(m.group("unit"), metric)

@@ -264,6 +264,7 @@ def evaluate(
         )
     pairs = list(dvhs.items()) if isinstance(dvhs, Mapping) else list(dvhs)
     matches = tuple(names.match(name) for name, _ in pairs)
+    dvh_by_name = {name: dvh for name, dvh in pairs}  # a shared name is ambiguous: never looked up
     required = set(table.required_organs) | set(required_organs)
     assignments: dict[str, OrganAssignment] = {}
     results = []
@@ -272,9 +273,7 @@ def evaluate(
         if organ not in assignments:
             assignments[organ] = assign_organ(names, organ, matches)
         assignment = assignments[organ]
-        dvh = None
-        if assignment.structure_name is not None:
-            dvh = next(d for (name, d), m in zip(pairs, matches, strict=True) if name == assignment.structure_name)
+        dvh = dvh_by_name.get(assignment.structure_name) if assignment.structure_name is not None else None
         if assignment.ambiguous:
             reason = f"several structures could be {assignment.canonical}: {', '.join(assignment.ambiguous)} (rename one, or map it with --aliases)"
         else:
@@ -289,7 +288,7 @@ def evaluate(
             missing_reason=reason,
         )
         if assignment.note and assignment.structure_name is not None:
-            res = _with_reason(res, f"{res.reason}; {assignment.note}" if res.reason else assignment.note)
+            res = dataclasses.replace(res, reason="; ".join(filter(None, (res.reason, assignment.note))))
         results.append(res)
     missing = tuple(
         organ
@@ -297,10 +296,6 @@ def evaluate(
         if (assignments.get(organ) or assign_organ(names, organ, matches)).structure_name is None
     )
     return tuple(results), matches, missing
-
-
-def _with_reason(res: ConstraintResult, reason: str) -> ConstraintResult:
-    return dataclasses.replace(res, reason=reason)
 
 
 def check_course(

@@ -250,10 +250,6 @@ class OrganAssignment:
     note: str = ""
 
 
-def match_all(table: NameTable, structure_names: Iterable[str]) -> list[NameMatch]:
-    return [table.match(n) for n in structure_names]
-
-
 def assign_organ(table: NameTable, organ: str, matches: Iterable[NameMatch]) -> OrganAssignment:
     """Choose the structure for ``organ`` among matched structures.
 

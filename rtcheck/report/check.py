@@ -191,7 +191,7 @@ def _value_text(r: ConstraintResult) -> str:
 
 def _limit_text(r: ConstraintResult) -> str:
     c = r.constraint
-    text = f"{c.comparison.value} {c.limit:g} {_unit_text(r)}"
+    text = c.limit_text
     if c.minor_limit is not None:
         text += f" (minor to {c.minor_limit:g})"
     return text
@@ -202,14 +202,14 @@ def _level_text(level: Level, color: bool) -> str:
     return f"{_ANSI[level]}{word}{_RESET}" if color else word
 
 
-def _table(rows: list[list[str]], levels: list[Level | None], color: bool) -> list[str]:
+def _table(rows: list[list[str]], levels: list[Level | None], color: bool, level_column: int) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row, level in zip(rows, levels, strict=True):
         cells = []
         for i, cell in enumerate(row):
             padded = cell.ljust(widths[i])
-            if i == 6 and level is not None and color:
+            if i == level_column and level is not None and color:
                 word = level.value.replace("_", " ")
                 padded = _level_text(level, True) + padded[len(word):]
             cells.append(padded)
@@ -273,7 +273,7 @@ def render_plan(check: CheckResult, *, color: bool = False) -> str:
             ]
         )
         levels.append(r.level)
-    out.extend(_table(rows, levels, color))
+    out.extend(_table(rows, levels, color, level_column=header.index("Level")))
     out.append("")
     out.append("* required organ.  Value ± numerical uncertainty; margin > 0 is on the passing side.")
     for i, text in enumerate(footnotes, start=1):

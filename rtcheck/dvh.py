@@ -80,42 +80,108 @@ class DVHSettings:
 DEFAULT = DVHSettings()
 
 
-def _compress(dose_gy: np.ndarray, volume_cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge samples into at most ``_DOSE_BINS`` dose bins, keeping each bin's mean dose.
+class _Accumulator:
+    """Collects dose samples chunk by chunk into at most ``_DOSE_BINS`` dose bins.
 
-    O(n) instead of sorting millions of samples: the DVH then sorts ≤ 65 536 samples. The
-    volume-weighted mean dose of each bin is kept, so Dmean is unchanged; any dose moves by
-    less than (dose range)/65 536, and the extreme samples keep their exact doses.
+    O(n) and memory-bounded instead of sorting millions of samples: the DVH then sorts at
+    most 65 536 samples. Samples are kept as they are while there are fewer than that;
+    beyond, they are binned over [lo, hi] (the dose range around the ROI, which trilinear
+    interpolation cannot leave) keeping each bin's volume-weighted mean dose, so Dmean is
+    unchanged, any dose moves by less than (hi − lo)/65 536, and the extreme samples keep
+    their exact doses.
     """
-    n = dose_gy.size
-    if n <= _DOSE_BINS:
-        return dose_gy, volume_cc
-    lo, hi = float(dose_gy.min()), float(dose_gy.max())
-    if hi <= lo:
-        return np.array([lo]), np.array([float(volume_cc.sum())])
-    scale = (_DOSE_BINS - 1) / (hi - lo)
-    idx = ((dose_gy - lo) * scale).astype(np.intp)
-    vol = np.bincount(idx, weights=volume_cc, minlength=_DOSE_BINS)
-    dv = np.bincount(idx, weights=dose_gy * volume_cc, minlength=_DOSE_BINS)
-    used = vol > 0
-    dose = dv[used] / vol[used]
-    dose[0], dose[-1] = lo, hi  # extreme samples exactly (bins 0 and last hold them)
-    return dose, vol[used]
+
+    def __init__(self, lo: float, hi: float):
+        self.lo, self.hi = float(lo), float(hi)
+        self.raw_d: list[np.ndarray] = []
+        self.raw_v: list[np.ndarray] = []
+        self.n = 0
+        self.vol: np.ndarray | None = None
+        self.dv: np.ndarray | None = None
+        self.dmin, self.dmax = np.inf, -np.inf
+
+    def copy(self) -> _Accumulator:
+        other = _Accumulator(self.lo, self.hi)
+        other.raw_d, other.raw_v, other.n = list(self.raw_d), list(self.raw_v), self.n
+        if self.vol is not None:
+            other.vol, other.dv = self.vol.copy(), self.dv.copy()  # type: ignore[union-attr]
+        other.dmin, other.dmax = self.dmin, self.dmax
+        return other
+
+    def add(self, d: np.ndarray, v: np.ndarray) -> None:
+        if d.size == 0:
+            return
+        self.dmin = min(self.dmin, float(d.min()))
+        self.dmax = max(self.dmax, float(d.max()))
+        if self.vol is None and self.n + d.size <= _DOSE_BINS:
+            self.raw_d.append(d)
+            self.raw_v.append(v)
+            self.n += d.size
+            return
+        if self.vol is None:
+            self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+            for rd, rv in zip(self.raw_d, self.raw_v, strict=True):
+                self._bin(rd, rv)
+            self.raw_d, self.raw_v = [], []
+        self._bin(d, v)
+
+    def _bin(self, d: np.ndarray, v: np.ndarray) -> None:
+        span = self.hi - self.lo
+        scale = (_DOSE_BINS - 1) / span if span > 0 else 0.0
+        idx = np.clip(((d - self.lo) * scale).astype(np.intp), 0, _DOSE_BINS - 1)
+        self.vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)  # type: ignore[operator]
+        self.dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)  # type: ignore[operator]
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.vol is None:
+            if not self.raw_d:
+                return np.zeros(0), np.zeros(0)
+            return np.concatenate(self.raw_d), np.concatenate(self.raw_v)
+        used = self.vol > 0
+        vol = self.vol[used]
+        dose = self.dv[used] / vol  # type: ignore[index]
+        dose[0], dose[-1] = self.dmin, self.dmax  # the extreme samples exactly
+        return dose, vol
 
 
-def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
-    """The DVH of a rasterised structure (no variants)."""
-    d, v, _ = mask.samples_by_layer(dose.dose_gy, settings.interpolate_dose, fine_interior=True)
-    return _dvh_from_samples(mask, d, v, settings)
+def _dose_range(mask: StructureMask, dose: DoseGrid) -> tuple[float, float]:
+    """Dose range of the ROI's box grown by one voxel (bounds every interpolated sample)."""
+    grown = tuple(
+        slice(max(sl.start - 1, 0), min(sl.stop + 1, n))
+        for sl, n in zip(mask.slices, dose.shape, strict=True)
+    )
+    box = dose.dose_gy[grown]
+    if box.size == 0:
+        return 0.0, 0.0
+    return float(box.min()), float(box.max())
 
 
-def _dvh_from_samples(
-    mask: StructureMask, d: np.ndarray, v: np.ndarray, settings: DVHSettings
-) -> DVH:
+def _accumulate(mask, dose, interpolate, acc: _Accumulator, split=None):
+    """Feed ``mask``'s samples to ``acc``; samples in layers where ``split`` is True go to a
+    second accumulator instead (returned), so they can be swapped for a variant's."""
+    other = _Accumulator(acc.lo, acc.hi) if split is not None else None
+    for d, v, k in mask.iter_samples(dose.dose_gy, interpolate, fine_interior=True):
+        if other is None:
+            acc.add(d, v)
+        else:
+            sel = split[k]
+            acc.add(d[~sel], v[~sel])
+            other.add(d[sel], v[sel])
+    return other
+
+
+def _merge(a: _Accumulator, b: _Accumulator | None) -> _Accumulator:
+    out = a.copy()
+    if b is not None:
+        out.add(*b.samples())  # binned samples are bin means: they re-bin into the same bins
+    return out
+
+
+def _dvh_from_accumulator(mask: StructureMask, acc: _Accumulator, settings: DVHSettings) -> DVH:
+    d, v = acc.samples()
     total = float(v.sum())
     if total > 0 and mask.in_grid_volume_cc > 0:
         v = v * (mask.in_grid_volume_cc / total)
-    d, v = _compress(d, v)
     return DVH(
         name=mask.name,
         roi_number=mask.roi_number,
@@ -125,6 +191,13 @@ def _dvh_from_samples(
         outside_grid_cc=mask.outside_grid_cc,
         settings=settings.describe(),
     )
+
+
+def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
+    """The DVH of a rasterised structure (no variants)."""
+    acc = _Accumulator(*_dose_range(mask, dose))
+    _accumulate(mask, dose, settings.interpolate_dose, acc)
+    return _dvh_from_accumulator(mask, acc, settings)
 
 
 def compute_dvh(
@@ -157,39 +230,44 @@ def compute_dvh_and_mask(
     if len(planes) == 1 and slice_thickness_mm is None:
         slice_thickness_mm = _grid_slice_thickness(dose)
     s = settings.supersampling
-    # Hot path (cProfile on the breast export, BODY dominates): per-plane scanline fills
-    # (rasterise_plane: bincount + uint8 cumsum over the supersampled box), the per-layer
-    # gather of boundary sub-samples, and the trilinear gathers; sorting is avoided by
-    # _compress.
+    # Hot path (cProfile on the breast export, BODY dominates): the per-plane scanline
+    # fills (rasterise_plane: bincount + uint8 cumsum over the supersampled box), the
+    # per-layer gather of boundary sub-sample masks, and the 3×3×3-patch interpolation
+    # (StructureMask._chunk_samples); sorting millions of samples is avoided by binning.
     raster = _Rasteriser(planes, dose, s, slice_thickness_mm)
     mask = structure_mask(
         structure, dose, s, settings.end_cap, slice_thickness_mm, _rasteriser=raster
     )
-    d, v, layer = mask.samples_by_layer(dose.dose_gy, settings.interpolate_dose, fine_interior=True)
-    dvh = _dvh_from_samples(mask, d, v, settings)
+    lo_hi = _dose_range(mask, dose)
+    rest = _Accumulator(*lo_hi)
+    alts = settings.alternatives() if settings.variants else ()
+    split = None
+    if any(a.supersampling == s for a in alts):
+        # the other end cap changes only the layers near the end planes: their samples are
+        # kept apart, so the variant needs only those layers rasterised and sampled again
+        nz = mask.shape[0]
+        other_cap = next(a.end_cap for a in alts if a.supersampling == s)
+        split = (
+            (raster.plane_of_subz(settings.end_cap) != raster.plane_of_subz(other_cap))
+            .reshape(nz, s)
+            .any(axis=1)
+        )
+    ends = _accumulate(mask, dose, settings.interpolate_dose, rest, split)
+    dvh = _dvh_from_accumulator(mask, _merge(rest, ends), settings)
     if not settings.variants:
         return dvh, mask
     variants = []
-    for alt in settings.alternatives():
+    for alt in alts:
         if alt.supersampling == s:
-            # same sampling, other end cap: only the layers near the end planes change, so
-            # only they are rasterised and sampled again
             alt_mask = structure_mask(
                 structure, dose, s, alt.end_cap, slice_thickness_mm, _rasteriser=raster, _base=mask
             )
-            nz = mask.shape[0]
-            changed = (
-                (raster.plane_of_subz(settings.end_cap) != raster.plane_of_subz(alt.end_cap))
-                .reshape(nz, s)
-                .any(axis=1)
-            )
-            a_d, a_v, _ = alt_mask.samples_by_layer(
-                dose.dose_gy, alt.interpolate_dose, layers=changed, fine_interior=True
-            )
-            keep_base = ~changed[layer]
-            a_d = np.concatenate([d[keep_base], a_d])
-            a_v = np.concatenate([v[keep_base], a_v])
-            variants.append(_dvh_from_samples(alt_mask, a_d, a_v, alt))
+            alt_ends = _Accumulator(*lo_hi)
+            for d, v, _ in alt_mask.iter_samples(
+                dose.dose_gy, alt.interpolate_dose, True, layers=split
+            ):
+                alt_ends.add(d, v)
+            variants.append(_dvh_from_accumulator(alt_mask, _merge(rest, alt_ends), alt))
         else:
             alt_mask = structure_mask(
                 structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm

@@ -402,7 +402,9 @@ class StructureMask:
     @property
     def rasterised_volume_cc(self) -> float:
         """Volume (cc) of the ROI as sampled on the grid (Σ occupancy × voxel volume)."""
-        return float(np.sum(self.counts * self.voxel_volumes_cc())) / self.supersampling**3
+        rows = self.counts @ self.dx_mm  # (nz, ny): Σ counts × dx
+        mm3 = float(self.dz_mm @ (rows @ self.dy_mm))
+        return mm3 / MM3_PER_CC / self.supersampling**3
 
     @property
     def outside_grid_cc(self) -> float:
@@ -459,51 +461,105 @@ class StructureMask:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`dose_samples`, also returning each sample's box layer (z index).
 
-        ``layers`` (bool per box layer) restricts the samples to those layers. With
+        ``layers`` (bool per box layer) restricts the samples to those layers. For
+        ``fine_interior`` see :meth:`iter_samples`. Allocates all samples at once; use
+        :meth:`iter_samples` to bound memory.
+        """
+        parts = list(self.iter_samples(dose_gy, interpolate, fine_interior))
+        if not parts:
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.intp)
+        d, v, k = (np.concatenate(x) for x in zip(*parts, strict=True))
+        if layers is not None:
+            keep = np.asarray(layers, dtype=bool)[k]
+            d, v, k = d[keep], v[keep], k[keep]
+        return d, v, k
+
+    def uses_fine_interior(self, interpolate: bool = True) -> bool:
+        """True when :meth:`iter_samples` with ``fine_interior`` supersamples interior voxels."""
+        s = self.supersampling
+        return (
+            interpolate
+            and s > 1
+            and np.count_nonzero(self.counts == s**3) <= FINE_INTERIOR_MAX_VOXELS
+        )
+
+    def iter_samples(
+        self,
+        dose_gy: np.ndarray,
+        interpolate: bool = True,
+        fine_interior: bool = False,
+        max_voxels: int = 1 << 22,
+        layers: np.ndarray | None = None,
+    ):
+        """Yield (dose_gy, volume_cc, layer) samples chunk by chunk of box layers.
+
+        Memory is bounded by the chunk (about ``max_voxels`` voxels), not by the ROI. With
         ``fine_interior`` (and ``interpolate``), interior voxels too are sampled at their s³
         sub-sample points when the ROI has at most :data:`FINE_INTERIOR_MAX_VOXELS` of them
-        (small ROIs, where one voxel is a visible step of the DVH); samples then come in
-        box-voxel order, interior and boundary alike.
+        (small ROIs, where one voxel is a visible step of the DVH). ``layers`` (bool per
+        box layer) limits the work to those layers.
         """
+        nz, ny, nx = self.counts.shape
+        nyx = ny * nx
+        if nz == 0 or nyx == 0:
+            return
+        fine = fine_interior and self.uses_fine_interior(interpolate)
+        step = nz if fine else max(1, max_voxels // nyx)
+        dose_gy = np.asarray(dose_gy)
+        if layers is None:
+            starts = list(range(0, nz, step))
+            chunks = [(k0, min(nz, k0 + step)) for k0 in starts]
+        else:
+            on = np.concatenate(([False], np.asarray(layers, dtype=bool), [False]))
+            edges = np.flatnonzero(np.diff(on.astype(np.int8)))
+            chunks = [
+                (k0, min(b, k0 + step))
+                for a, b in zip(edges[::2], edges[1::2], strict=True)
+                for k0 in range(a, b, step)
+            ]
+        for k0, k1 in chunks:
+            lo, hi = np.searchsorted(self.boundary_voxels, [k0 * nyx, k1 * nyx])
+            yield self._chunk_samples(
+                dose_gy,
+                interpolate,
+                k0,
+                k1,
+                self.boundary_voxels[lo:hi],
+                self.boundary_inside[lo:hi],
+                fine,
+            )
+
+    def _chunk_samples(self, dose_gy, interpolate, k0, k1, boundary_voxels, boundary_inside, fine):
         s = self.supersampling
         s3 = s**3
-        dose_gy = np.asarray(dose_gy)
-        box = dose_gy[self.slices]
-        vol = np.broadcast_to(self.voxel_volumes_cc(), self.counts.shape)
-        interior = self.counts == s3
-        boundary_voxels, boundary_inside = self.boundary_voxels, self.boundary_inside
-        if (
-            fine_interior
-            and interpolate
-            and s > 1
-            and np.count_nonzero(interior) <= FINE_INTERIOR_MAX_VOXELS
-        ):
+        nyx = self.counts.shape[1] * self.counts.shape[2]
+        counts = self.counts[k0:k1]
+        zs, ys, xs = self.slices
+        box = dose_gy[zs.start + k0 : zs.start + k1, ys, xs]
+        interior = counts == s3
+        if fine:
             # every occupied voxel goes through the sub-sample path (full masks inside)
-            boundary_voxels = np.flatnonzero(self.counts.ravel() > 0)
-            boundary_inside = np.ones((boundary_voxels.size, s, s, s), dtype=bool)
-            boundary_inside[np.searchsorted(boundary_voxels, self.boundary_voxels)] = (
-                self.boundary_inside
-            )
+            occupied = np.flatnonzero(counts.ravel() > 0) + k0 * nyx
+            full = np.ones((occupied.size, s, s, s), dtype=bool)
+            full[np.searchsorted(occupied, boundary_voxels)] = boundary_inside
+            boundary_voxels, boundary_inside = occupied, full
             interior = np.zeros_like(interior)
-        if layers is not None:
-            interior &= np.asarray(layers, dtype=bool)[:, None, None]
         per_layer = np.count_nonzero(interior.reshape(len(interior), -1), axis=1)
-        layer_int = np.repeat(np.arange(len(interior)), per_layer)
+        layer_int = np.repeat(np.arange(k0, k1), per_layer)
         d_int = box[interior]
         if np.ptp(self.dy_mm) < 1e-9 and np.ptp(self.dx_mm) < 1e-9:  # usual: x, y uniform
             layer_vol = self.dz_mm * (self.dy_mm[:1] * self.dx_mm[:1]) / MM3_PER_CC
             v_int = layer_vol[layer_int]
         else:
-            v_int = vol[interior]
+            kk, jj, ii = np.nonzero(interior)
+            v_int = self.dz_mm[kk + k0] * self.dy_mm[jj] * self.dx_mm[ii] / MM3_PER_CC
         k, iy, ix = self._boundary_box_index(boundary_voxels)
         inside = boundary_inside
-        if layers is not None:
-            sel = np.asarray(layers, dtype=bool)[k]
-            k, iy, ix, inside = k[sel], iy[sel], ix[sel], inside[sel]
+        vol_b = self.dz_mm[k] * self.dy_mm[iy] * self.dx_mm[ix] / MM3_PER_CC
         if not interpolate:
             c = self.counts[k, iy, ix]
-            d_b = box[k, iy, ix]
-            v_b = vol[k, iy, ix] * (c / s3)
+            d_b = box[k - k0, iy, ix]
+            v_b = vol_b * (c / s3)
             layer_b = k
         else:
             # Hot path. Interpolation by 3×3×3 patches: one gather of the 27 neighbours
@@ -542,7 +598,7 @@ class StructureMask:
             sub = sub.reshape(len(k), s, s, s)
             d_b = sub[inside]
             nin = inside.reshape(len(k), s3).sum(axis=1)
-            v_b = np.repeat(vol[k, iy, ix] / s3, nin)
+            v_b = np.repeat(vol_b / s3, nin)
             layer_b = np.repeat(k, nin)
         return (
             np.concatenate([d_int, d_b]),
@@ -833,6 +889,9 @@ def structure_mask(
                     r.forget_planes_below(int(lowest.min()))
     voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)
     inside = np.concatenate(sub_list) if sub_list else np.zeros((0, s, s, s), dtype=bool)
+    if voxels.size > 1 and np.any(np.diff(voxels) < 0):  # spliced variant: keep them sorted
+        order = np.argsort(voxels, kind="stable")
+        voxels, inside = voxels[order], inside[order]
     slices = (slice(*r.zb), slice(*r.yb), slice(*r.xb)) if not r.empty else (slice(0, 0),) * 3
     return StructureMask(
         roi_number=structure.roi_number,

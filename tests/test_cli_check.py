@@ -286,3 +286,20 @@ def test_check_course_is_a_pure_picklable_function():
     result = check_course(*args)
     assert pickle.loads(pickle.dumps(result)).to_dict() == result.to_dict()
     assert result.overall.value == "FAIL"
+
+
+def test_json_keys_are_the_documented_ones(sabr_json):
+    """The JSON is a published interface: keys listed in rtcheck/report/check.py's docstring."""
+    from rtcheck.report import check as report
+
+    _, doc = sabr_json
+    documented = report.__doc__
+    for key in doc:
+        assert f'"{key}"' in documented, key
+    plan = doc["plans"][0]
+    for key in plan:
+        assert f'"{key}"' in documented, key
+    for key in plan["results"][0]:
+        assert f'"{key}"' in documented, key
+    for key in plan["table"]:
+        assert f'"{key}"' in documented, key

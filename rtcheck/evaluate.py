@@ -278,6 +278,9 @@ def evaluate(
             reason = f"several structures could be {assignment.canonical}: {', '.join(assignment.ambiguous)} (rename one, or map it with --aliases)"
         else:
             reason = f"no structure for {organ} (looked for {', '.join(names.candidates_for(organ))})"
+            sides = _sides_present(organ, matches)
+            if sides:
+                reason += f"; {' and '.join(sides)} are present: create their union as {organ} to check it"
         res = evaluate_constraint(
             constraint,
             dvh,
@@ -296,6 +299,15 @@ def evaluate(
         if (assignments.get(organ) or assign_organ(names, organ, matches)).structure_name is None
     )
     return tuple(results), matches, missing
+
+
+def _sides_present(organ: str, matches: Sequence[NameMatch]) -> list[str]:
+    """For a paired organ (``Lungs``, ``Kidneys``), the single sides present in the plan."""
+    if not organ.endswith("s"):
+        return []
+    sides = [f"{organ[:-1]}_L", f"{organ[:-1]}_R"]
+    present = {m.canonical for m in matches}
+    return [s for s in sides if s in present]
 
 
 def check_course(

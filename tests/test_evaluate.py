@@ -283,3 +283,10 @@ def test_results_are_plain_data():
     data = result.to_dict()
     assert data["level"] == "PASS" and data["metric"] == "D1cc" and data["unit"] == "Gy"
     assert dataclasses.is_dataclass(result)
+
+
+def test_paired_organ_missing_but_sides_present_says_so():
+    t = table(row("V15Gy < 50 %", organ="Lungs"), required=())
+    results, _, _ = evaluate(t, {"Lung_L": ramp("Lung_L"), "Rt Lung": ramp("Rt Lung")}, names=shipped_names())
+    assert results[0].level is Level.NOT_EVALUATED
+    assert "Lung_L and Lung_R are present" in results[0].reason

@@ -249,7 +249,8 @@ def render_plan(check: CheckResult, *, color: bool = False) -> str:
     absent: dict[str, int] = {}
     for r in check.results:
         c = r.constraint
-        if r.level is Level.NOT_EVALUATED and r.structure_name is None and not r.required and " could be " not in r.reason:
+        plain_absence = r.reason.startswith("no structure for") and ";" not in r.reason  # no hint to show
+        if r.level is Level.NOT_EVALUATED and r.structure_name is None and not r.required and plain_absence:
             absent[c.organ] = absent.get(c.organ, 0) + 1
             continue
         organ = c.organ + (" *" if r.required else "") + (" (goal)" if c.kind.value == "goal" else "")

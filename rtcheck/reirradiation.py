@@ -378,6 +378,15 @@ def check_reirradiation(
     overall_without = _worst(overall_level([r.without_factor for r in counted]), interval_levels)
     for c in composite_cache.values():
         warnings += [w for w in c.warnings if w not in warnings]
+    evaluated = {c.organ for c in composite_cache.values()}
+    for p in priors:
+        for f in p.recovery:
+            unused = [o for o in f.organs if not any(same(o, organ) for organ in evaluated)]
+            if unused:
+                warnings.append(
+                    f"prior course {p.label!r}: the recovery factor for {', '.join(unused)} applies to no organ "
+                    "evaluated (check the organ names)"
+                )
     plan = current.plan
     return ReirradiationResult(
         plan_label=(plan.label or plan.name) if plan is not None else current.label,

@@ -481,3 +481,162 @@ def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     expected = convert_dvh(dvh, 1, 2.0)
     assert result.with_factor.max_gy() == pytest.approx(expected.max_gy(), abs=1e-9)
     assert result.with_factor.near_max_gy() == pytest.approx(expected.near_max_gy(), abs=1e-3)
+
+
+# -- the re-irradiation check (rtcheck.reirradiation) on a synthetic plan ----------------------
+
+CUMULATIVE_YAML = """\
+name: test-cumulative
+version: "1"
+description: test table
+dose_quantity: EQD2
+required_organs: [SpinalCord]
+sources:
+  Nieder-2006: Nieder C et al. IJROBP 2006;66:1446-1449.
+  Lumbar: test row at alpha/beta 4
+constraints:
+  - SpinalCord: D0.035cc < 135.5 Gy BED
+    source: Nieder-2006
+    confidence: verified
+    note: "valid with >= 6 months between courses"
+  - SpinalCord: Dmean < 45 Gy
+    alpha_beta: 4
+    source: Lumbar
+    confidence: verified
+"""
+
+PHYSICAL_YAML = """\
+name: test-physical-3fx
+version: "1"
+description: test table
+fractions: 3
+sources:
+  TG-101: Benedict SH et al. Med Phys 2010;37:4078.
+constraints:
+  - Esophagus: D1cc < 17.7 Gy
+    source: TG-101
+    confidence: secondary
+  - Lungs: V20Gy < 10 %
+    source: TG-101
+    confidence: secondary
+  - PTV: V100% >= 95 %
+    source: TG-101
+    confidence: secondary
+"""
+
+
+def synthetic_plan(dose_gy: float, fractions: int, date: dt.date):
+    """A plan with 16 mm cubes 'Cord' and 'Esophagus' in a uniform dose, inside the prior grids."""
+    from rtcheck.models import Contour, Plan, Structure, StructureSet
+
+    def cube(number, name, cx):
+        square = np.array([[cx - 8, -8], [cx + 8, -8], [cx + 8, 8], [cx - 8, 8]], dtype=float)
+        return Structure(number, name, tuple(Contour(z, square) for z in np.arange(-8.0, 8.1, 2.0)), "ORGAN",
+                         CURRENT_FRAME)
+
+    ss = StructureSet("1.2.3.4", CURRENT_FRAME, (cube(1, "Cord", -10.0), cube(2, "Esophagus", 10.0)))
+    axis = np.arange(-40.0, 40.1, 2.0)
+    grid = DoseGrid(np.full((axis.size,) * 3, float(dose_gy)), axis, axis, axis, frame_of_reference_uid=CURRENT_FRAME)
+    plan = Plan("1.2.3.5", fractions, prescription_gy=float(dose_gy), label="TEST", plan_date=date)
+    return Course(grid, fractions, plan=plan, structure_set=ss, date=date)
+
+
+def tables(tmp_path):
+    from rtcheck.constraints import parse_table
+
+    (tmp_path / "cum.yaml").write_text(CUMULATIVE_YAML, encoding="utf-8")
+    (tmp_path / "phys.yaml").write_text(PHYSICAL_YAML, encoding="utf-8")
+    return parse_table(tmp_path / "cum.yaml"), parse_table(tmp_path / "phys.yaml")
+
+
+def test_convert_row_to_eqd2_by_hand(tmp_path):
+    from rtcheck.reirradiation import convert_row_to_eqd2
+
+    _, physical = tables(tmp_path)
+    eso, lungs, ptv = physical.constraints
+    converted, _ = convert_row_to_eqd2(eso, 3)
+    # 17.7 Gy in 3 fx at α/β 3: d = 5.9, EQD2 = 17.7 * (1 + 5.9/3) / (1 + 2/3) = 31.506
+    assert converted.limit == pytest.approx(17.7 * (1 + 5.9 / 3) / (5 / 3))
+    assert converted.limit_quantity.value == "EQD2"
+    converted, text = convert_row_to_eqd2(lungs, 3)
+    # V20Gy threshold in 3 fx: 20 * (1 + 6.667/3) / (5/3) = 38.67 Gy EQD2; the 10 % stays
+    assert converted.metric.parameter == pytest.approx(20 * (1 + (20 / 3) / 3) / (5 / 3))
+    assert converted.limit == 10
+    assert convert_row_to_eqd2(ptv, 3)[0] is None
+
+
+def test_check_reirradiation_two_alpha_betas_bed_rows_and_intervals(tmp_path):
+    from rtcheck.constraints import shipped_names
+    from rtcheck.reirradiation import check_reirradiation
+
+    cumulative, physical = tables(tmp_path)
+    current = synthetic_plan(24.0, 3, CURRENT_DATE)  # 24 Gy / 3 fx everywhere
+    prior = co.PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(30, 10))  # 30 Gy / 10 fx
+    result = check_reirradiation(current, [prior], names=shipped_names(), cumulative=cumulative,
+                                 current_table=physical)
+    by_row = {(r.constraint.organ, str(r.constraint.metric)): r for r in result.rows}
+    # α/β 2: 24/3 -> 24 * (1 + 8/2) / 2 = 60; 30/10 -> 30 * (1 + 3/2) / 2 = 37.5; sum 97.5 Gy EQD2
+    cord = by_row[("SpinalCord", "D0.035cc")]
+    assert cord.alpha_beta_gy == 2
+    assert cord.limit_eqd2_gy == pytest.approx(67.75)  # 135.5 Gy BED at α/β 2
+    assert cord.without_factor.value == pytest.approx(97.5)
+    assert cord.without_factor.level.value == "FAIL"
+    # the Dmean row has its own α/β 4: 24 * (1 + 8/4) / 1.5 = 48; 30 * (1 + 3/4) / 1.5 = 35
+    mean = by_row[("SpinalCord", "Dmean")]
+    assert mean.alpha_beta_gy == 4
+    assert mean.without_factor.value == pytest.approx(83.0)
+    # Esophagus has no cumulative row: the plan table's 3-fx limit converted to EQD2 (α/β 3)
+    eso = by_row[("Esophagus", "D1cc")]
+    assert eso.origin == "converted"
+    assert eso.without_factor.value == pytest.approx(24 * (1 + 8 / 3) / (5 / 3) + 30 * (1 + 3 / 3) / (5 / 3))
+    # Lungs and PTV are not in the plan: not converted / not listed
+    assert ("Lungs", "V38.67Gy(EQD2)") not in by_row
+    (interval,) = result.intervals
+    assert interval.level.value == "PASS" and interval.min_months == 6
+    assert result.overall.value == "FAIL" and not result.verdict_depends_on_factor
+    assert result.to_dict()["results"][0]["limit_eqd2_gy"] == pytest.approx(67.75)
+
+
+def test_check_reirradiation_short_interval_fails_the_condition(tmp_path):
+    from rtcheck.constraints import shipped_names
+    from rtcheck.reirradiation import check_reirradiation
+
+    cumulative, _ = tables(tmp_path)
+    current = synthetic_plan(8.0, 1, CURRENT_DATE)
+    recent = co.PriorCourse("RT 3 months ago", 5, dt.date(2026, 8, 1), "test", course=uniform_course(20, 5))
+    result = check_reirradiation(current, [recent], names=shipped_names(), cumulative=cumulative)
+    cord = [r for r in result.rows if str(r.constraint.metric) == "D0.035cc"][0]
+    assert cord.without_factor.level.value == "PASS"  # 20 + 30 = 50 < 67.75 Gy EQD2
+    (interval,) = result.intervals
+    assert interval.level.value == "FAIL"
+    assert interval.elapsed_months == pytest.approx(92 / (365.25 / 12))
+    assert result.overall.value == "FAIL"
+
+
+def test_check_reirradiation_factor_can_flip_the_verdict(tmp_path):
+    from rtcheck.constraints import shipped_names
+    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.report.reirradiation import render_csv, render_text
+
+    cumulative, _ = tables(tmp_path)
+    current = synthetic_plan(8.0, 1, CURRENT_DATE)  # cord EQD2 20 Gy
+    factor = co.document_recovery(documented(factor=0.5, organs=["SpinalCord"]), prior_date=PRIOR_DATE,
+                                  current_date=CURRENT_DATE)
+    # prior 40 Gy / 10 fx: EQD2 (α/β 2) 40 * (1 + 4/2) / 2 = 60 Gy; 20 + 60 = 80 > 67.75; 20 + 30 = 50 passes.
+    # Dmean row (α/β 4): 8 * (1 + 8/4) / 1.5 = 16 now, 40 * (1 + 4/4) / 1.5 = 53.33 before:
+    # 16 + 53.33 = 69.33 > 45 without the factor, 16 + 26.67 = 42.67 < 45 with it
+    prior = co.PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(40, 10), recovery=(factor,))
+    result = check_reirradiation(current, [prior], names=shipped_names(), cumulative=cumulative)
+    cord = [r for r in result.rows if str(r.constraint.metric) == "D0.035cc"][0]
+    assert cord.with_factor.value == pytest.approx(50.0)
+    assert cord.without_factor.value == pytest.approx(80.0)
+    assert cord.depends_on_factor
+    mean = [r for r in result.rows if str(r.constraint.metric) == "Dmean"][0]
+    assert mean.with_factor.value == pytest.approx(16 + 0.5 * 160 / 3)
+    assert result.overall_with_factor.value == "PASS"
+    assert result.overall_without_factor.value == "FAIL"
+    assert result.verdict_depends_on_factor
+    text = render_text(result)
+    assert "The verdict DEPENDS on the recovery factor(s)." in text
+    assert "approved by Dr A. Example (local PI) on 2026-11-18" in text
+    assert "depends_on_factor" in render_csv(result).splitlines()[0]

@@ -302,12 +302,13 @@ def evaluate(
 
 
 def _sides_present(organ: str, matches: Sequence[NameMatch]) -> list[str]:
-    """For a paired organ (``Lungs``, ``Kidneys``), the single sides present in the plan."""
+    """For a paired organ (``Lungs``, ``Kidneys``) with no structure: its two sides, when both
+    are present (their union would be the organ); else an empty list."""
     if not organ.endswith("s"):
         return []
     sides = [f"{organ[:-1]}_L", f"{organ[:-1]}_R"]
     present = {m.canonical for m in matches}
-    return [s for s in sides if s in present]
+    return sides if all(s in present for s in sides) else []
 
 
 def check_course(

@@ -82,6 +82,12 @@ def test_each_folder_discovers_to_one_course(key):
     assert all(s.is_volumetric for s in course.structure_set.structures)
 
 
+def test_whole_folder_discovers_one_course_per_plan():
+    # An archive-style export: every plan in the tree, each with its own dose and structures.
+    courses = discover(SAMPLE_DICOM)
+    assert sorted(c.plan.sop_instance_uid for c in courses) == sorted(p["plan_uid"] for p in PLANS.values())
+
+
 def test_spine_plan_and_prior_course_share_patient_and_frame():
     spine, prior = PLANS["spine_8gy_1fx"], PLANS["prior_spine_20gy_5fx"]
     assert spine["patient_id"] == prior["patient_id"]

@@ -462,10 +462,13 @@ class StructureMask:
         """As :meth:`dose_samples`, also returning each sample's box layer (z index).
 
         ``layers`` (bool per box layer) restricts the samples to those layers. For
-        ``fine_interior`` see :meth:`iter_samples`. Allocates all samples at once; use
-        :meth:`iter_samples` to bound memory.
+        ``fine_interior`` see :meth:`iter_samples`. One chunk, so that the order is that of
+        :meth:`dose_samples` (all interior voxels, then the boundary sub-samples in the
+        order of :attr:`points_index`); use :meth:`iter_samples` to bound memory.
         """
-        parts = list(self.iter_samples(dose_gy, interpolate, fine_interior))
+        parts = list(
+            self.iter_samples(dose_gy, interpolate, fine_interior, max_voxels=self.counts.size + 1)
+        )
         if not parts:
             return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.intp)
         d, v, k = (np.concatenate(x) for x in zip(*parts, strict=True))

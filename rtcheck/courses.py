@@ -268,20 +268,17 @@ def document_recovery(
             )
         elapsed = days / DAYS_PER_MONTH
         source = f"course dates {prior_date.isoformat()} → {current_date.isoformat()}"
-        if stated_months is not None and abs(stated_months - elapsed) > ELAPSED_MONTHS_TOLERANCE:
-            raise RecoveryFactorError(
-                f"{where}: stated elapsed time {stated_months:g} months does not match the course dates "
-                f"({prior_date} → {current_date} = {elapsed:.1f} months)",
-                path=path,
-                remedy="correct the stated interval or the course date",
-            )
-        if stated_days is not None and abs(stated_days - days) > ELAPSED_DAYS_TOLERANCE:
-            raise RecoveryFactorError(
-                f"{where}: stated elapsed time {stated_days:g} days does not match the course dates "
-                f"({prior_date} → {current_date} = {days} days)",
-                path=path,
-                remedy="correct the stated interval or the course date",
-            )
+        for stated, actual, tolerance, unit in (
+            (stated_months, elapsed, ELAPSED_MONTHS_TOLERANCE, "months"),
+            (stated_days, days, ELAPSED_DAYS_TOLERANCE, "days"),
+        ):
+            if stated is not None and abs(stated - actual) > tolerance:
+                raise RecoveryFactorError(
+                    f"{where}: stated elapsed time {stated:g} {unit} does not match the course dates "
+                    f"({prior_date} → {current_date} = {actual:.1f} {unit})",
+                    path=path,
+                    remedy="correct the stated interval or the course date",
+                )
     elif stated_months is not None or stated_days is not None:
         elapsed = float(stated_months) if stated_months is not None else float(stated_days) / DAYS_PER_MONTH
         unknown_dates = [n for n, d in (("prior", prior_date), ("current", current_date)) if d is None]

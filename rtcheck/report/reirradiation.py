@@ -16,13 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 
 from ..courses import elapsed_months
 from ..models import Level, Unit
 from ..reirradiation import CompositeRowResult, ReirradiationResult
-
-DECIMALS = 6
+from .check import _round  # same rounding of floats as the check report
 
 VERDICTS = {
     Level.PASS: "PASS",
@@ -32,16 +30,6 @@ VERDICTS = {
     Level.MAJOR: "MAJOR DEVIATION",
     Level.FAIL: "FAIL (a hard limit or a condition of it is not met)",
 }
-
-
-def _round(value):
-    if isinstance(value, float):
-        return round(value, DECIMALS) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    return value
 
 
 def to_dict(result: ReirradiationResult) -> dict:

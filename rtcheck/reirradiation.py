@@ -301,9 +301,11 @@ def check_reirradiation(
     structures = current.structure_set.structures
     matches = tuple(names.match(s.name) for s in structures)
     by_name = {s.name: s for s in structures}
-    warnings: list[str] = []
+    warnings: list[str] = [f"current plan: {note}" for note in current.notes]
     for p in priors:
         warnings += [f"prior course {p.label!r}: {w}" for w in p.warnings]
+        if p.course is not None:
+            warnings += [f"prior course {p.label!r}: {note}" for note in p.course.notes]
         for f in p.recovery:
             warnings += [f"prior course {p.label!r}, recovery factor: {w}" for w in f.warnings]
 

@@ -917,6 +917,16 @@ def _registrations_in(folder: Path) -> tuple:
     return tuple(find_registrations(folder))
 
 
+class FolderRegistrations:
+    """The REG objects of a folder, read only when first needed (frames differ)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def __iter__(self):
+        return iter(_registrations_in(self.folder) if self.folder.is_dir() else ())
+
+
 def _course_dvh(organ: OrganSamples, eqd2_gy: np.ndarray, course: str, upper_bound: bool = False) -> DVH:
     """One course's EQD2 DVH of the organ (for per-course limits)."""
     note = f"EQD2 of {course}" + (" (upper bound: max-to-max)" if upper_bound else "")

@@ -195,3 +195,15 @@ def test_paper_record_gives_an_upper_bound(tmp_path):
     assert rows(report, "SpinalCord")[0]["without_factor"]["level"] == "FAIL"
     paper = composite(report, "SpinalCord")["contributions"][2]
     assert paper["upper_bound"] and paper["max_eqd2_gy"] == pytest.approx(37.5)
+
+
+def test_registration_named_in_the_course_file(tmp_path, expected):
+    # the prior export without its REG; the REG file is named in the course file instead
+    folder = tmp_path / "prior_without_reg"
+    shutil.copytree(PRIOR_OTHER_FRAME, folder, ignore=shutil.ignore_patterns("REG*"))
+    reg = PRIOR_OTHER_FRAME / "REG.prior_ct_to_current_ct.dcm"
+    path = course_file(tmp_path, None, prior=folder, registration=str(reg))
+    report = reirradiation(run("--courses", path, "--format", "json"))
+    truth = expected["composite_spine_8gy_1fx_with_prior_spine_20gy_5fx"]["structures"]["Cord"]
+    cord = composite(report, "SpinalCord")
+    assert cord["without_factor"]["near_max_eqd2_gy"] == pytest.approx(truth["eqd2_D0.035cc_gy"], abs=TOLERANCE_GY)

@@ -15,8 +15,7 @@ from pathlib import Path
 import click
 
 from ..constraints import names_with_site_aliases, resolve_table, shipped_table
-from ..courses import PriorCourse, load_course_file, prior_courses_from_folder
-from ..dicom_io.registration import find_registrations
+from ..courses import FolderRegistrations, PriorCourse, load_course_file, prior_courses_from_folder
 from ..models import Course, Level
 from ..reirradiation import ReirradiationResult, check_reirradiation
 from ..report import reirradiation as report
@@ -87,7 +86,7 @@ def run_reirradiation(
     names = names_with_site_aliases(tuple(alias_files))
     cumulative = resolve_table(cumulative_spec, names)
     per_course = shipped_table(PER_COURSE_TABLE) if cumulative_spec == CUMULATIVE_TABLE else None
-    registrations = find_registrations(folder) if folder is not None and Path(folder).is_dir() else []
+    registrations = FolderRegistrations(folder) if folder is not None else ()  # read only if frames differ
     results = []
     for course, table in zip(courses, tables, strict=True):
         if fractions is not None and fractions != course.fractions:

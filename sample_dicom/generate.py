@@ -686,12 +686,14 @@ def _sabr(folder: Path) -> dict:
                 label="SABR 35Gy5F", name="SABR lung RLL + liver + T12, 35 Gy in 5", patient_id=SABR_PATIENT,
                 plan_date=SABR_PLAN_DATE, referenced_structure_set_uid=ss.sop_instance_uid,
                 frame_of_reference_uid=frame)
+    # No BeamDose: with three targets, per-beam doses at different points do not add up to
+    # a prescription, and a reader must not be tempted to sum them.
     beams = []
     for lesion in LESIONS:
         for gantry in (30.0, 150.0, 210.0, 330.0):
             side = lesion.radius_mm + 5.0
             beams.append(Beam(f"{lesion.name[4:]}_G{int(gantry):03d}", gantry, 410.0, lesion.centre,
-                              (-side, side, -side, side), 6.0, 1.75))
+                              (-side, side, -side, side), 6.0))
     grid = dose_on_grid(sabr_dose, make_grid(3.0), frame, plan.sop_instance_uid,
                         derived_uid(SEED, SABR_PATIENT, "rtdose"))
     write_structure_set(ss, folder / "RS.sabr_3lesions_5fx.dcm", context=ctx)

@@ -8,7 +8,31 @@ verdicts, saying whether the verdict depends on the factors and whether values a
 bounds.
 
 JSON: the result's ``to_dict()`` (schema ``rtcheck-reirradiation``, version
-:data:`rtcheck.models.SCHEMA_VERSION`), rounded to 6 decimals.
+:data:`rtcheck.models.SCHEMA_VERSION`), rounded to 6 decimals; with `rtcheck check --format
+json` it is the list under the key ``reirradiation`` (one per plan)::
+
+    {"schema": "rtcheck-reirradiation", "schema_version", "rtcheck_version",
+     "plan_label", "plan_uid", "fractions", "current_date", "dose_quantity": "EQD2",
+     "overall", "overall_with_factor", "overall_without_factor",
+     "factor_applied": bool, "verdict_depends_on_factor": bool, "upper_bound": bool,
+     "tables": [{"name", "version", "dose_quantity", "sha256", ...}],
+     "prior_courses": [{"label", "kind": "dicom"|"summary", "source", "fractions", "date",
+                        "elapsed_months", "plan_uid", "frame_of_reference_uid", "records",
+                        "recovery": [{"factor", "elapsed_months", "elapsed_source", "approver",
+                                      "approval_date", "rationale", "organs", "warnings"}],
+                        "warnings"}],
+     "composites": [{"organ", "alpha_beta_gy", "upper_bound", "factor_applied",
+                     "contributions": [{"course", "kind", "fractions", "max_eqd2_gy",
+                                        "near_max_eqd2_gy", "mean_eqd2_gy", "recovery_factor",
+                                        "max_eqd2_after_recovery_gy", "outside_prior_grid_cc", ...}],
+                     "with_factor": {"max_eqd2_gy", "near_max_eqd2_gy", "mean_eqd2_gy", "volume_cc"},
+                     "without_factor": {...}, "warnings", "not_evaluated"}],
+     "results": [{"origin": "cumulative"|"converted"|"per-course", "course", "counts_in_verdict",
+                  "constraint": {...row...}, "alpha_beta_gy", "limit_eqd2_gy", "conversion",
+                  "upper_bound", "with_factor": {"structure", "level", "value", "margin",
+                  "coverage", "reason"}, "without_factor": {...}, "depends_on_factor"}],
+     "intervals": [{"course", "organ", "source", "min_months", "elapsed_months", "level", "reason"}],
+     "not_converted": [str], "warnings": [str]}
 """
 
 from __future__ import annotations
@@ -18,7 +42,7 @@ import io
 import json
 
 from ..courses import elapsed_months
-from ..models import Level, Unit
+from ..models import Level, MetricKind, Unit
 from ..reirradiation import CompositeRowResult, ReirradiationResult
 from .check import _round  # same rounding of floats as the check report
 
@@ -50,7 +74,11 @@ def _value(row: CompositeRowResult, which: str) -> str:
         return "—"
     digits = 1 if row.constraint.limit_unit is Unit.PERCENT else 2
     text = f"{r.value:.{digits}f}"
-    return ("≤ " + text) if row.upper_bound else text
+    if not row.upper_bound:
+        return text
+    # adding a prior maximum everywhere overstates doses: dose and V metrics are upper bounds,
+    # a spared (critical) volume is a lower bound
+    return ("≥ " if row.constraint.metric.kind is MetricKind.CRITICAL_VOLUME else "≤ ") + text
 
 
 def _limit(row: CompositeRowResult) -> str:
@@ -169,7 +197,7 @@ def render_text(result: ReirradiationResult) -> str:
     out.append("")
     if result.upper_bound:
         out.append("Upper bound:   a prior course known only from paper records was added max-to-max: "
-                   "composite values are upper bounds (≤).")
+                   "composite doses are upper bounds (≤), spared volumes lower bounds (≥).")
     if result.factor_applied:
         out.append(f"Verdict with recovery factors:    {VERDICTS[result.overall_with_factor]}")
         out.append(f"Verdict without recovery factors: {VERDICTS[result.overall_without_factor]}")

@@ -5,7 +5,8 @@ Errors from the library are :class:`rtcheck.errors.RtcheckError`; :func:`handle_
 them to the documented exit codes:
 
 * 0 — every evaluated constraint passes (and nothing required was left unevaluated)
-* 1 — a constraint failed, deviated, or could not be evaluated for a required organ
+* 1 — a constraint failed, deviated, is INDETERMINATE (margin within its numerical
+  uncertainty), or could not be evaluated for a required organ
 * 2 — usage error (bad options, no table for the plan's fractionation)
 * 3 — unreadable or inconsistent input (DICOM, constraint table, course file)
 """

@@ -78,6 +78,24 @@ def test_derived_8fx_limits_are_bed_equivalent_to_5fx_rounded_down():
     assert checked >= 30
 
 
+def test_derived_8fx_thresholds_are_bed_equivalent_to_5fx():
+    """Derived V/CV rows: the dose threshold is converted, the volume limit kept."""
+    five = shipped_table("sabr-5fx").constraints
+    checked = 0
+    for c in shipped_table("sabr-8fx").constraints:
+        if c.confidence is not Confidence.DERIVED or c.metric.gives_dose:
+            continue
+        base = next(
+            b for b in five
+            if (b.organ, b.metric.kind, b.kind, b.limit, b.limit_unit) == (c.organ, c.metric.kind, c.kind, c.limit, c.limit_unit)
+        )
+        target = _bed(base.metric.parameter, 5, c.alpha_beta_gy)
+        assert _bed(c.metric.parameter, 8, c.alpha_beta_gy) <= target + 1e-9
+        assert _bed(c.metric.parameter + 0.1, 8, c.alpha_beta_gy) > target
+        checked += 1
+    assert checked >= 4
+
+
 def test_8fx_cord_value_by_hand():
     # 25.3 Gy / 5 fx at α/β 2: BED = 25.3·(1 + 5.06/2) = 89.309 Gy; 8 fx: d = 3.830 Gy → 30.64 Gy
     cord = [c for c in shipped_table("sabr-8fx").constraints if c.organ == "SpinalCord" and str(c.metric) == "D0.035cc"]

@@ -119,16 +119,39 @@ class _Accumulator:
             self.n += d.size
             return
         if self.vol is None:
-            self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
-            for rd, rv in zip(self.raw_d, self.raw_v, strict=True):
-                self._bin(rd, rv)
-            self.raw_d, self.raw_v = [], []
+            self._to_bins()
         self._bin(d, v)
 
-    def _bin(self, d: np.ndarray, v: np.ndarray) -> None:
+    def add_uniform(self, d: np.ndarray, volume_cc: float) -> None:
+        """Add samples that all stand for the same volume (interior voxels of a layer)."""
+        if d.size == 0:
+            return
+        if self.vol is None and self.n + d.size <= _DOSE_BINS:
+            self.add(d, np.full(d.size, volume_cc))
+            return
+        self.add(d[:0], d[:0])  # switch to bins if needed
+        self.dmin = min(self.dmin, float(d.min()))
+        self.dmax = max(self.dmax, float(d.max()))
+        if self.vol is None:
+            self._to_bins()
+        idx = self._index(d)
+        self.vol += np.bincount(idx, minlength=_DOSE_BINS) * volume_cc  # type: ignore[operator]
+        self.dv += np.bincount(idx, weights=d, minlength=_DOSE_BINS) * volume_cc  # type: ignore[operator]
+
+    def _to_bins(self) -> None:
+        self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+        for rd, rv in zip(self.raw_d, self.raw_v, strict=True):
+            self._bin(rd, rv)
+        self.raw_d, self.raw_v = [], []
+
+    def _index(self, d: np.ndarray) -> np.ndarray:
         span = self.hi - self.lo
         scale = (_DOSE_BINS - 1) / span if span > 0 else 0.0
-        idx = np.clip(((d - self.lo) * scale).astype(np.intp), 0, _DOSE_BINS - 1)
+        idx = ((d - self.lo) * scale).astype(np.intp)
+        return np.clip(idx, 0, _DOSE_BINS - 1, out=idx)
+
+    def _bin(self, d: np.ndarray, v: np.ndarray) -> None:
+        idx = self._index(d)
         self.vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)  # type: ignore[operator]
         self.dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)  # type: ignore[operator]
 
@@ -156,17 +179,47 @@ def _dose_range(mask: StructureMask, dose: DoseGrid) -> tuple[float, float]:
     return float(box.min()), float(box.max())
 
 
-def _accumulate(mask, dose, interpolate, acc: _Accumulator, split=None):
+def _accumulate(mask, dose, interpolate, acc: _Accumulator, split=None, layers=None):
     """Feed ``mask``'s samples to ``acc``; samples in layers where ``split`` is True go to a
     second accumulator instead (returned), so they can be swapped for a variant's."""
     other = _Accumulator(acc.lo, acc.hi) if split is not None else None
-    for d, v, k in mask.iter_samples(dose.dose_gy, interpolate, fine_interior=True):
-        if other is None:
-            acc.add(d, v)
+
+    def target(k):
+        return other if split is not None and split[k] else acc
+
+    for ch in mask.iter_samples(dose.dose_gy, interpolate, True, layers=layers, as_parts=True):
+        # interior voxels: one sample each, the same volume within a layer — binned in runs
+        # of layers with the same volume and destination, without per-sample volume arrays
+        if ch.per_voxel:
+            k = ch.interior_layers()
+            for dest in {id(target(j)): target(j) for j in np.unique(k)}.values():
+                sel = np.array([target(j) is dest for j in k], dtype=bool)
+                dest.add(ch.interior_dose_gy[sel], ch.interior_volume_cc[sel])
         else:
-            sel = split[k]
-            acc.add(d[~sel], v[~sel])
-            other.add(d[sel], v[sel])
+            ends = np.cumsum(ch.interior_per_layer)
+            starts = ends - ch.interior_per_layer
+            run_start = ch.k0
+            for j in range(ch.k0, ch.k1 + 1):
+                if j < ch.k1 and (
+                    j == run_start
+                    or (
+                        target(j) is target(run_start)
+                        and ch.interior_volume_cc[j - ch.k0]
+                        == ch.interior_volume_cc[run_start - ch.k0]
+                    )
+                ):
+                    continue
+                a, b = starts[run_start - ch.k0], ends[j - 1 - ch.k0]
+                target(run_start).add_uniform(
+                    ch.interior_dose_gy[a:b], float(ch.interior_volume_cc[run_start - ch.k0])
+                )
+                run_start = j
+        if split is None:
+            acc.add(ch.boundary_dose_gy, ch.boundary_volume_cc)
+        else:
+            sel = split[ch.boundary_layer]
+            acc.add(ch.boundary_dose_gy[~sel], ch.boundary_volume_cc[~sel])
+            other.add(ch.boundary_dose_gy[sel], ch.boundary_volume_cc[sel])  # type: ignore[union-attr]
     return other
 
 
@@ -263,10 +316,7 @@ def compute_dvh_and_mask(
                 structure, dose, s, alt.end_cap, slice_thickness_mm, _rasteriser=raster, _base=mask
             )
             alt_ends = _Accumulator(*lo_hi)
-            for d, v, _ in alt_mask.iter_samples(
-                dose.dose_gy, alt.interpolate_dose, True, layers=split
-            ):
-                alt_ends.add(d, v)
+            _accumulate(alt_mask, dose, alt.interpolate_dose, alt_ends, layers=split)
             variants.append(_dvh_from_accumulator(alt_mask, _merge(rest, alt_ends), alt))
         else:
             alt_mask = structure_mask(

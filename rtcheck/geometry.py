@@ -480,11 +480,7 @@ class StructureMask:
     def uses_fine_interior(self, interpolate: bool = True) -> bool:
         """True when :meth:`iter_samples` with ``fine_interior`` supersamples interior voxels."""
         s = self.supersampling
-        return (
-            interpolate
-            and s > 1
-            and np.count_nonzero(self.counts == s**3) <= FINE_INTERIOR_MAX_VOXELS
-        )
+        return interpolate and s > 1 and self.interior_voxels <= FINE_INTERIOR_MAX_VOXELS
 
     def iter_samples(
         self,
@@ -493,6 +489,7 @@ class StructureMask:
         fine_interior: bool = False,
         max_voxels: int = 1 << 22,
         layers: np.ndarray | None = None,
+        as_parts: bool = False,
     ):
         """Yield (dose_gy, volume_cc, layer) samples chunk by chunk of box layers.
 
@@ -500,7 +497,9 @@ class StructureMask:
         ``fine_interior`` (and ``interpolate``), interior voxels too are sampled at their s³
         sub-sample points when the ROI has at most :data:`FINE_INTERIOR_MAX_VOXELS` of them
         (small ROIs, where one voxel is a visible step of the DVH). ``layers`` (bool per
-        box layer) limits the work to those layers.
+        box layer) limits the work to those layers. With ``as_parts``, yields
+        :class:`SampleChunk` objects (interior doses grouped by layer, without per-sample
+        volume arrays: the cheap form for histograms).
         """
         nz, ny, nx = self.counts.shape
         nyx = ny * nx
@@ -522,7 +521,7 @@ class StructureMask:
             ]
         for k0, k1 in chunks:
             lo, hi = np.searchsorted(self.boundary_voxels, [k0 * nyx, k1 * nyx])
-            yield self._chunk_samples(
+            parts = self._chunk_parts(
                 dose_gy,
                 interpolate,
                 k0,
@@ -531,8 +530,17 @@ class StructureMask:
                 self.boundary_inside[lo:hi],
                 fine,
             )
+            if as_parts:
+                yield parts
+            else:
+                yield parts.samples()
 
-    def _chunk_samples(self, dose_gy, interpolate, k0, k1, boundary_voxels, boundary_inside, fine):
+    @cached_property
+    def interior_voxels(self) -> int:
+        """Number of voxels entirely inside the ROI."""
+        return int(np.count_nonzero(self.counts == self.supersampling**3))
+
+    def _chunk_parts(self, dose_gy, interpolate, k0, k1, boundary_voxels, boundary_inside, fine):
         s = self.supersampling
         s3 = s**3
         nyx = self.counts.shape[1] * self.counts.shape[2]
@@ -548,14 +556,14 @@ class StructureMask:
             boundary_voxels, boundary_inside = occupied, full
             interior = np.zeros_like(interior)
         per_layer = np.count_nonzero(interior.reshape(len(interior), -1), axis=1)
-        layer_int = np.repeat(np.arange(k0, k1), per_layer)
         d_int = box[interior]
         if np.ptp(self.dy_mm) < 1e-9 and np.ptp(self.dx_mm) < 1e-9:  # usual: x, y uniform
-            layer_vol = self.dz_mm * (self.dy_mm[:1] * self.dx_mm[:1]) / MM3_PER_CC
-            v_int = layer_vol[layer_int]
+            v_int = self.dz_mm[k0:k1] * float(self.dy_mm[0] * self.dx_mm[0]) / MM3_PER_CC
+            per_voxel = False
         else:
             kk, jj, ii = np.nonzero(interior)
             v_int = self.dz_mm[kk + k0] * self.dy_mm[jj] * self.dx_mm[ii] / MM3_PER_CC
+            per_voxel = True
         k, iy, ix = self._boundary_box_index(boundary_voxels)
         inside = boundary_inside
         vol_b = self.dz_mm[k] * self.dy_mm[iy] * self.dx_mm[ix] / MM3_PER_CC
@@ -603,10 +611,41 @@ class StructureMask:
             nin = inside.reshape(len(k), s3).sum(axis=1)
             v_b = np.repeat(vol_b / s3, nin)
             layer_b = np.repeat(k, nin)
+        return SampleChunk(k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, layer_b)
+
+
+@dataclass(frozen=True, eq=False)
+class SampleChunk:
+    """Dose samples of box layers [k0, k1) of a :class:`StructureMask`.
+
+    Interior samples: ``interior_dose_gy`` in layer order with ``interior_per_layer`` of them
+    in each layer; ``interior_volume_cc`` is the voxel volume per layer (``per_voxel``
+    False) or per sample (True). Boundary samples carry their own volume and layer.
+    """
+
+    k0: int
+    k1: int
+    interior_dose_gy: np.ndarray
+    interior_per_layer: np.ndarray
+    interior_volume_cc: np.ndarray
+    per_voxel: bool
+    boundary_dose_gy: np.ndarray
+    boundary_volume_cc: np.ndarray
+    boundary_layer: np.ndarray
+
+    def interior_layers(self) -> np.ndarray:
+        return np.repeat(np.arange(self.k0, self.k1), self.interior_per_layer)
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dose_gy, volume_cc, layer) of every sample: interior first, then boundary."""
+        layers = self.interior_layers()
+        v_int = (
+            self.interior_volume_cc if self.per_voxel else self.interior_volume_cc[layers - self.k0]
+        )
         return (
-            np.concatenate([d_int, d_b]),
-            np.concatenate([v_int, v_b]),
-            np.concatenate([layer_int, layer_b]),
+            np.concatenate([self.interior_dose_gy, self.boundary_dose_gy]),
+            np.concatenate([v_int, self.boundary_volume_cc]),
+            np.concatenate([layers, self.boundary_layer]),
         )
 
 

@@ -912,9 +912,22 @@ def _contribution_metrics(eqd2_gy: np.ndarray, volume_cc: np.ndarray, name: str)
 
 @functools.lru_cache(maxsize=32)
 def _registrations_in(folder: Path) -> tuple:
+    """Usable REG objects of a folder; unusable ones become :class:`UnusableRegistration`."""
     from .dicom_io.registration import find_registrations
 
-    return tuple(find_registrations(folder))
+    unusable: list[InputError] = []
+    found = find_registrations(folder, unusable=unusable)
+    return tuple(found) + tuple(UnusableRegistration(e) for e in unusable)
+
+
+@dataclass(frozen=True)
+class UnusableRegistration:
+    """A REG object that was found but cannot be used; its error explains a refusal."""
+
+    error: InputError
+
+    def links(self, frame_a: str, frame_b: str) -> bool:
+        return False
 
 
 class FolderRegistrations:
@@ -959,7 +972,10 @@ def prior_dose_at(
         try:
             matrix, _ = transform_between(regs, current_frame, prior_frame)
         except InputError as exc:
-            raise InputError(f"prior course {prior.label!r}: {exc.message}", path=prior.source, remedy=exc.remedy) from None
+            skipped = [str(r.error) for r in regs if isinstance(r, UnusableRegistration)]
+            also = f" (registrations found but not usable: {'; '.join(skipped)})" if skipped else ""
+            raise InputError(f"prior course {prior.label!r}: {exc.message}{also}", path=prior.source,
+                             remedy=exc.remedy) from None
     elif not prior_frame or not current_frame:
         # Without UIDs we cannot tell; summing would silently assume alignment.
         raise InputError(

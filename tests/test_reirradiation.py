@@ -640,3 +640,11 @@ def test_check_reirradiation_factor_can_flip_the_verdict(tmp_path):
     assert "The verdict DEPENDS on the recovery factor(s)." in text
     assert "approved by Dr A. Example (local PI) on 2026-11-18" in text
     assert "depends_on_factor" in render_csv(result).splitlines()[0]
+
+
+def test_unusable_registration_in_the_prior_folder_is_named_in_the_refusal(tmp_path):
+    write_reg(tmp_path / "reg.dcm", CURRENT_FRAME, {PRIOR_FRAME: np.eye(4)}, kind="AFFINE")
+    (tmp_path / "notes.txt").write_text("not DICOM", encoding="utf-8")
+    prior = co.PriorCourse("old", 5, None, str(tmp_path), course=uniform_course(20, 5, frame=PRIOR_FRAME))
+    with pytest.raises(InputError, match="not usable: .*AFFINE is not supported"):
+        co.prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])

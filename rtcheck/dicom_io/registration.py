@@ -175,11 +175,13 @@ def read_registration(path: str | Path) -> RigidRegistration:
     )
 
 
-def find_registrations(folder: str | Path) -> list[RigidRegistration]:
+def find_registrations(folder: str | Path, *, unusable: list[InputError] | None = None) -> list[RigidRegistration]:
     """Every REG object under ``folder`` (recursively), in path order.
 
-    Files that are not DICOM, or DICOM of another modality, are skipped; a REG file that
-    cannot be used raises :class:`InputError`.
+    Files that are not DICOM, or DICOM of another modality, are skipped. A REG file that
+    cannot be used (deformable, chained, not rigid…) raises :class:`InputError` — or, when
+    an ``unusable`` list is given, its error is appended there and the file skipped (a
+    folder may hold registrations that have nothing to do with the frames needed).
     """
     found = []
     for path in sorted(Path(folder).rglob("*")):
@@ -193,7 +195,12 @@ def find_registrations(folder: str | Path) -> list[RigidRegistration]:
             SPATIAL_REGISTRATION_SOP_CLASS,
             DEFORMABLE_REGISTRATION_SOP_CLASS,
         ):
-            found.append(read_registration(path))
+            try:
+                found.append(read_registration(path))
+            except InputError as exc:
+                if unusable is None:
+                    raise
+                unusable.append(exc)
     return found
 
 

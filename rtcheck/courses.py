@@ -776,7 +776,10 @@ def organ_samples_from_mask(mask, grid: DoseGrid, *, interpolate: bool = True, n
     centres, then boundary sub-samples — or, without ``interpolate``, partial voxels at
     their centres), scaled like :func:`rtcheck.dvh.dvh_from_mask` so that they add up to
     the structure's volume inside the grid. The current dose is taken from
-    ``mask.dose_samples`` itself, so the composite's current-course part is the plan's DVH.
+    ``mask.dose_samples`` itself. For small ROIs :mod:`rtcheck.dvh` also supersamples
+    interior voxels ("fine interior"); the composite keeps one sample per interior voxel, so
+    its current-course part can differ from the plan's DVH by that sampling difference
+    (on the sample spine cord: < 0.02 Gy EQD2 at D0.035cc).
     """
     s3 = mask.supersampling**3
     zs, ys, xs = mask.slices

@@ -41,6 +41,7 @@ from .courses import (
     PriorCourse,
     composite_organ,
     elapsed_months,
+    elapsed_months_between,
     organ_samples_from_mask,
     prior_dose_at,
 )
@@ -120,7 +121,8 @@ def _result_dict(r: ConstraintResult) -> dict:
 
 @dataclass(frozen=True)
 class IntervalCheck:
-    """The time between a prior course and the current one, against a row's condition."""
+    """The time between two consecutive courses (``course`` then ``next_course``), against a
+    cumulative row's condition."""
 
     course: str
     organ: str
@@ -129,10 +131,12 @@ class IntervalCheck:
     elapsed_months: float | None
     level: Level
     reason: str = ""
+    next_course: str = "current plan"
 
     def to_dict(self) -> dict:
         return {
             "course": self.course,
+            "next_course": self.next_course,
             "organ": self.organ,
             "source": self.source,
             "min_months": self.min_months,
@@ -468,6 +472,18 @@ def _note(res: ConstraintResult, text: str) -> ConstraintResult:
 
 
 def _interval_checks(cumulative, priors, current_date, names, matches) -> list[IntervalCheck]:
+    """Every pair of consecutive courses (by date) against each row's minimum interval.
+
+    A prior course without a date cannot be placed: its interval is NOT_EVALUATED.
+    """
+    dated = sorted((p for p in priors if p.date is not None), key=lambda p: p.date)
+    undated = [p for p in priors if p.date is None]
+    current_label = "current plan"
+    pairs: list[tuple[str, str, float | None]] = []
+    timeline = [(p.label, p.date) for p in dated] + [(current_label, current_date)]
+    for (a, da), (b, db) in zip(timeline[:-1], timeline[1:], strict=True):
+        pairs.append((a, b, None if da is None or db is None else elapsed_months_between(da, db)))
+    pairs += [(p.label, current_label, None) for p in undated]
     checks = []
     seen = set()
     for row in cumulative.constraints:
@@ -476,12 +492,11 @@ def _interval_checks(cumulative, priors, current_date, names, matches) -> list[I
             continue
         if assign_organ(names, row.organ, matches).structure_name is None:
             continue  # the organ is not in this plan: its row is reported NOT_EVALUATED already
-        for p in priors:
-            key = (p.label, row.organ, months, row.source)
+        for earlier, later, elapsed in pairs:
+            key = (earlier, later, row.organ, months, row.source)
             if key in seen:
                 continue
             seen.add(key)
-            elapsed = elapsed_months(p, current_date)
             if elapsed is None:
                 level, reason = Level.NOT_EVALUATED, "a course date is unknown"
             elif elapsed >= months:
@@ -491,5 +506,5 @@ def _interval_checks(cumulative, priors, current_date, names, matches) -> list[I
                     f"{elapsed:.1f} months between courses; the cumulative limit of {row.source} "
                     f"was derived for >= {months:g} months"
                 )
-            checks.append(IntervalCheck(p.label, row.organ, row.source, months, elapsed, level, reason))
+            checks.append(IntervalCheck(earlier, row.organ, row.source, months, elapsed, level, reason, later))
     return checks

@@ -648,3 +648,20 @@ def test_unusable_registration_in_the_prior_folder_is_named_in_the_refusal(tmp_p
     prior = co.PriorCourse("old", 5, None, str(tmp_path), course=uniform_course(20, 5, frame=PRIOR_FRAME))
     with pytest.raises(InputError, match="not usable: .*AFFINE is not supported"):
         co.prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])
+
+
+def test_interval_between_two_prior_courses_is_checked(tmp_path):
+    from rtcheck.constraints import shipped_names
+    from rtcheck.reirradiation import check_reirradiation
+
+    cumulative, _ = tables(tmp_path)
+    current = synthetic_plan(8.0, 1, CURRENT_DATE)
+    first = co.PriorCourse("2024", 5, dt.date(2024, 1, 10), "test", course=uniform_course(4, 5))
+    second = co.PriorCourse("2024b", 5, dt.date(2024, 4, 10), "test", course=uniform_course(4, 5))  # 3 months later
+    result = check_reirradiation(current, [second, first], names=shipped_names(), cumulative=cumulative)
+    pairs = {(i.course, i.next_course): i for i in result.intervals}
+    assert set(pairs) == {("2024", "2024b"), ("2024b", "current plan")}
+    assert pairs[("2024", "2024b")].level.value == "FAIL"
+    assert pairs[("2024", "2024b")].elapsed_months == pytest.approx(91 / (365.25 / 12))
+    assert pairs[("2024b", "current plan")].level.value == "PASS"
+    assert result.overall.value == "FAIL"

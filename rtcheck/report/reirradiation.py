@@ -182,7 +182,7 @@ def render_text(result: ReirradiationResult) -> str:
         out.append("Interval conditions of the cumulative limits:")
         for i in result.intervals:
             elapsed = "unknown" if i.elapsed_months is None else f"{i.elapsed_months:.1f} months"
-            out.append(f"  {i.course} → current, {i.organ} ({i.source}): {elapsed}, needs >= {i.min_months:g} months: "
+            out.append(f"  {i.course} → {i.next_course}, {i.organ} ({i.source}): {elapsed}, needs >= {i.min_months:g} months: "
                        f"{i.level.value.replace('_', ' ')}" + (f" — {i.reason}" if i.reason else ""))
     if result.not_converted:
         out.append("")

@@ -17,8 +17,9 @@
   written for the re-irradiation course (HyTEC's 25 Gy EQD2 is for the SBRT course alone);
   prior courses' results are shown for information;
 * **intervals**: a cumulative row whose note states ``>= N months between courses`` is
-  valid only with that interval; each prior course's interval (from the course dates) is
-  checked — shorter is a FAIL of that condition, unknown dates leave it NOT_EVALUATED.
+  valid only with that interval; the interval between every two consecutive courses (by
+  date, up to the current plan) is checked — shorter is a FAIL of that condition, an
+  unknown date leaves it NOT_EVALUATED.
 
 The verdict is computed twice (with and without recovery factors); the result says whether
 it depends on the factors. A paper-record prior course makes every composite value an

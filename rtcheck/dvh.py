@@ -49,7 +49,9 @@ class DVHSettings:
       every sub-sample takes its voxel's dose);
     * ``variants`` — also compute the DVH with the other end-cap convention and with a
       coarser supersampling (attached as ``DVH.variants``, their spread is the numerical
-      uncertainty of each metric).
+      uncertainty of each metric). For an odd supersampling s the coarse variant uses the
+      8 corner sub-samples (0 and s−1 along each axis) of each boundary voxel: 2 per axis,
+      at ±(s−1)/2s of a voxel, with no new rasterisation.
     """
 
     end_cap: EndCap = "half_slice"
@@ -71,7 +73,10 @@ class DVHSettings:
         """The variant settings: the other end cap, and a coarser supersampling."""
         other = "none" if self.end_cap == "half_slice" else "half_slice"
         alts = [replace(self, end_cap=other, variants=False)]
-        coarse = max(1, (self.supersampling + 1) // 2)
+        s = self.supersampling
+        # odd s: the 2-point-per-axis corner sub-lattice of s (computed without rasterising
+        # again); even s: about half the supersampling
+        coarse = 2 if s % 2 == 1 and s > 1 else max(1, (s + 1) // 2)
         if coarse != self.supersampling:
             alts.append(replace(self, supersampling=coarse, variants=False))
         return tuple(alts)
@@ -179,54 +184,64 @@ def _dose_range(mask: StructureMask, dose: DoseGrid) -> tuple[float, float]:
     return float(box.min()), float(box.max())
 
 
-def _accumulate(mask, dose, interpolate, acc: _Accumulator, split=None, layers=None):
-    """Feed ``mask``'s samples to ``acc``; samples in layers where ``split`` is True go to a
-    second accumulator instead (returned), so they can be swapped for a variant's."""
-    other = _Accumulator(acc.lo, acc.hi) if split is not None else None
+class _Parts:
+    """Accumulators of one mask's samples, kept apart so that variants can share them:
+    interior and boundary samples, each split into the layers that the other end-cap
+    convention changes (``ends``) and the rest; and the boundary as seen by the coarse
+    corner sub-lattice."""
 
-    def target(k):
-        return other if split is not None and split[k] else acc
+    def __init__(self, lo: float, hi: float):
+        self.int_rest, self.int_ends = _Accumulator(lo, hi), _Accumulator(lo, hi)
+        self.bnd_rest, self.bnd_ends = _Accumulator(lo, hi), _Accumulator(lo, hi)
+        self.coarse_bnd: _Accumulator | None = _Accumulator(lo, hi)
+
+
+def _accumulate(mask, dose, interpolate, lo_hi, split=None, layers=None) -> _Parts:
+    """Feed ``mask``'s samples (in ``layers`` only, when given) into a :class:`_Parts`."""
+    parts = _Parts(*lo_hi)
+    nz = mask.shape[0]
+    ends = np.zeros(nz, dtype=bool) if split is None else np.asarray(split, dtype=bool)
 
     for ch in mask.iter_samples(dose.dose_gy, interpolate, True, layers=layers, as_parts=True):
         # interior voxels: one sample each, the same volume within a layer — binned in runs
         # of layers with the same volume and destination, without per-sample volume arrays
         if ch.per_voxel:
             k = ch.interior_layers()
-            for dest in {id(target(j)): target(j) for j in np.unique(k)}.values():
-                sel = np.array([target(j) is dest for j in k], dtype=bool)
-                dest.add(ch.interior_dose_gy[sel], ch.interior_volume_cc[sel])
+            sel = ends[k]
+            parts.int_rest.add(ch.interior_dose_gy[~sel], ch.interior_volume_cc[~sel])
+            parts.int_ends.add(ch.interior_dose_gy[sel], ch.interior_volume_cc[sel])
         else:
-            ends = np.cumsum(ch.interior_per_layer)
-            starts = ends - ch.interior_per_layer
-            run_start = ch.k0
-            for j in range(ch.k0, ch.k1 + 1):
-                if j < ch.k1 and (
-                    j == run_start
-                    or (
-                        target(j) is target(run_start)
-                        and ch.interior_volume_cc[j - ch.k0]
-                        == ch.interior_volume_cc[run_start - ch.k0]
-                    )
-                ):
+            stop = np.cumsum(ch.interior_per_layer)
+            start = stop - ch.interior_per_layer
+            vols = ch.interior_volume_cc
+            run = ch.k0
+            for j in range(ch.k0 + 1, ch.k1 + 1):
+                if j < ch.k1 and ends[j] == ends[run] and vols[j - ch.k0] == vols[run - ch.k0]:
                     continue
-                a, b = starts[run_start - ch.k0], ends[j - 1 - ch.k0]
-                target(run_start).add_uniform(
-                    ch.interior_dose_gy[a:b], float(ch.interior_volume_cc[run_start - ch.k0])
-                )
-                run_start = j
-        if split is None:
-            acc.add(ch.boundary_dose_gy, ch.boundary_volume_cc)
+                dest = parts.int_ends if ends[run] else parts.int_rest
+                a, b = start[run - ch.k0], stop[j - 1 - ch.k0]
+                dest.add_uniform(ch.interior_dose_gy[a:b], float(vols[run - ch.k0]))
+                run = j
+        sel = ends[ch.boundary_layer]
+        parts.bnd_rest.add(ch.boundary_dose_gy[~sel], ch.boundary_volume_cc[~sel])
+        parts.bnd_ends.add(ch.boundary_dose_gy[sel], ch.boundary_volume_cc[sel])
+        if ch.boundary_coarse is None:
+            parts.coarse_bnd = None
+        elif parts.coarse_bnd is not None:
+            parts.coarse_bnd.add(ch.boundary_coarse[0], ch.boundary_coarse[1])
+    return parts
+
+
+def _merge(*accs: _Accumulator | None) -> _Accumulator:
+    present = [a for a in accs if a is not None]
+    out = present[0].copy()
+    for b in present[1:]:
+        if b.vol is not None and out.vol is not None:
+            out.vol += b.vol
+            out.dv += b.dv  # type: ignore[operator]
+            out.dmin, out.dmax = min(out.dmin, b.dmin), max(out.dmax, b.dmax)
         else:
-            sel = split[ch.boundary_layer]
-            acc.add(ch.boundary_dose_gy[~sel], ch.boundary_volume_cc[~sel])
-            other.add(ch.boundary_dose_gy[sel], ch.boundary_volume_cc[sel])  # type: ignore[union-attr]
-    return other
-
-
-def _merge(a: _Accumulator, b: _Accumulator | None) -> _Accumulator:
-    out = a.copy()
-    if b is not None:
-        out.add(*b.samples())  # binned samples are bin means: they re-bin into the same bins
+            out.add(*b.samples())  # raw samples, or bin means (they re-bin into their bins)
     return out
 
 
@@ -248,9 +263,8 @@ def _dvh_from_accumulator(mask: StructureMask, acc: _Accumulator, settings: DVHS
 
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
     """The DVH of a rasterised structure (no variants)."""
-    acc = _Accumulator(*_dose_range(mask, dose))
-    _accumulate(mask, dose, settings.interpolate_dose, acc)
-    return _dvh_from_accumulator(mask, acc, settings)
+    parts = _accumulate(mask, dose, settings.interpolate_dose, _dose_range(mask, dose))
+    return _dvh_from_accumulator(mask, _merge(parts.int_rest, parts.bnd_rest), settings)
 
 
 def compute_dvh(
@@ -292,7 +306,6 @@ def compute_dvh_and_mask(
         structure, dose, s, settings.end_cap, slice_thickness_mm, _rasteriser=raster
     )
     lo_hi = _dose_range(mask, dose)
-    rest = _Accumulator(*lo_hi)
     alts = settings.alternatives() if settings.variants else ()
     split = None
     if any(a.supersampling == s for a in alts):
@@ -305,8 +318,9 @@ def compute_dvh_and_mask(
             .reshape(nz, s)
             .any(axis=1)
         )
-    ends = _accumulate(mask, dose, settings.interpolate_dose, rest, split)
-    dvh = _dvh_from_accumulator(mask, _merge(rest, ends), settings)
+    parts = _accumulate(mask, dose, settings.interpolate_dose, lo_hi, split)
+    main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
+    dvh = _dvh_from_accumulator(mask, main, settings)
     if not settings.variants:
         return dvh, mask
     variants = []
@@ -315,9 +329,19 @@ def compute_dvh_and_mask(
             alt_mask = structure_mask(
                 structure, dose, s, alt.end_cap, slice_thickness_mm, _rasteriser=raster, _base=mask
             )
-            alt_ends = _Accumulator(*lo_hi)
-            _accumulate(alt_mask, dose, alt.interpolate_dose, alt_ends, layers=split)
-            variants.append(_dvh_from_accumulator(alt_mask, _merge(rest, alt_ends), alt))
+            alt_parts = _accumulate(
+                mask=alt_mask,
+                dose=dose,
+                interpolate=alt.interpolate_dose,
+                lo_hi=lo_hi,
+                layers=split,
+            )
+            acc = _merge(parts.int_rest, parts.bnd_rest, alt_parts.int_rest, alt_parts.bnd_rest)
+            variants.append(_dvh_from_accumulator(alt_mask, acc, alt))
+        elif parts.coarse_bnd is not None and alt.supersampling == 2:
+            # the corner sub-lattice of the odd supersampling: no new rasterisation
+            acc = _merge(parts.int_rest, parts.int_ends, parts.coarse_bnd)
+            variants.append(_dvh_from_accumulator(mask, acc, alt))
         else:
             alt_mask = structure_mask(
                 structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm

@@ -567,11 +567,21 @@ class StructureMask:
         k, iy, ix = self._boundary_box_index(boundary_voxels)
         inside = boundary_inside
         vol_b = self.dz_mm[k] * self.dy_mm[iy] * self.dx_mm[ix] / MM3_PER_CC
+        # the "corner" sub-lattice (indices 0 and s−1 per axis: 8 of the s³ sub-samples, at
+        # ±(s−1)/2s of a voxel) is a coarser sampling that comes for free (DVH variant)
+        coarse = None
+        corner = None
+        if s % 2 == 1 and s > 1:
+            corner = np.zeros((s, s, s), dtype=bool)
+            corner[np.ix_([0, s - 1], [0, s - 1], [0, s - 1])] = True
         if not interpolate:
             c = self.counts[k, iy, ix]
             d_b = box[k - k0, iy, ix]
             v_b = vol_b * (c / s3)
             layer_b = k
+            if corner is not None:
+                cc = (inside & corner).reshape(len(k), s3).sum(axis=1)
+                coarse = (d_b, vol_b * (cc / 8.0), k)
         else:
             # Hot path. Interpolation by 3×3×3 patches: one gather of the 27 neighbours
             # per boundary voxel; all s³ sub-sample doses are then patch @ W, with W the
@@ -611,7 +621,11 @@ class StructureMask:
             nin = inside.reshape(len(k), s3).sum(axis=1)
             v_b = np.repeat(vol_b / s3, nin)
             layer_b = np.repeat(k, nin)
-        return SampleChunk(k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, layer_b)
+            if corner is not None:
+                inside_c = inside & corner
+                nin_c = inside_c.reshape(len(k), s3).sum(axis=1)
+                coarse = (sub[inside_c], np.repeat(vol_b / 8.0, nin_c), np.repeat(k, nin_c))
+        return SampleChunk(k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, layer_b, coarse)
 
 
 @dataclass(frozen=True, eq=False)
@@ -620,7 +634,9 @@ class SampleChunk:
 
     Interior samples: ``interior_dose_gy`` in layer order with ``interior_per_layer`` of them
     in each layer; ``interior_volume_cc`` is the voxel volume per layer (``per_voxel``
-    False) or per sample (True). Boundary samples carry their own volume and layer.
+    False) or per sample (True). Boundary samples carry their own volume and layer;
+    ``boundary_coarse`` holds them again as seen by the coarser corner sub-lattice (the
+    interior samples are the same for both).
     """
 
     k0: int
@@ -632,6 +648,9 @@ class SampleChunk:
     boundary_dose_gy: np.ndarray
     boundary_volume_cc: np.ndarray
     boundary_layer: np.ndarray
+    #: (dose_gy, volume_cc, layer) of the boundary samples with the 8-point corner
+    #: sub-lattice only (odd supersampling), or None
+    boundary_coarse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def interior_layers(self) -> np.ndarray:
         return np.repeat(np.arange(self.k0, self.k1), self.interior_per_layer)

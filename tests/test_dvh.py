@@ -233,3 +233,35 @@ def test_mask_is_returned_for_reuse():
     dvh, mask = compute_dvh_and_mask(p.structure, p.dose, DVHSettings(variants=False))
     assert mask.rasterised_volume_cc == pytest.approx(dvh.total_volume_cc, rel=0.02)
     assert mask.structure_volume_cc == pytest.approx(dvh.total_volume_cc)
+
+
+def test_coarse_variant_is_the_corner_sub_lattice_and_sound():
+    p = make_phantom(shape_for_volume("sphere", 10.0), slice_mm=2.0, grid_mm=3.0, gradient="x")
+    dvh = compute_dvh(p.structure, p.dose)
+    coarse = dvh.variants[1]
+    assert coarse.settings == "end_cap=half_slice supersampling=2 interpolation=on"
+    assert coarse.total_volume_cc == pytest.approx(dvh.total_volume_cc)
+    assert_matches_truth(coarse, p, dose_tol=0.015)
+    assert coarse.max_gy() <= dvh.max_gy() + 1e-9  # a subset of the same sub-samples
+
+
+def test_two_lesions_in_one_roi_are_not_bridged():
+    zs = list(np.arange(-10.0, -5.9, 2.0)) + list(np.arange(6.0, 10.1, 2.0))  # 3 + 3 planes
+    s = Structure(1, "GTVs", tuple(Contour(z, _rect(-5, 5, -5, 5)) for z in zs))
+    dvh = compute_dvh(s, _grid_with_x_gradient(), DVHSettings(variants=False))
+    assert dvh.total_volume_cc == pytest.approx(2 * 10 * 10 * 6 / 1000)
+
+
+def test_non_uniform_dose_planes_interpolate_exactly():
+    x = np.arange(-20.0, 20.1, 2.0)
+    z = np.array([-14.0, -11.0, -9.5, -6.0, -2.0, 0.0, 1.5, 5.0, 7.0, 10.0, 13.0, 16.0])
+    zz, yy, xx = np.meshgrid(z, x, x, indexing="ij")
+    grid = DoseGrid(30.0 + 0.8 * zz, x, x, z)
+    planes = np.arange(-7.0, 7.1, 1.0)  # a 10 × 10 mm box, 15 mm tall with half-slice caps
+    s = Structure(1, "Box", tuple(Contour(zp, _rect(-5.3, 4.7, -4.6, 5.4)) for zp in planes))
+    dvh = compute_dvh(s, grid, DVHSettings(variants=False))
+    assert dvh.total_volume_cc == pytest.approx(10 * 10 * 15 / 1000)
+    assert dvh.mean_gy() == pytest.approx(30.0, abs=0.05)
+    # extremes within one sub-sample spacing (the widest voxel is 3.75 mm: 1.25 mm)
+    assert dvh.max_gy() == pytest.approx(30 + 0.8 * 7.5, abs=0.8 * 1.25)
+    assert dvh.min_gy() == pytest.approx(30 - 0.8 * 7.5, abs=0.8 * 1.25)

@@ -10,7 +10,7 @@ On the same data, for each tool:
   files; (b) dicompyler-core 0.5.6 ``dvhcalc.get_dvh`` for all ROIs, default and with
   interpolation (``interpolation_resolution`` = pixel spacing / 4,
   ``interpolation_segments_between_planes`` = 2); (c) the floor — pydicom reading the
-  RTSTRUCT and RTDOSE and decoding the dose to Gy;
+  RTSTRUCT and RTDOSE, decoding every contour's points and the dose to Gy;
 * ratios rtcheck/dicompyler and rtcheck/floor;
 * accuracy of every tool against the closed-form truth of the analytic phantoms (the same
   scoring as `rtcheck selftest`);
@@ -47,7 +47,7 @@ import tools  # noqa: E402
 
 TOOLS = ("floor", "rtcheck", "dicompyler", "dicompyler_interp")
 LABELS = {
-    "floor": "floor: read + decode (pydicom)",
+    "floor": "floor: read + decode (pydicom)",  # contours and dose
     "rtcheck": "rtcheck (default settings)",
     "dicompyler": "dicompyler-core default",
     "dicompyler_interp": "dicompyler-core interpolated",
@@ -128,6 +128,17 @@ def score(case: cases.Case, results: dict[str, list[tools.RoiResult]]):
 
 # -- memory (one fresh subprocess per tool) ----------------------------------------------
 def _maxrss_mb() -> float:
+    """Peak resident set size of this process (MB).
+
+    VmHWM from /proc/self/status, which starts afresh at exec; getrusage's ru_maxrss would
+    carry over the parent's peak through fork + exec (the parent holds the synthetic grid).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
@@ -319,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
             "",
             memory_table(mem, grid_mb),
         ]
+    if "rtcheck" in summaries and summaries["rtcheck"].failures:
+        fails = summaries["rtcheck"].failures
+        parts += ["", f"rtcheck's tolerance violations on the phantoms ({len(fails)}):", ""]
+        parts += [f"- {f}" for f in fails[:40]]
+        if len(fails) > 40:
+            parts.append(f"- … and {len(fails) - 40} more")
     parts += notes
     report = "\n".join(p for p in parts if p is not None) + "\n"
     print(report)

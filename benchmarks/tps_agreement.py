@@ -53,6 +53,14 @@ def _f(v: float | None, fmt: str = ".2f") -> str:
     return "–" if v is None else format(v, fmt)
 
 
+def _vol(row) -> str:
+    if row.volume_cc is None:
+        return "–"
+    if row.volume_uncertainty_cc:
+        return f"{row.volume_cc:.2f} ± {row.volume_uncertainty_cc:.2f}"
+    return f"{row.volume_cc:.2f}"
+
+
 def agreement_table(folder: Path, with_dicompyler: bool = False) -> str:
     from tools import run_dicompyler, run_rtcheck
 
@@ -67,7 +75,8 @@ def agreement_table(folder: Path, with_dicompyler: bool = False) -> str:
         peer = {r.roi_number: r for r in run_dicompyler(structure_file, dose_file)}
 
     head = (
-        "| ROI | TPS vol (cc) | rtcheck vol (cc) | Δvol | TPS mean (Gy) | rtcheck mean | Δmean (Gy)"
+        "| ROI | TPS vol (cc) | rtcheck vol (cc) ± end-cap/sampling spread | Δvol | TPS mean (Gy) "
+        "| rtcheck mean | Δmean (Gy)"
         " | TPS max (Gy) | rtcheck max | Δmax (Gy) |"
     )
     sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -78,13 +87,13 @@ def agreement_table(folder: Path, with_dicompyler: bool = False) -> str:
     for number in sorted(ours):
         row = ours[number]
         if number not in tps:
-            note = row.error or "no TPS DVH"
-            lines.append(f"| {number} {row.name} | – | {_f(row.volume_cc)} | – | – | – | – | – | – | – |"
-                         + (" – | – | – |" if with_dicompyler else "") + f" <!-- {note} -->")
+            note = "no contours, no TPS DVH" if row.error and "no contours" in row.error else "no TPS DVH"
+            lines.append(f"| {number} {row.name} ({note}) | – | {_vol(row)} | – | – | – | – | – | – | – |"
+                         + (" – | – | – |" if with_dicompyler else ""))
             continue
         v0, mean, dmax = tps_summary(*tps[number])
         line = (
-            f"| {number} {row.name} | {v0:.2f} | {_f(row.volume_cc)} | {_pct(row.volume_cc, v0)} "
+            f"| {number} {row.name} | {v0:.2f} | {_vol(row)} | {_pct(row.volume_cc, v0)} "
             f"| {mean:.2f} | {_f(row.mean_gy)} | {_diff(row.mean_gy, mean)} "
             f"| {dmax:.2f} | {_f(row.max_gy)} | {_diff(row.max_gy, dmax)} |"
         )

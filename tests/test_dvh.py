@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtcheck.dvh import (
     DEFAULT,
@@ -265,3 +267,37 @@ def test_non_uniform_dose_planes_interpolate_exactly():
     # extremes within one sub-sample spacing (the widest voxel is 3.75 mm: 1.25 mm)
     assert dvh.max_gy() == pytest.approx(30 + 0.8 * 7.5, abs=0.8 * 1.25)
     assert dvh.min_gy() == pytest.approx(30 - 0.8 * 7.5, abs=0.8 * 1.25)
+
+
+_CONE = make_phantom(
+    shape_for_volume("cone", 3.0, (0.2, -0.3, 0.1)),
+    slice_mm=2.0,
+    grid_mm=3.0,
+    gradient="y",
+    plane_offset_mm=0.37,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shift=st.tuples(
+        st.floats(-50, 50, allow_nan=False),
+        st.floats(-50, 50, allow_nan=False),
+        st.floats(-50, 50, allow_nan=False),
+    )
+)
+def test_moving_structure_and_grid_together_changes_nothing(shift):
+    p = _CONE  # contour slabs end at odd + 0.37 mm: no sub-sample lies exactly on a boundary
+    sx, sy, sz = shift
+    moved = Structure(
+        1,
+        "Cone",
+        tuple(Contour(c.z_mm + sz, c.points_mm + [sx, sy]) for c in p.structure.contours),
+    )
+    grid = DoseGrid(p.dose.dose_gy, p.dose.x_mm + sx, p.dose.y_mm + sy, p.dose.z_mm + sz)
+    a = compute_dvh(p.structure, p.dose)
+    b = compute_dvh(moved, grid)
+    assert b.total_volume_cc == pytest.approx(a.total_volume_cc, rel=1e-9)
+    for metric in (DVH.mean_gy, DVH.max_gy, DVH.min_gy, lambda d: d.dose_at_volume(percent=50)):
+        assert metric(b) == pytest.approx(metric(a), abs=1e-6)
+        assert b.uncertainty(metric) == pytest.approx(a.uncertainty(metric), abs=1e-6)

@@ -351,7 +351,7 @@ _CONFIDENCE = {
     "derived": Confidence.DERIVED,
     "d": Confidence.DERIVED,
 }
-_ROW_FIELDS = ("level", "minor", "source", "confidence", "alpha_beta", "note")
+_ROW_FIELDS = ("level", "minor", "source", "confidence", "alpha_beta", "min_interval_months", "note")
 _HEADER_FIELDS = (
     "name",
     "version",
@@ -548,6 +548,17 @@ def _parse_row(
         ab = _number(fields["alpha_beta"], "alpha_beta (Gy)", path)
     else:
         ab = alpha_beta.get(organ, alpha_beta.get(organ.split("_PRV")[0].split("-")[0], alpha_beta.get("default")))
+    min_interval = None
+    if "min_interval_months" in fields:
+        node = fields["min_interval_months"]
+        if table_quantity is DoseQuantity.PHYSICAL:
+            raise ConstraintTableError(
+                "min_interval_months is a condition between courses: it belongs to a re-irradiation "
+                "table (dose_quantity EQD2 or BED), not to a physical-dose table",
+                path=path,
+                line=node.line,
+            )
+        min_interval = _number(node, "min_interval_months (a number of months, e.g. 6)", path)
     note = str(fields["note"].value).strip() if "note" in fields and fields["note"].value is not None else ""
     return Constraint(
         organ=organ,
@@ -563,6 +574,7 @@ def _parse_row(
         alpha_beta_gy=ab,
         note=note,
         line=line,
+        min_interval_months=min_interval,
     )
 
 

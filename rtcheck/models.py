@@ -516,7 +516,9 @@ class Constraint:
     ``limit`` is in ``limit_unit``; for a dose in Gy, ``limit_quantity`` says physical,
     EQD2 or BED. ``minor_limit`` (same unit) is the outer edge of the minor-deviation band
     of a hard limit, when the source gives one. ``alpha_beta_gy`` is the organ's α/β used
-    for BED/EQD2 work. ``line`` is the row's line in its table file.
+    for BED/EQD2 work. ``min_interval_months`` (re-irradiation tables only) is the minimum
+    time between consecutive courses that the limit was derived for (None: no condition).
+    ``line`` is the row's line in its table file.
     """
 
     organ: str
@@ -532,6 +534,7 @@ class Constraint:
     alpha_beta_gy: float | None = None
     note: str = ""
     line: int | None = None
+    min_interval_months: float | None = None
 
     @property
     def limit_text(self) -> str:
@@ -560,6 +563,7 @@ class Constraint:
             "confidence": self.confidence.value,
             "alpha_beta_gy": self.alpha_beta_gy,
             "note": self.note,
+            "min_interval_months": self.min_interval_months,
             "line": self.line,
         }
 

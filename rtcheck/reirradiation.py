@@ -16,10 +16,10 @@
   EQD2 DVH. Only the current course's results count in the verdict: the shipped rows are
   written for the re-irradiation course (HyTEC's 25 Gy EQD2 is for the SBRT course alone);
   prior courses' results are shown for information;
-* **intervals**: a cumulative row whose note states ``>= N months between courses`` is
-  valid only with that interval; the interval between every two consecutive courses (by
-  date, up to the current plan) is checked — shorter is a FAIL of that condition, an
-  unknown date leaves it NOT_EVALUATED.
+* **intervals**: a cumulative or per-course row with ``min_interval_months: N`` (a
+  validated field of the table row) is valid only with at least N months between courses;
+  the interval between every two consecutive courses (by date, up to the current plan) is
+  checked — shorter is a FAIL of that condition, an unknown date leaves it NOT_EVALUATED.
 
 The verdict is computed twice (with and without recovery factors); the result says whether
 it depends on the factors. A paper-record prior course makes every composite value an
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,9 +63,6 @@ from .models import (
 from .names import NameTable, assign_organ
 
 SCHEMA_NAME = "rtcheck-reirradiation"
-
-#: How a row's note states the minimum time between courses its limit was derived for.
-INTERVAL_PATTERN = re.compile(r"(?:>=|≥)\s*(\d+(?:\.\d+)?)\s*months?\s+between\s+courses", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -254,11 +250,6 @@ def convert_row_to_eqd2(row: Constraint, fractions: int) -> tuple[Constraint | N
 
 
 # -- the check ------------------------------------------------------------------------------
-def _min_interval_months(row: Constraint) -> float | None:
-    m = INTERVAL_PATTERN.search(row.note or "")
-    return float(m.group(1)) if m else None
-
-
 def _names_same(names: NameTable):
     def same(a: str, b: str) -> bool:
         ca = names.canonical_organ(a) or a
@@ -378,7 +369,8 @@ def check_reirradiation(
                                   set(per_course.required_organs) if index == 0 else set(), index, label)
                 )
 
-    intervals = _interval_checks(cumulative, priors, current_date, names, matches)
+    interval_rows = [*cumulative.constraints, *(per_course.constraints if per_course is not None else ())]
+    intervals = _interval_checks(interval_rows, priors, current_date, names, matches)
     counted = [r for r in results if r.counts]
     interval_levels = [i.level for i in intervals]
     overall_with = _worst(overall_level([r.with_factor for r in counted]), interval_levels)
@@ -472,8 +464,8 @@ def _note(res: ConstraintResult, text: str) -> ConstraintResult:
     return dataclasses.replace(res, reason=f"{res.reason}; {text}" if res.reason else text)
 
 
-def _interval_checks(cumulative, priors, current_date, names, matches) -> list[IntervalCheck]:
-    """Every pair of consecutive courses (by date) against each row's minimum interval.
+def _interval_checks(rows: Sequence[Constraint], priors, current_date, names, matches) -> list[IntervalCheck]:
+    """Every pair of consecutive courses (by date) against each row's ``min_interval_months``.
 
     A prior course without a date cannot be placed: its interval is NOT_EVALUATED.
     """
@@ -487,8 +479,8 @@ def _interval_checks(cumulative, priors, current_date, names, matches) -> list[I
     pairs += [(p.label, current_label, None) for p in undated]
     checks = []
     seen = set()
-    for row in cumulative.constraints:
-        months = _min_interval_months(row)
+    for row in rows:
+        months = row.min_interval_months
         if months is None:
             continue
         if assign_organ(names, row.organ, matches).structure_name is None:
@@ -504,7 +496,7 @@ def _interval_checks(cumulative, priors, current_date, names, matches) -> list[I
                 level, reason = Level.PASS, ""
             else:
                 level, reason = Level.FAIL, (
-                    f"{elapsed:.1f} months between courses; the cumulative limit of {row.source} "
+                    f"{elapsed:.1f} months between courses; the limit {row.text} ({row.source}) "
                     f"was derived for >= {months:g} months"
                 )
             checks.append(IntervalCheck(earlier, row.organ, row.source, months, elapsed, level, reason, later))

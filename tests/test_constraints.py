@@ -267,6 +267,62 @@ def test_minor_band_accepted(tmp_path):
     assert row.minor_limit == 27.0
 
 
+# -- min_interval_months (re-irradiation tables) ------------------------------------------------
+REIRR_ROW = "  - SpinalCord: D0.035cc < 135.5 Gy BED"
+
+
+def _reirradiation_copy(tmp_path: Path) -> tuple[Path, list[str], int]:
+    lines = (shipped_dir() / "reirradiation.yaml").read_text(encoding="utf-8").splitlines()
+    index = lines.index(REIRR_ROW)
+    return tmp_path / "site-reirr.yaml", lines, index
+
+
+def _interval_line(lines: list[str], row: int) -> int:
+    return next(j for j in range(row + 1, len(lines)) if lines[j].startswith("    min_interval_months:"))
+
+
+def test_shipped_reirradiation_intervals_are_structured_fields():
+    table = shipped_table("reirradiation-cumulative")
+    months = {(c.organ, c.limit, c.kind): c.min_interval_months for c in table.constraints}
+    # HyTEC 2021 (thecal sac, >= 5 months) and Nieder 2006 (cord 135.5 Gy BED, >= 6 months)
+    assert months[("ThecalSac", 70.0, LimitKind.HARD)] == 5
+    assert months[("SpinalCord", 135.5, LimitKind.HARD)] == 6
+    assert months[("SpinalCord", 120.0, LimitKind.GOAL)] is None
+    nieder = next(c for c in table.constraints if c.limit == 135.5)
+    assert nieder.to_dict()["min_interval_months"] == 6
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("six", ["min_interval_months", "must be a number", "'six'"]),
+        ("6 months", ["min_interval_months", "must be a number"]),
+        ("0", ["min_interval_months", "must be > 0"]),
+        ("-3", ["min_interval_months", "must be > 0"]),
+        ("true", ["min_interval_months", "must be a number"]),
+    ],
+)
+def test_bad_min_interval_months(tmp_path, value, words):
+    path, lines, i = _reirradiation_copy(tmp_path)
+    j = _interval_line(lines, i)
+    lines[j] = f"    min_interval_months: {value}"
+    _expect_error(path, lines, j + 1, *words)
+
+
+def test_min_interval_months_refused_in_a_physical_table(tmp_path):
+    path, lines, i = _copy(tmp_path)
+    lines.insert(i + 1, "    min_interval_months: 6")
+    _expect_error(path, lines, i + 2, "min_interval_months", "re-irradiation", "physical")
+
+
+def test_min_interval_months_accepted_as_a_decimal(tmp_path):
+    path, lines, i = _reirradiation_copy(tmp_path)
+    lines[_interval_line(lines, i)] = "    min_interval_months: 4.5"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    row = next(c for c in parse_table(path).constraints if c.line == i + 1)
+    assert row.min_interval_months == 4.5
+
+
 def test_unknown_header_field(tmp_path):
     path, lines, _ = _copy(tmp_path)
     j = next(j for j, text in enumerate(lines) if text.startswith("fractions:"))
@@ -375,5 +431,6 @@ def test_reirradiation_table_for_composites():
 
 def test_readme_documents_every_row_field():
     readme = (shipped_dir() / "README.md").read_text(encoding="utf-8")
-    for word in ("level", "minor", "source", "confidence", "alpha_beta", "note", "CV", "Gy EQD2", "Gy BED", "evaluate_on"):
+    for word in ("level", "minor", "source", "confidence", "alpha_beta", "min_interval_months", "note", "CV",
+                 "Gy EQD2", "Gy BED", "evaluate_on"):
         assert re.search(re.escape(word), readme), word

@@ -498,7 +498,7 @@ constraints:
   - SpinalCord: D0.035cc < 135.5 Gy BED
     source: Nieder-2006
     confidence: verified
-    note: "valid with >= 6 months between courses"
+    min_interval_months: 6
   - SpinalCord: Dmean < 45 Gy
     alpha_beta: 4
     source: Lumbar
@@ -665,3 +665,27 @@ def test_interval_between_two_prior_courses_is_checked(tmp_path):
     assert pairs[("2024", "2024b")].elapsed_months == pytest.approx(91 / (365.25 / 12))
     assert pairs[("2024b", "current plan")].level.value == "PASS"
     assert result.overall.value == "FAIL"
+
+
+def test_interval_comes_from_the_row_field_never_from_its_note(tmp_path):
+    from rtcheck.constraints import parse_table, shipped_names
+    from rtcheck.reirradiation import check_reirradiation
+
+    # the same cord limit twice: as a note only (free text, not a condition), then as a field
+    note_only = CUMULATIVE_YAML.replace("    min_interval_months: 6\n", '    note: "valid with >= 6 months between courses"\n')
+    assert "min_interval_months" not in note_only
+    (tmp_path / "note.yaml").write_text(note_only, encoding="utf-8")
+    current = synthetic_plan(8.0, 1, CURRENT_DATE)
+    recent = co.PriorCourse("RT 3 months ago", 5, dt.date(2026, 8, 1), "test", course=uniform_course(20, 5))
+    result = check_reirradiation(current, [recent], names=shipped_names(), cumulative=parse_table(tmp_path / "note.yaml"))
+    assert result.intervals == ()
+    # a per-course row's interval is checked too (not silently ignored)
+    cumulative, _ = tables(tmp_path)
+    per_course = CUMULATIVE_YAML.replace("name: test-cumulative", "name: test-per-course").replace(
+        "    min_interval_months: 6\n", "    min_interval_months: 4\n"
+    )
+    (tmp_path / "per-course.yaml").write_text(per_course, encoding="utf-8")
+    result = check_reirradiation(current, [recent], names=shipped_names(), cumulative=cumulative,
+                                 per_course=parse_table(tmp_path / "per-course.yaml"))
+    assert sorted((i.min_months, i.level.value) for i in result.intervals) == [(4, "FAIL"), (6, "FAIL")]
+    assert "SpinalCord: D0.035cc < 135.5 Gy BED" in result.intervals[0].reason

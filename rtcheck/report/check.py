@@ -21,7 +21,7 @@ ever added within a major version)::
         "notes": [str],
         "results": [{"organ", "metric", "comparison", "limit", "unit", "dose_quantity",
                      "kind": "hard"|"goal", "minor_limit", "source", "confidence",
-                     "alpha_beta_gy", "note", "line",
+                     "alpha_beta_gy", "note", "min_interval_months", "line",
                      "structure": str|null, "level": level,
                      "value": float|null, "uncertainty": float|null, "margin": float|null,
                      "coverage": float|null, "organ_volume_cc": float|null,

@@ -967,6 +967,16 @@ def _check_frames(structure_set: StructureSet, dose: DoseGrid, plan: Plan | None
             )
 
 
+def _check_dose_not_empty(dose: DoseGrid) -> None:
+    """Refuse a dose grid of zeros: every organ would look spared."""
+    if not dose.max_gy > 0:
+        raise InputError(
+            "the dose grid is zero everywhere: it is not a calculated plan dose",
+            path=dose.source_files[0] if dose.source_files else None,
+            remedy="calculate the plan's dose in the planning system and export it again",
+        )
+
+
 def _make_course(
     dose: DoseGrid,
     structures: _StructureInfo,
@@ -975,6 +985,7 @@ def _make_course(
     beams_verified: bool = False,
 ) -> Course:
     _check_frames(structures.structure_set, dose, plan.plan if plan else None)
+    _check_dose_not_empty(dose)
     notes = list(plan.notes) if plan else []
     if dose.summation_type in ("BEAM", "BEAM_SUM") and not beams_verified:
         notes.append(

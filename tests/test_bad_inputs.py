@@ -1,0 +1,89 @@
+"""Adversarial inputs: broken or misleading exports must never give a PASS.
+
+Each test builds its input in ``tmp_path`` — a copy of ``sample_dicom/spine_8gy_1fx`` (8 Gy
+in 1 fraction, AP/PA pair; passes as exported) mutated with pydicom, or a small export from
+tests/rt_synth.py — and runs the command line as a user would. Bad input must end with
+exit code 3 and a one-line message naming the file, without a traceback and without
+touching the input folder; a plan whose constraints cannot all be evaluated must not exit 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLE_DICOM
+
+from rtcheck.cli import main
+
+SPINE = SAMPLE_DICOM / "spine_8gy_1fx"
+
+
+def run(*args) -> object:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def tree_digest(folder: Path) -> str:
+    """Names, modification times and contents of every file under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(str(path.stat().st_mtime_ns).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def spine(tmp_path) -> Path:
+    """A private copy of the palliative spine export (RP, RS, RD) to mutate."""
+    folder = tmp_path / "spine"
+    shutil.copytree(SPINE, folder)
+    return folder
+
+
+def edit(folder: Path, prefix: str, change) -> Path:
+    """Apply ``change(dataset)`` to the file of ``folder`` whose name starts with ``prefix``."""
+    path = next(p for p in folder.iterdir() if p.name.startswith(prefix))
+    ds = pydicom.dcmread(path)
+    change(ds)
+    ds.save_as(path)
+    return path
+
+
+def assert_input_error(folder: Path, named: Path, *words: str, commands=(("dvh",), ("check",), ())):
+    """Every command exits 3 with one line naming ``named``, and leaves ``folder`` alone."""
+    before = tree_digest(folder)
+    for command in commands:
+        result = run(*command, folder)
+        assert result.exit_code == 3, (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert str(named) in lines[0], (command, lines[0])
+        for word in words:
+            assert word in lines[0], (command, word, lines[0])
+    assert tree_digest(folder) == before
+
+
+def test_unmodified_copy_passes(spine):
+    """The baseline the other tests mutate: the plan as exported passes (exit 0)."""
+    assert run("check", spine).exit_code == 0
+
+
+# --- doses that cannot be the plan's total dose --------------------------------------------
+
+
+def test_all_zero_dose_grid_is_refused(spine):
+    import numpy as np
+
+    def zero(ds):
+        ds.PixelData = np.zeros_like(ds.pixel_array).tobytes()
+
+    rd = edit(spine, "RD", zero)
+    assert_input_error(spine, rd, "zero")

@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from . import __version__
-from .errors import RtcheckError, UsageError
+from .errors import InputError, RtcheckError, UsageError
 from .models import (
     DVH,
     CheckResult,
@@ -339,6 +339,7 @@ def check_course(
         raise UsageError(
             "the course has no structure set, so no organ can be checked", remedy="export the RTSTRUCT with the plan"
         )
+    check_dose_reaches_prescription(course)
     structures = course.structure_set.structures
     dvhs = compute_dvhs(course.structure_set, course.dose, dvh_settings or DEFAULT)
     pairs = [(s.name, d) for s, d in zip(structures, dvhs, strict=True)]
@@ -361,6 +362,30 @@ def check_course(
         missing_required=missing,
         inputs=tuple(all_inputs),
         notes=tuple(notes) + tuple(getattr(course, "notes", ()) or ()),
+    )
+
+
+#: A plan's total dose reaches at least its prescription somewhere (hot spots are 100-130 %);
+#: a grid whose maximum is below this fraction of the prescription is a per-fraction or
+#: single-beam dose, or cGy values labelled Gy, and would make every organ look spared.
+MIN_MAX_DOSE_TO_PRESCRIPTION = 0.8
+
+
+def check_dose_reaches_prescription(course: Course) -> None:
+    """Refuse (InputError, exit 3) a dose whose maximum is far below the plan's prescription."""
+    plan = course.plan
+    rx = plan.prescription_gy if plan is not None else None
+    dose_max = course.dose.max_gy
+    if plan is None or rx is None or dose_max >= MIN_MAX_DOSE_TO_PRESCRIPTION * rx:
+        return
+    plan_name = plan.source_file.name if plan.source_file is not None else plan.sop_instance_uid
+    raise InputError(
+        f"the dose grid's maximum, {dose_max:.3g} Gy, is {100 * dose_max / rx:.0f} % of the "
+        f"prescription ({rx:g} Gy in plan {plan_name}): it cannot be the plan's total dose "
+        "(a per-fraction or single-beam dose, or cGy values labelled Gy?)",
+        path=course.dose.source_files[0] if course.dose.source_files else None,
+        remedy="export the plan's total dose in Gy (DoseSummationType PLAN), or correct the plan's "
+        "TargetPrescriptionDose",
     )
 
 
@@ -387,6 +412,7 @@ def course_inputs(course: Course) -> list[tuple[str, str]]:
 __all__ = [
     "COVERAGE_TOLERANCE_CC",
     "check_course",
+    "check_dose_reaches_prescription",
     "course_inputs",
     "evaluate",
     "evaluate_constraint",

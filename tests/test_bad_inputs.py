@@ -87,3 +87,15 @@ def test_all_zero_dose_grid_is_refused(spine):
 
     rd = edit(spine, "RD", zero)
     assert_input_error(spine, rd, "zero")
+
+
+@pytest.mark.parametrize("factor", [0.01, 0.5])
+def test_dose_far_below_the_prescription_is_refused(spine, factor):
+    """cGy values labelled Gy (×0.01), or one of two fractions/beams (×0.5): the grid's
+    maximum is far below the 8 Gy prescription, so every organ would wrongly pass."""
+
+    def scale(ds):
+        ds.DoseGridScaling = f"{float(ds.DoseGridScaling) * factor:.8g}"
+
+    rd = edit(spine, "RD", scale)
+    assert_input_error(spine, rd, "prescription", commands=(("check",), ()))

@@ -99,3 +99,15 @@ def test_dose_far_below_the_prescription_is_refused(spine, factor):
 
     rd = edit(spine, "RD", scale)
     assert_input_error(spine, rd, "prescription", commands=(("check",), ()))
+
+
+def test_single_beam_dose_of_a_two_beam_plan_is_refused(spine):
+    """An RTDOSE of DoseSummationType BEAM that does not say which beam it is, for a plan
+    with two treatment beams: the other beam's dose is missing."""
+
+    def one_beam(ds):
+        ds.DoseSummationType = "BEAM"
+
+    edit(spine, "RD", one_beam)
+    rp = next(spine.glob("RP*"))
+    assert_input_error(spine, rp, "beam")

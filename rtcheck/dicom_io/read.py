@@ -1035,7 +1035,17 @@ def _check_beam_coverage(
         return False
     expected = _treatment_beam_numbers(plan_ds)
     numbers = [_dose_header(ds).beam_number for _, ds in beam_doses]
-    if not expected or any(n is None for n in numbers):
+    if not expected:
+        return False
+    if any(n is None for n in numbers):
+        if len(beam_doses) < len(expected):
+            raise InputError(
+                f"the plan has {len(expected)} treatment beams but only {len(beam_doses)} "
+                "per-beam dose file(s) (DoseSummationType BEAM, beam numbers not stated) were "
+                "found; summing them would under-report the dose",
+                path=plan_path,
+                remedy="export the doses of all beams, or the plan dose (DoseSummationType PLAN)",
+            )
         return False
     seen: dict[int, Path] = {}
     for (path, _), number in zip(beam_doses, numbers, strict=True):

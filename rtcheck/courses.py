@@ -426,6 +426,9 @@ def prior_courses_from_folder(
 ) -> list[PriorCourse]:
     """One PriorCourse per plan found in a DICOM export folder (via ``dicom_io.discover``).
 
+    The export needs an RTPLAN and its RTDOSE; an RTSTRUCT is not needed (organs are those of
+    the current plan, mapped onto the prior dose).
+
     ``fractions``/``date`` (from a course file) must agree with the plan's fractions and
     override its date (the plan date is the planning date; the date of the last fraction is
     better for elapsed time, so a stated date wins, with a note).
@@ -435,7 +438,7 @@ def prior_courses_from_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("prior course folder not found", path=folder, remedy="check the --prior path")
-    courses = discover(folder)
+    courses = discover(folder, require_structures=False)  # a prior course contributes dose only
     if not courses:
         raise InputError("no plan with a dose found in the prior course folder", path=folder,
                          remedy="export the prior RTPLAN and RTDOSE into this folder")

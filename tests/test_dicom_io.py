@@ -415,6 +415,26 @@ def test_folder_without_structures(tmp_path):
         discover(tmp_path)
 
 
+def test_folder_without_structures_is_a_dose_only_course_when_structures_are_optional(tmp_path):
+    export = simple_export(tmp_path)
+    export["structures"].unlink()  # RTPLAN + RTDOSE only, as a prior course may be exported
+    (course,) = discover(tmp_path, require_structures=False)
+    assert course.structure_set is None and course.ct_series_uids == ()
+    assert course.fractions == 5 and course.date == dt.date(2024, 1, 5)
+    assert course.dose.source_files == (export["dose"],)
+    assert any("no structure set" in note for note in course.notes)
+
+
+def test_optional_structures_are_still_linked_and_frame_checked(tmp_path):
+    export = simple_export(tmp_path / "ok")
+    (course,) = discover(tmp_path / "ok", require_structures=False)
+    assert course.structure_set is not None and course.structure_set.source_file == export["structures"]
+    assert not any("no structure set" in note for note in course.notes)
+    simple_export(tmp_path / "bad", frame_struct="1.2.826.0.1.3680043.8.498.999")
+    with pytest.raises(InputError, match="frame"):
+        discover(tmp_path / "bad", require_structures=False)
+
+
 def test_referenced_plan_missing(tmp_path):
     export = simple_export(tmp_path)
     export["plan"].unlink()

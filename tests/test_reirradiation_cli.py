@@ -91,6 +91,19 @@ def test_composite_matches_the_generator(prior, expected):
     assert report["prior_courses"][0]["fractions"] == 5
 
 
+def test_prior_export_without_rtstruct_is_accepted(tmp_path, expected):
+    prior = tmp_path / "prior_plan_and_dose_only"
+    prior.mkdir()
+    for name in ("RP.prior_spine_20gy_5fx.dcm", "RD.prior_spine_20gy_5fx.dcm"):
+        shutil.copy2(PRIOR / name, prior / name)
+    report = reirradiation(run("--prior", prior, "--format", "json"))
+    truth = expected["composite_spine_8gy_1fx_with_prior_spine_20gy_5fx"]["structures"]
+    cord = composite(report, "SpinalCord")
+    assert cord["without_factor"]["near_max_eqd2_gy"] == pytest.approx(truth["Cord"]["eqd2_D0.035cc_gy"], abs=TOLERANCE_GY)
+    assert report["prior_courses"][0]["fractions"] == 5
+    assert any("no structure set" in w for w in report["warnings"])
+
+
 def test_cumulative_limits_only_pass_and_exit_0():
     result = run("--prior", PRIOR, "--no-converted-limits")
     assert result.exit_code == 0, result.output

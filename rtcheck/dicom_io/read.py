@@ -924,7 +924,7 @@ def _tps_dvhs_from(path: Path, ds: Dataset) -> dict[int, tuple[np.ndarray, np.nd
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_frames(structure_set: StructureSet, dose: DoseGrid, plan: Plan | None) -> None:
+def _check_frames(structure_set: StructureSet | None, dose: DoseGrid, plan: Plan | None) -> None:
     dose_frame = dose.frame_of_reference_uid
     dose_file = dose.source_files[0] if dose.source_files else None
     remedy = (
@@ -944,6 +944,8 @@ def _check_frames(structure_set: StructureSet, dose: DoseGrid, plan: Plan | None
             path=dose_file,
             remedy="export the dose computed for this plan",
         )
+    if structure_set is None:
+        return
     ss_frame = structure_set.frame_of_reference_uid
     if dose_frame and ss_frame and ss_frame != dose_frame:
         raise InputError(
@@ -979,14 +981,17 @@ def _check_dose_not_empty(dose: DoseGrid) -> None:
 
 def _make_course(
     dose: DoseGrid,
-    structures: _StructureInfo,
+    structures: _StructureInfo | None,
     plan: _PlanInfo | None,
     dose_datasets: Sequence[Dataset],
     beams_verified: bool = False,
 ) -> Course:
-    _check_frames(structures.structure_set, dose, plan.plan if plan else None)
+    structure_set = structures.structure_set if structures is not None else None
+    _check_frames(structure_set, dose, plan.plan if plan else None)
     _check_dose_not_empty(dose)
     notes = list(plan.notes) if plan else []
+    if structure_set is None:
+        notes.append("no structure set (RTSTRUCT) linked: the course has a dose but no structures")
     if dose.summation_type in ("BEAM", "BEAM_SUM") and not beams_verified:
         notes.append(
             f"the dose is the sum of {len(dose.source_files)} per-beam dose file(s); whether "
@@ -1015,10 +1020,10 @@ def _make_course(
         dose=dose,
         fractions=fractions,
         plan=plan.plan if plan else None,
-        structure_set=structures.structure_set,
+        structure_set=structure_set,
         date=date,
         label=label,
-        ct_series_uids=structures.ct_series_uids,
+        ct_series_uids=structures.ct_series_uids if structures is not None else (),
         notes=tuple(notes),
     )
 
@@ -1212,6 +1217,24 @@ def _structure_for(
     )
 
 
+def _linked_structures(
+    structures: Sequence[_Found],
+    uids: Sequence[str],
+    frame: str | None,
+    context: Path,
+    folder: Path,
+    required: bool,
+) -> _StructureInfo | None:
+    """The structure set of one course; None when it is not ``required`` and cannot be linked."""
+    try:
+        ss = _structure_for(structures, uids, frame, context, folder)
+    except InputError:
+        if required:
+            raise
+        return None
+    return _guarded(ss.path, _structure_set_from, ss.ds)
+
+
 def _structure_frames(ds: Dataset) -> list[str]:
     return [
         str(item.FrameOfReferenceUID)
@@ -1228,7 +1251,7 @@ def _read_dose_files(found: Sequence[_Found]) -> DoseGrid:
     return grids[0] if len(grids) == 1 else _sum_beam_doses(grids)
 
 
-def discover(folder: str | Path) -> list[Course]:
+def discover(folder: str | Path, *, require_structures: bool = True) -> list[Course]:
     """Find the plans in ``folder`` (recursively) and link each with its dose and structures.
 
     Returns one Course per RTPLAN (in file-name order). A dose that references no plan
@@ -1236,6 +1259,11 @@ def discover(folder: str | Path) -> list[Course]:
     Raises InputError naming the folder or file, with what to export, when there is no
     RTDOSE or RTSTRUCT, a referenced object is missing, doses cannot be attributed, or
     frames of reference disagree.
+
+    With ``require_structures=False`` (prior courses of a re-irradiation check, which only
+    contribute dose: an RTPLAN + RTDOSE export) a course whose structure set is absent or
+    cannot be linked has ``structure_set=None`` and says so in its notes; a structure set
+    that is linked is still checked against the dose's frame of reference.
     """
     root = Path(folder)
     if not root.exists():
@@ -1260,7 +1288,7 @@ def discover(folder: str | Path) -> list[Course]:
             remedy="export the plan dose (RTDOSE, absolute dose in Gy) from the planning system "
             "together with the RTPLAN and RTSTRUCT",
         )
-    if not structures:
+    if not structures and require_structures:
         raise InputError(
             f"no RTSTRUCT (structure set) found ({count} files searched recursively: {summary})",
             path=root,
@@ -1308,10 +1336,14 @@ def discover(folder: str | Path) -> list[Course]:
                 for u in _referenced_uids(d.ds, "ReferencedStructureSetSequence")
                 if u not in ss_uids
             ]
-        ss = _structure_for(
-            structures, ss_uids, _text(chosen[0].ds, "FrameOfReferenceUID"), plan.path, root
+        structure_info = _linked_structures(
+            structures,
+            ss_uids,
+            _text(chosen[0].ds, "FrameOfReferenceUID"),
+            plan.path,
+            root,
+            require_structures,
         )
-        structure_info = _guarded(ss.path, _structure_set_from, ss.ds)
         dose = _read_dose_files(chosen)
         verified = all(
             _dose_header(d.ds).summation == "BEAM" for d in chosen
@@ -1329,14 +1361,14 @@ def discover(folder: str | Path) -> list[Course]:
                 for u in _referenced_uids(d.ds, "ReferencedStructureSetSequence")
                 if u not in dose_ss_uids
             ]
-        ss = _structure_for(
+        structure_info = _linked_structures(
             structures,
             dose_ss_uids,
             _text(chosen[0].ds, "FrameOfReferenceUID"),
             chosen[0].path,
             root,
+            require_structures,
         )
-        structure_info = _guarded(ss.path, _structure_set_from, ss.ds)
         dose = _read_dose_files(chosen)
         courses.append(_make_course(dose, structure_info, None, [d.ds for d in chosen]))
 

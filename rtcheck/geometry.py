@@ -116,8 +116,9 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
     """Group a volumetric ROI's contours into planes (sorted by z), validating them.
 
     Raises :class:`GeometryError` (naming the ROI, with a remedy) for an ROI without
-    contours, with non-CLOSED_PLANAR contours, or with a contour of fewer than 3 distinct
-    points or of (near-)zero area.
+    contours, with non-CLOSED_PLANAR contours, with a contour of fewer than 3 distinct
+    points or of (near-)zero area, or with a self-crossing contour or two contours of one
+    plane crossing each other (nesting is then ambiguous).
     """
     name = f"ROI {structure.roi_number} '{structure.name}'"
     if structure.is_empty:
@@ -154,7 +155,67 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
     planes = [
         ContourPlane(float(np.mean(heights[k])), tuple(by_plane[k])) for k in sorted(by_plane)
     ]
+    crossing = _first_crossing(planes)
+    if crossing is not None:
+        z, same = crossing
+        what = "a self-crossing contour" if same else "contours that cross each other"
+        raise GeometryError(
+            f"{name} has {what} at z = {z:g} mm (inside and outside are ambiguous there)",
+            remedy="correct the contour in the planning system (remove the loop or overlap) "
+            "and export the structure set again",
+        )
     return planes
+
+
+def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
+    """(z, same contour?) of a proper crossing between two edges on one plane, or None.
+
+    All edges of all planes are tested at once: planes are stacked apart along y, edges
+    sorted by their lowest y, and only pairs whose y and x ranges overlap are tested
+    (orientation test; edges that merely touch, and neighbouring edges, do not count).
+    """
+    polys = [poly for plane in planes for poly in plane.polygons]
+    p = np.concatenate(polys)
+    q = np.concatenate([_next(poly) for poly in polys])
+    contour = np.repeat(np.arange(len(polys)), [len(poly) for poly in polys])
+    plane_of = np.repeat(
+        np.arange(len(planes)), [sum(len(poly) for poly in pl.polygons) for pl in planes]
+    )
+    span = float(p[:, 1].max() - p[:, 1].min()) + 1.0
+    shift = plane_of * span  # planes never overlap in y
+    ylo = np.minimum(p[:, 1], q[:, 1]) + shift
+    yhi = np.maximum(p[:, 1], q[:, 1]) + shift
+    n = len(p)
+    order = np.argsort(ylo, kind="stable")
+    rank = np.empty(n, dtype=np.intp)
+    rank[order] = np.arange(n)
+    start = rank + 1
+    count = np.maximum(np.searchsorted(ylo[order], yhi, side="right") - start, 0)
+    total = int(count.sum())
+    if total == 0:
+        return None
+    i = np.repeat(np.arange(n), count)
+    j = order[start[i] + (np.arange(total) - (np.cumsum(count) - count)[i])]
+    # neighbouring edges of one contour share a vertex: not a crossing
+    first_edge = np.concatenate(([0], np.cumsum([len(poly) for poly in polys])[:-1]))[contour]
+    size = np.array([len(poly) for poly in polys])[contour]
+    pos_i, pos_j = i - first_edge[i], j - first_edge[j]
+    gap = np.abs(pos_i - pos_j)
+    neighbours = (contour[i] == contour[j]) & ((gap == 1) | (gap == size[i] - 1))
+    xlo, xhi = np.minimum(p[:, 0], q[:, 0]), np.maximum(p[:, 0], q[:, 0])
+    keep = ~neighbours & (xlo[i] <= xhi[j]) & (xlo[j] <= xhi[i])
+    i, j = i[keep], j[keep]
+
+    def orient(a, b, c):
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+    proper = (orient(p[i], q[i], p[j]) * orient(p[i], q[i], q[j]) < 0) & (
+        orient(p[j], q[j], p[i]) * orient(p[j], q[j], q[i]) < 0
+    )
+    if not proper.any():
+        return None
+    k = int(np.flatnonzero(proper)[0])
+    return planes[int(plane_of[i[k]])].z_mm, bool(contour[i[k]] == contour[j[k]])
 
 
 def slab_bounds(

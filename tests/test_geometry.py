@@ -133,6 +133,14 @@ def test_contours_on_one_plane_are_grouped_and_sorted():
             Structure(7, "Flat", (Contour(0.0, np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])),)),
             "zero area",
         ),
+        (
+            Structure(8, "Fig8", (Contour(0.0, np.array([[0.0, 0], [4, 3], [4, 0], [0, 2]])),)),
+            "self-crossing",
+        ),
+        (
+            Structure(9, "Overlap", (Contour(0.0, square(0, 0, 2)), Contour(0.0, square(1, 1, 2)))),
+            "cross each other",
+        ),
     ],
 )
 def test_unusable_rois_raise_geometry_error_with_name_and_remedy(structure, words):

@@ -316,7 +316,6 @@ def check_course(
     table: ConstraintTable,
     names: NameTable,
     *,
-    priors: Sequence[object] = (),
     fractions: int | None = None,
     dvh_settings=None,
     notes: Sequence[str] = (),
@@ -326,15 +325,11 @@ def check_course(
     models (picklable arguments, no I/O), so that an archive audit can call it per plan.
 
     ``fractions`` is the fraction count to report when it differs from the course's (an
-    override, or a course without a plan). ``priors`` is reserved for re-irradiation composites (prior courses); they are not
-    summed here yet, and giving any is refused rather than ignored.
+    override, or a course without a plan). This checks one course alone: the composite of
+    prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
     from .dvh import DEFAULT, compute_dvhs
 
-    if priors:
-        raise UsageError(
-            "prior courses are not supported by check_course yet", remedy="check the composite with the re-irradiation tools"
-        )
     if course.structure_set is None:
         raise UsageError(
             "the course has no structure set, so no organ can be checked", remedy="export the RTSTRUCT with the plan"

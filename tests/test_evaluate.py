@@ -290,3 +290,17 @@ def test_paired_organ_missing_but_sides_present_says_so():
     results, _, _ = evaluate(t, {"Lung_L": ramp("Lung_L"), "Rt Lung": ramp("Rt Lung")}, names=shipped_names())
     assert results[0].level is Level.NOT_EVALUATED
     assert "Lung_L and Lung_R are present" in results[0].reason
+
+
+def test_check_course_has_no_prior_courses_parameter():
+    """Prior courses are summed by rtcheck.reirradiation.check_reirradiation; check_course checks
+    one course and must not offer a ``priors`` argument that it cannot honour."""
+    import inspect
+
+    from rtcheck.evaluate import check_course
+    from rtcheck.reirradiation import check_reirradiation
+
+    assert "priors" not in inspect.signature(check_course).parameters
+    assert "priors" in inspect.signature(check_reirradiation).parameters
+    with pytest.raises(TypeError):
+        check_course(None, None, shipped_names(), priors=["a prior course"])

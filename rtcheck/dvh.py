@@ -2,7 +2,9 @@
 
 :func:`compute_dvh` rasterises one ROI (:func:`rtcheck.geometry.structure_mask`: bounding
 box only, boundary voxels supersampled, slab/end-cap conventions documented there), samples
-the dose (trilinear interpolation at the boundary sub-samples) and returns a
+the dose (trilinear interpolation at the boundary sub-samples; for ROIs with at most
+:data:`rtcheck.geometry.FINE_INTERIOR_MAX_VOXELS` interior voxels at every sub-sample, so
+that a small organ's DVH is not a staircase of whole voxels) and returns a
 :class:`rtcheck.models.DVH`. The DVH's sample volumes are scaled so that they add up to the
 ROI's *contour* volume inside the dose grid (polygon areas × slab thickness — exact for the
 contours), i.e. the grid sampling decides the *shape* of the DVH, the contours its volume.

@@ -32,7 +32,11 @@ box ``s`` times along x, y and z (sub-voxel centres). A sub-sample at height z t
 in-plane polygon set of the contour plane whose slab contains z; in-plane membership is the
 even-odd crossing-number test done as a vectorised scanline fill. Voxels whose sub-samples
 are all inside are *interior* (one sample at the voxel centre); voxels partly inside are
-*boundary* voxels whose inside sub-samples are kept as points (for dose interpolation).
+*boundary* voxels whose inside sub-samples are kept as points (for dose interpolation). A
+contour plane whose polygons enclose no sub-sample at all (smaller than a sub-sample cell:
+the tip of a cone or an organ) is given the sub-sample nearest its centre, so that no
+contour is lost. Contours that cross themselves or each other are refused
+(:class:`rtcheck.errors.GeometryError`): their inside is ambiguous.
 """
 
 from __future__ import annotations

@@ -104,7 +104,13 @@ def metric_function(constraint: Constraint, prescription_gy: float | None) -> Ca
         return 100.0 * dose / prescription_gy if unit is Unit.PERCENT else dose  # type: ignore[operator]
 
     def threshold() -> float:
-        return x * prescription_gy / 100.0 if metric.relative else x  # type: ignore[operator]
+        if x is None:  # only V/CV metrics ask, and they always have a threshold
+            raise ValueError(f"metric {metric} has no dose threshold")
+        if not metric.relative:
+            return x
+        if prescription_gy is None:  # refused above (needs_rx)
+            raise ValueError(f"metric {metric} is relative to an unknown prescription")
+        return x * prescription_gy / 100.0
 
     kind = metric.kind
     if kind is MetricKind.MAX:
@@ -223,13 +229,16 @@ def evaluate_constraint(
 
 
 def overall_level(results: Iterable[ConstraintResult], missing_required: Sequence[str] = ()) -> Level:
-    """Worst level; NOT_EVALUATED counts only for required organs (it is never a PASS).
+    """Worst level; NOT_EVALUATED never counts as a PASS.
 
-    A required organ with no structure makes the verdict at least NOT_EVALUATED.
+    A constraint NOT_EVALUATED counts when its organ is required, or when the organ has a
+    structure (present but partly outside the dose grid, too small for the metric, unusable
+    contours...): only an optional organ absent from the structure set is left out. A
+    required organ with no structure makes the verdict at least NOT_EVALUATED.
     """
     worst = Level.NOT_EVALUATED if missing_required else Level.PASS
     for r in results:
-        if r.level is Level.NOT_EVALUATED and not r.required:
+        if r.level is Level.NOT_EVALUATED and not r.required and r.structure_name is None:
             continue
         if r.level.severity > worst.severity:
             worst = r.level

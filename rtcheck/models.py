@@ -680,7 +680,8 @@ class CheckResult:
     """Everything a report shows about one plan checked against one table.
 
     ``overall`` is the worst level among the results, except that NOT_EVALUATED counts only
-    for required organs (an absent optional organ does not block a PASS, but is listed).
+    for required organs and organs present in the structure set (an absent optional organ
+    does not block a PASS, but is listed).
     ``inputs`` holds the UIDs and files the check read; ``notes`` the decisions taken on the
     way (table selection, prescription unknown…).
     """

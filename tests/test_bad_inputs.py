@@ -10,6 +10,7 @@ touching the input folder; a plan whose constraints cannot all be evaluated must
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -111,3 +112,54 @@ def test_single_beam_dose_of_a_two_beam_plan_is_refused(spine):
     edit(spine, "RD", one_beam)
     rp = next(spine.glob("RP*"))
     assert_input_error(spine, rp, "beam")
+
+
+# --- constraints that could not be evaluated must not end in a PASS -------------------------
+
+
+def _rename(folder: Path, renames: dict[str, str]) -> Path:
+    def change(ds):
+        for roi in ds.StructureSetROISequence:
+            if roi.ROIName in renames:
+                roi.ROIName = renames[roi.ROIName]
+
+    return edit(folder, "RS", change)
+
+
+def test_organ_partly_outside_the_dose_grid_is_not_a_pass(spine):
+    """Crop the dose grid at y = 12 mm: two thirds of the oesophagus (y 0–16 mm) lie outside,
+    so its limits cannot be known; the cord (y 57–67 mm) is still fully covered."""
+
+    def crop(ds):
+        keep = 30  # rows 0..29 (y = -108 ... 8 mm) are dropped
+        pixels = ds.pixel_array[:, keep:, :]
+        ds.PixelData = pixels.tobytes()
+        ds.Rows = pixels.shape[1]
+        ipp = [float(v) for v in ds.ImagePositionPatient]
+        ds.ImagePositionPatient = [ipp[0], ipp[1] + keep * float(ds.PixelSpacing[0]), ipp[2]]
+
+    edit(spine, "RD", crop)
+    result = run("check", spine)
+    assert result.exit_code == 1, result.output
+    assert "Esophagus" in result.output and "outside the dose grid" in result.output
+    assert "Verdict:       PASS" not in result.output
+
+
+def test_organ_smaller_than_the_metric_volume_is_not_a_pass(spine):
+    """An oesophagus contoured as one 1 mm × 1 mm square (0.003 cc): D0.035cc and the D_cc
+    limits are undefined, so the plan cannot pass."""
+    from pydicom.sequence import Sequence as DicomSequence
+
+    def tiny(ds):
+        number = next(r.ROINumber for r in ds.StructureSetROISequence if r.ROIName == "Esophagus")
+        item = next(i for i in ds.ROIContourSequence if i.ReferencedROINumber == number)
+        contour = item.ContourSequence[0]
+        z = -60.0
+        contour.ContourData = [-2.5, 7.5, z, -1.5, 7.5, z, -1.5, 8.5, z, -2.5, 8.5, z]
+        contour.NumberOfContourPoints = 4
+        item.ContourSequence = DicomSequence([contour])
+
+    edit(spine, "RS", tiny)
+    result = run("check", spine)
+    assert result.exit_code == 1, result.output
+    assert "undefined" in result.output

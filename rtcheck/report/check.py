@@ -59,7 +59,7 @@ _RESET = "\x1b[0m"
 #: Words for the verdict line.
 VERDICT_WORDS = {
     Level.PASS: "PASS — every evaluated constraint passes",
-    Level.NOT_EVALUATED: "NOT EVALUATED — a required organ could not be evaluated",
+    Level.NOT_EVALUATED: "NOT EVALUATED — a required organ, or an organ present in the structure set, could not be evaluated",
     Level.INDETERMINATE: "INDETERMINATE — a constraint is within its numerical uncertainty of the limit: review",
     Level.MINOR: "MINOR DEVIATION",
     Level.MAJOR: "MAJOR DEVIATION",

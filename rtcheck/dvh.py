@@ -171,7 +171,8 @@ class _Accumulator:
         vol = self.vol[used]
         dose = self.dv[used] / vol  # type: ignore[index]
         dose[0], dose[-1] = self.dmin, self.dmax  # the extreme samples exactly
-        return dose, vol
+        # descending, as DVH stores them: its stable sort then runs over sorted input
+        return dose[::-1], vol[::-1]
 
 
 def _dose_range(mask: StructureMask, dose: DoseGrid) -> tuple[float, float]:

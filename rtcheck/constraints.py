@@ -143,7 +143,7 @@ def _number(node: YNode, what: str, path: Path, *, positive: bool = True) -> flo
 
 
 def _refuse_unknown_keys(node: YNode, known: tuple[str, ...], path: Path, what: str = "field") -> None:
-    for key in node.value:  # type: ignore[union-attr]
+    for key in node.value if isinstance(node.value, dict) else ():
         if key not in known:
             raise ConstraintTableError(
                 f"unknown {what} '{key}' (expected one of {', '.join(known)})", path=path, line=node.key_line(key)
@@ -470,7 +470,11 @@ def _parse_row(
             line=line,
             remedy="use Dmax, Dmin, Dmean, D<x>cc, D<x>%, V<x>Gy, V<x>%, CV<x>Gy or CV<x>%",
         )
-    if metric.kind is MetricKind.DOSE_AT_VOLUME and metric.relative and not 0 < metric.parameter <= 100:
+    if (
+        metric.kind is MetricKind.DOSE_AT_VOLUME
+        and metric.relative
+        and not (metric.parameter is not None and 0 < metric.parameter <= 100)
+    ):
         raise ConstraintTableError(f"metric {metric}: percent must be within 0–100", path=path, line=line)
     comparison = _OPS[m.group("op")]
     limit = float(m.group("value"))
@@ -544,6 +548,7 @@ def _parse_row(
         confidence = _CONFIDENCE[text]
     else:
         raise ConstraintTableError(f"row '{written}: {expression}' has no confidence flag", path=path, line=line)
+    ab: float | None
     if "alpha_beta" in fields:
         ab = _number(fields["alpha_beta"], "alpha_beta (Gy)", path)
     else:
@@ -640,15 +645,15 @@ def parse_table(path: Path, names: NameTable | None = None) -> ConstraintTable:
         row = _parse_row(
             item, path=path, names=names, sources=sources, table_quantity=quantity, alpha_beta=alpha_beta
         )
-        key = _row_key(row)
-        if key in seen:
+        row_key = _row_key(row)
+        if row_key in seen:
             raise ConstraintTableError(
-                f"duplicate row: {row.organ} {row.metric} ({row.kind.value}) is already limited on line {seen[key].line}",
+                f"duplicate row: {row.organ} {row.metric} ({row.kind.value}) is already limited on line {seen[row_key].line}",
                 path=path,
                 line=row.line,
                 remedy="keep one row (the more conservative value) and record the other in its note",
             )
-        seen[key] = row
+        seen[row_key] = row
         constraints.append(row)
     for organ in required:
         if organ not in {c.organ for c in constraints}:

@@ -280,7 +280,10 @@ def document_recovery(
                     remedy="correct the stated interval or the course date",
                 )
     elif stated_months is not None or stated_days is not None:
-        elapsed = float(stated_months) if stated_months is not None else float(stated_days) / DAYS_PER_MONTH
+        if stated_months is not None:
+            elapsed = float(stated_months)
+        elif stated_days is not None:
+            elapsed = float(stated_days) / DAYS_PER_MONTH
         unknown_dates = [n for n, d in (("prior", prior_date), ("current", current_date)) if d is None]
         source = f"stated ({' and '.join(unknown_dates)} course date unknown)"
         warnings.append(f"elapsed time {elapsed:.1f} months is as stated; it could not be checked against course dates")
@@ -909,7 +912,9 @@ class OrganComposite:
         }
 
 
-def _contribution_metrics(eqd2_gy: np.ndarray, volume_cc: np.ndarray, name: str):
+def _contribution_metrics(
+    eqd2_gy: np.ndarray, volume_cc: np.ndarray, name: str
+) -> tuple[float | None, float | None, float | None]:
     if eqd2_gy.size == 0:
         return None, None, None
     dvh = DVH(name, None, eqd2_gy, volume_cc)
@@ -957,7 +962,7 @@ def prior_dose_at(
     prior: PriorCourse,
     points_mm: np.ndarray,
     current_frame: str | None,
-    registrations: Sequence = (),
+    registrations: Iterable = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Physical dose (Gy) of a DICOM prior course at points of the current frame.
 
@@ -998,7 +1003,7 @@ def composite_organ(
     alpha_beta_gy: float,
     priors: Sequence[PriorCourse],
     *,
-    registrations: Sequence = (),
+    registrations: Iterable = (),
     same: Callable[[str, str], bool] = same_organ,
     prior_doses: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> OrganComposite:
@@ -1099,7 +1104,7 @@ def composite(
     organs: Iterable[tuple[OrganSamples, Iterable[float]]],
     priors: Sequence[PriorCourse],
     *,
-    registrations: Sequence = (),
+    registrations: Iterable = (),
     same: Callable[[str, str], bool] = same_organ,
 ) -> list[OrganComposite]:
     """Composites for several organs, each at each of its α/β values (one resampling each)."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -268,6 +269,8 @@ class DVH:
     outside_grid_cc: float = 0.0
     settings: str = ""
     variants: tuple[DVH, ...] = field(default=())
+    if TYPE_CHECKING:  # set in __post_init__; at run time not a dataclass field
+        _cumulative_cc: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         dose = np.asarray(self.dose_gy, dtype=float).ravel()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from . import __version__
@@ -270,7 +270,7 @@ def check_reirradiation(
     per_course: ConstraintTable | None = None,
     current_table: ConstraintTable | None = None,
     current_date: _dt.date | None = None,
-    registrations: Sequence = (),
+    registrations: Iterable = (),
     dvh_settings=None,
 ) -> ReirradiationResult:
     """Composite EQD2 of ``priors`` + ``current``, evaluated against the given tables.
@@ -375,8 +375,8 @@ def check_reirradiation(
     interval_levels = [i.level for i in intervals]
     overall_with = _worst(overall_level([r.with_factor for r in counted]), interval_levels)
     overall_without = _worst(overall_level([r.without_factor for r in counted]), interval_levels)
-    for c in composite_cache.values():
-        warnings += [w for w in c.warnings if w not in warnings]
+    for organ_composite in composite_cache.values():
+        warnings += [w for w in organ_composite.warnings if w not in warnings]
     evaluated = {c.organ for c in composite_cache.values()}
     for p in priors:
         for f in p.recovery:

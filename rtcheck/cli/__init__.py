@@ -64,9 +64,6 @@ def main() -> None:
     """
 
 
-# Commands register themselves here (one module per command or command group).
-from . import eqd2  # noqa: E402,F401  (H6: BED/EQD2 calculator)
-from . import selftest  # noqa: E402,F401  (H5: analytic-phantom self-test)
-from . import dvh  # noqa: E402,F401  (H1: DVHs of a plan folder)
-from . import check  # noqa: E402,F401  (H4: constraint check of a plan)
-from . import constraints  # noqa: E402,F401  (H4: list/show/validate constraint tables)
+# Each command module registers its command (or command group) on `main` when imported. The
+# import comes last because those modules import `main` and `handle_errors` from here.
+from . import check, constraints, dvh, eqd2, selftest  # noqa: E402, F401

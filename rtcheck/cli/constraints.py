@@ -117,8 +117,8 @@ def validate(files, alias_files) -> None:
         if isinstance(root, dict) and "constraints" not in root and (
             "aliases" in root or "lateral_stems" in root or "evaluate_on" in root
         ):
-            table = load_alias_file(path, base=shipped_names())
-            click.echo(f"{path}: OK — alias file ({len(table.aliases)} spellings)")
+            alias_table = load_alias_file(path, base=shipped_names())
+            click.echo(f"{path}: OK — alias file ({len(alias_table.aliases)} spellings)")
             continue
         table = parse_table(path, names)
         click.echo(f"{path}: OK — {table.name}, {len(table.constraints)} rows, sha256 {table.sha256}")

@@ -8,6 +8,7 @@ check's output (:func:`append_report`) and combines the verdicts (:func:`combine
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +54,9 @@ def prior_options(command):
     return command
 
 
-def load_priors(prior_folders: Sequence[Path], course_file: Path | None, current_date) -> tuple[list[PriorCourse], object]:
+def load_priors(
+    prior_folders: Sequence[Path], course_file: Path | None, current_date: _dt.date | None
+) -> tuple[list[PriorCourse], _dt.date | None]:
     """The prior courses, and the current course's date (a course file's ``current_date`` wins)."""
     from_file: list[PriorCourse] = []
     if course_file is not None:

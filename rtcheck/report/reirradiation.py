@@ -149,16 +149,16 @@ def render_text(result: ReirradiationResult) -> str:
     for r in composite_rows:
         if r.with_factor.level is Level.NOT_EVALUATED and r.with_factor.structure_name is None and not r.with_factor.required:
             continue
-        c = r.constraint
+        row = r.constraint
         origin = "" if r.origin == "cumulative" else " (conv.)"
         rows.append([
-            c.organ + (" *" if r.with_factor.required else "") + (" (goal)" if c.kind.value == "goal" else ""),
-            r.with_factor.structure_name or "—", str(c.metric) + origin, _limit(r),
+            row.organ + (" *" if r.with_factor.required else "") + (" (goal)" if row.kind.value == "goal" else ""),
+            r.with_factor.structure_name or "—", str(row.metric) + origin, _limit(r),
             "—" if r.alpha_beta_gy is None else f"{r.alpha_beta_gy:g}",
             _value(r, "with_factor"), r.with_factor.level.value.replace("_", " ") + mark(r.with_factor.reason),
             _value(r, "without_factor"),
             r.without_factor.level.value.replace("_", " ") + ("  ← depends on factor" if r.depends_on_factor else ""),
-            c.source,
+            row.source,
         ])
     out.extend("  " + line for line in _grid(rows))
     skipped = [r.constraint.organ for r in composite_rows
@@ -179,10 +179,10 @@ def render_text(result: ReirradiationResult) -> str:
         out.extend("  " + line for line in _grid(rows))
     if result.intervals:
         out.append("")
-        out.append("Interval conditions of the cumulative limits:")
+        out.append("Interval conditions of the limits (min_interval_months):")
         for i in result.intervals:
-            elapsed = "unknown" if i.elapsed_months is None else f"{i.elapsed_months:.1f} months"
-            out.append(f"  {i.course} → {i.next_course}, {i.organ} ({i.source}): {elapsed}, needs >= {i.min_months:g} months: "
+            interval = "unknown" if i.elapsed_months is None else f"{i.elapsed_months:.1f} months"
+            out.append(f"  {i.course} → {i.next_course}, {i.organ} ({i.source}): {interval}, needs >= {i.min_months:g} months: "
                        f"{i.level.value.replace('_', ' ')}" + (f" — {i.reason}" if i.reason else ""))
     if result.not_converted:
         out.append("")

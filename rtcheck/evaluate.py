@@ -273,7 +273,6 @@ def evaluate(
         )
     pairs = list(dvhs.items()) if isinstance(dvhs, Mapping) else list(dvhs)
     matches = tuple(names.match(name) for name, _ in pairs)
-    dvh_by_name = {name: dvh for name, dvh in pairs}  # a shared name is ambiguous: never looked up
     required = set(table.required_organs) | set(required_organs)
     assignments: dict[str, OrganAssignment] = {}
     results = []
@@ -282,32 +281,62 @@ def evaluate(
         if organ not in assignments:
             assignments[organ] = assign_organ(names, organ, matches)
         assignment = assignments[organ]
-        dvh = dvh_by_name.get(assignment.structure_name) if assignment.structure_name is not None else None
-        if assignment.ambiguous:
-            reason = f"several structures could be {assignment.canonical}: {', '.join(assignment.ambiguous)} (rename one, or map it with --aliases)"
-        else:
+        limit = limit_in_table_quantity(constraint, table.dose_quantity)
+        chosen = _structure_indices(assignment, matches)
+        if not chosen:
             reason = f"no structure for {organ} (looked for {', '.join(names.candidates_for(organ))})"
             sides = _sides_present(organ, matches)
             if sides:
                 reason += f"; {' and '.join(sides)} are present: create their union as {organ} to check it"
-        res = evaluate_constraint(
-            constraint,
-            dvh,
-            structure_name=assignment.structure_name,
-            limit=limit_in_table_quantity(constraint, table.dose_quantity),
-            prescription_gy=prescription_gy,
-            required=organ in required,
-            missing_reason=reason,
-        )
-        if assignment.note and assignment.structure_name is not None:
-            res = dataclasses.replace(res, reason="; ".join(filter(None, (res.reason, assignment.note))))
-        results.append(res)
+            results.append(
+                evaluate_constraint(
+                    constraint,
+                    None,
+                    limit=limit,
+                    prescription_gy=prescription_gy,
+                    required=organ in required,
+                    missing_reason=reason,
+                )
+            )
+            continue
+        several = ""
+        if len(chosen) > 1:
+            listed = ", ".join(pairs[i][0] for i in chosen)
+            several = f"{len(chosen)} structures match {assignment.canonical} ({listed}): each is checked"
+        for i in chosen:
+            name, dvh = pairs[i]
+            res = evaluate_constraint(
+                constraint,
+                dvh,
+                structure_name=name,
+                limit=limit,
+                prescription_gy=prescription_gy,
+                required=organ in required,
+            )
+            note = "" if assignment.ambiguous else assignment.note
+            extra = [text for text in (res.reason, note, several) if text]
+            if extra:
+                res = dataclasses.replace(res, reason="; ".join(extra))
+            results.append(res)
     missing = tuple(
         organ
         for organ in sorted(required)
-        if (assignments.get(organ) or assign_organ(names, organ, matches)).structure_name is None
+        if not _structure_indices(assignments.get(organ) or assign_organ(names, organ, matches), matches)
     )
     return tuple(results), matches, missing
+
+
+def _structure_indices(assignment: OrganAssignment, matches: Sequence[NameMatch]) -> list[int]:
+    """Positions of every structure that stands for the assigned organ, the preferred first.
+
+    Two structures mapping to one organ ("SpinalCord" and "Cord", or two spellings that are
+    both aliases) are both checked: the one not preferred may be the one that is overdosed.
+    """
+    if assignment.canonical is None:
+        return []
+    hits = [i for i, m in enumerate(matches) if m.canonical == assignment.canonical]
+    first = [i for i in hits if matches[i].structure_name == assignment.structure_name][:1]
+    return first + [i for i in hits if i not in first]
 
 
 def _sides_present(organ: str, matches: Sequence[NameMatch]) -> list[str]:

@@ -126,6 +126,23 @@ def _rename(folder: Path, renames: dict[str, str]) -> Path:
     return edit(folder, "RS", change)
 
 
+def test_every_structure_mapping_to_the_cord_is_checked(spine):
+    """'SpinalCord' (the TG-263 spelling) and 'Cord' (an alias) both present: the one not
+    chosen must not be ignored. Here 'Cord' is drawn where the dose is 9.1 Gy, above the
+    8.8 Gy cord goal, while 'SpinalCord' gets 8.14 Gy."""
+    _rename(spine, {"Cord": "SpinalCord", "External": "Cord"})
+    result = run("check", spine, "--format", "json")
+    assert result.exit_code == 1, result.output
+    rows = [
+        r
+        for plan in json.loads(result.stdout)["plans"]
+        for r in plan["results"]
+        if r["organ"] == "SpinalCord" and r["metric"] == "D0.035cc"
+    ]
+    assert {r["structure"] for r in rows} == {"SpinalCord", "Cord"}
+    assert any(r["structure"] == "Cord" and r["level"] != "PASS" for r in rows)
+
+
 def test_organ_partly_outside_the_dose_grid_is_not_a_pass(spine):
     """Crop the dose grid at y = 12 mm: two thirds of the oesophagus (y 0–16 mm) lie outside,
     so its limits cannot be known; the cord (y 57–67 mm) is still fully covered."""

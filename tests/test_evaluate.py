@@ -235,11 +235,15 @@ def test_prv_is_not_the_cord():
     assert matches[0].canonical == "SpinalCord_PRV"
 
 
-def test_two_structures_for_one_organ_are_ambiguous():
+def test_two_structures_for_one_organ_are_each_checked():
     t = table(row("D1cc < 19 Gy", organ="SpinalCord"))
-    results, _, _ = evaluate(t, [("Cord", ramp("Cord")), ("Spinal Cord", ramp("Spinal Cord"))], names=shipped_names())
-    assert results[0].level is Level.NOT_EVALUATED
-    assert "Cord" in results[0].reason and "Spinal Cord" in results[0].reason
+    pairs = [("Cord", ramp("Cord")), ("Spinal Cord", ramp("Spinal Cord", top_gy=30))]
+    results, _, missing = evaluate(t, pairs, names=shipped_names())
+    assert [r.structure_name for r in results] == ["Cord", "Spinal Cord"]
+    assert [r.level for r in results] == [Level.PASS, Level.FAIL]  # D1cc 18 Gy, 27 Gy
+    assert all("Cord" in r.reason and "Spinal Cord" in r.reason for r in results)
+    assert missing == ()
+    assert overall_level(results, missing) is Level.FAIL
 
 
 def test_exact_tg263_spelling_wins_over_alias():
@@ -249,6 +253,8 @@ def test_exact_tg263_spelling_wins_over_alias():
     )
     assert results[0].structure_name == "SpinalCord"
     assert results[0].level is Level.PASS
+    # ... and the alias spelling is checked too: its 27 Gy must not hide behind the pass
+    assert (results[1].structure_name, results[1].level) == ("Cord", Level.FAIL)
 
 
 def test_lungs_minus_gtv_preferred_over_whole_lungs():

@@ -43,6 +43,11 @@ from rtcheck.models import Contour, DoseGrid, Plan, Structure, StructureSet
 
 HERE = Path(__file__).resolve().parent
 SEED = "rtcheck-sample-dicom-v1"
+#: Written into every file (SoftwareVersions, ImplementationVersionName) instead of the rtcheck
+#: version, so that a version bump does not change the committed samples. Bump "v1" when the
+#: generator's output changes on purpose.
+GENERATOR_SOFTWARE_VERSIONS = "rtcheck sample generator v1"
+GENERATOR_IMPLEMENTATION_VERSION = "RTCHECK_SAMPLE_1"
 
 #: CT slice planes (mm): contours lie on these.
 SLICE_MM = 3.0
@@ -533,7 +538,8 @@ def _spine_8gy(folder: Path):
         study_instance_uid=derived_uid(SEED, SPINE_PATIENT, "study"), frame_of_reference_uid=frame,
         content_date=SPINE_PLAN_DATE, content_time="141500", study_date=PRIOR_PLAN_DATE - dt.timedelta(days=6),
         study_description="CT THORAX ABDOMEN RT PLANNING", study_id="SP1", patient_sex="M",
-        patient_birth_date=dt.date(1958, 3, 14), accession_number="RTC0001", series_number=11)
+        patient_birth_date=dt.date(1958, 3, 14), accession_number="RTC0001", series_number=11,
+        software_versions=GENERATOR_SOFTWARE_VERSIONS, implementation_version_name=GENERATOR_IMPLEMENTATION_VERSION)
     names = {"BODY": "External", "PTV": "PTV_T10", "SpinalCord": "Cord", "Esophagus": "Esophagus",
              "Lungs": "Lung_Both", "Kidney_L": "Kidney Lt", "Kidney_R": "Kidney Rt"}
     organs = _spine_organs(names, SPINE_PTV)
@@ -661,7 +667,8 @@ def _sabr(folder: Path) -> dict:
         study_instance_uid=derived_uid(SEED, SABR_PATIENT, "study"), frame_of_reference_uid=frame,
         content_date=SABR_PLAN_DATE, content_time="161000", study_date=SABR_PLAN_DATE - dt.timedelta(days=8),
         study_description="CT 4D THORAX ABDOMEN SABR", study_id="SB1", patient_sex="F",
-        patient_birth_date=dt.date(1961, 7, 2), accession_number="RTC0002", series_number=12)
+        patient_birth_date=dt.date(1961, 7, 2), accession_number="RTC0002", series_number=12,
+        software_versions=GENERATOR_SOFTWARE_VERSIONS, implementation_version_name=GENERATOR_IMPLEMENTATION_VERSION)
     lung, liver, spine = LESIONS
     spec = [
         ("BODY", BODY, "EXTERNAL", "BODY"),

@@ -187,6 +187,28 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_writer_identity_defaults_to_the_version_and_can_be_fixed(tmp_path, written):
+    import dataclasses
+
+    from rtcheck import __version__
+
+    ds = pydicom.dcmread(written["rtplan"])
+    assert ds.SoftwareVersions == f"rtcheck {__version__}"
+    fixed = dataclasses.replace(CONTEXT, software_versions="site tool v3", implementation_version_name="SITE_TOOL_3")
+    ss = _structure_set()
+    for path in (
+        write_structure_set(ss, tmp_path / "fixed" / "RS.dcm", context=fixed),
+        write_dose(_dose_grid("1.2.3"), tmp_path / "fixed" / "RD.dcm", context=fixed),
+        write_plan(_plan(ss.sop_instance_uid), tmp_path / "fixed" / "RP.dcm", context=fixed, beams=BEAMS),
+    ):
+        ds = pydicom.dcmread(path)
+        assert ds.SoftwareVersions == "site tool v3"
+        assert ds.file_meta.ImplementationVersionName == "SITE_TOOL_3"
+        assert __version__ not in path.read_bytes().decode("latin-1")
+    with pytest.raises(ValueError, match="16"):
+        dataclasses.replace(CONTEXT, implementation_version_name="A_NAME_LONGER_THAN_16")
+
+
 def test_derived_uid_is_stable_and_valid():
     uid = derived_uid("a", 1)
     assert uid == derived_uid("a", 1) != derived_uid("a", 2)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 import yaml
 
@@ -56,6 +57,16 @@ def test_regenerating_gives_identical_files(tmp_path):
     assert sorted(fresh) == sorted(committed), "sample file set changed: run python sample_dicom/generate.py"
     stale = [name for name in committed if committed[name] != fresh[name]]
     assert stale == [], f"stale sample files (run python sample_dicom/generate.py): {stale}"
+
+
+def test_samples_carry_the_generator_identity_not_the_rtcheck_version():
+    """A version bump must not make the committed samples stale."""
+    files = sorted(SAMPLE_DICOM.rglob("*.dcm"))
+    assert files
+    for path in files:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        assert ds.SoftwareVersions == "rtcheck sample generator v1", path
+        assert ds.file_meta.ImplementationVersionName == "RTCHECK_SAMPLE_1", path
 
 
 def test_samples_stay_small():

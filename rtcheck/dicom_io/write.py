@@ -62,6 +62,10 @@ class DicomContext:
 
     ``content_date``/``content_time`` (HHMMSS) date the objects written with this context
     (instance creation, structure set, series); ``study_date`` defaults to it.
+    ``software_versions`` (SoftwareVersions) and ``implementation_version_name`` (file meta
+    ImplementationVersionName, at most 16 characters) name the writer; they default to this
+    rtcheck version. Give fixed values for files that must not change with the version
+    (the committed samples).
     """
 
     patient_name: str
@@ -82,12 +86,20 @@ class DicomContext:
     station_name: str = "RTCHECK"
     operator_name: str = ""
     series_number: int = 1
+    software_versions: str = f"rtcheck {__version__}"
+    implementation_version_name: str = _IMPLEMENTATION_VERSION
 
     def __post_init__(self) -> None:
         for name in ("content_time", "study_time"):
             value = getattr(self, name)
             if len(value) != 6 or not value.isdigit():
                 raise ValueError(f"{name} must be HHMMSS, got {value!r}")
+        if not 0 < len(self.implementation_version_name) <= 16:
+            raise ValueError(
+                f"implementation_version_name must have 1-16 characters (VR SH), got {self.implementation_version_name!r}"
+            )
+        if not 0 < len(self.software_versions) <= 64:
+            raise ValueError(f"software_versions must have 1-64 characters (VR LO), got {self.software_versions!r}")
         if self.patient_sex not in ("M", "F", "O"):
             raise ValueError(f"patient_sex must be M, F or O, got {self.patient_sex!r}")
 
@@ -126,7 +138,7 @@ def _new_dataset(sop_class_uid: str, sop_instance_uid: str, modality: str, conte
     meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = _IMPLEMENTATION_VERSION
+    meta.ImplementationVersionName = context.implementation_version_name
 
     ds = Dataset()
     ds.file_meta = meta
@@ -153,7 +165,7 @@ def _new_dataset(sop_class_uid: str, sop_instance_uid: str, modality: str, conte
     ds.PatientID = context.patient_id
     ds.PatientBirthDate = _da(context.patient_birth_date) if context.patient_birth_date else ""
     ds.PatientSex = context.patient_sex
-    ds.SoftwareVersions = f"rtcheck {__version__}"
+    ds.SoftwareVersions = context.software_versions
     ds.StudyInstanceUID = context.study_instance_uid
     ds.SeriesInstanceUID = series_instance_uid
     ds.StudyID = context.study_id

@@ -180,3 +180,25 @@ def test_organ_smaller_than_the_metric_volume_is_not_a_pass(spine):
     result = run("check", spine)
     assert result.exit_code == 1, result.output
     assert "undefined" in result.output
+
+
+# --- structure sets that lose contours silently ----------------------------------------------
+
+
+def _cord_number(ds) -> int:
+    return next(r.ROINumber for r in ds.StructureSetROISequence if r.ROIName == "Cord")
+
+
+def test_contours_without_contour_data_are_refused(spine):
+    """The cord's contours inside the field (z −100…−20 mm) have no ContourData: dropping
+    them left two cold cord pieces (D0.035cc 3.5 Gy instead of 8.1 Gy) and a PASS."""
+
+    def strip(ds):
+        number = _cord_number(ds)
+        item = next(i for i in ds.ROIContourSequence if i.ReferencedROINumber == number)
+        for contour in item.ContourSequence:
+            if -100 < float(contour.ContourData[2]) < -20:
+                del contour.ContourData
+
+    rs = edit(spine, "RS", strip)
+    assert_input_error(spine, rs, "Cord", "ContourData")

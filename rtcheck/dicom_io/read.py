@@ -390,7 +390,16 @@ def _contour_type(item: Dataset, roi: str, path: Path) -> ContourType:
 def _make_contour(item: Dataset, roi: str, path: Path) -> Contour | None:
     points = _contour_points(item)
     if points.shape[0] == 0:
-        return None
+        stated = item.get("NumberOfContourPoints")
+        if stated is not None and str(stated).strip() != "" and int(stated) == 0:
+            return None  # declared empty by the exporter
+        raise InputError(
+            f"ROI '{roi}' has a contour item without ContourData (3006,0050)"
+            + (f" although NumberOfContourPoints is {stated}" if stated is not None else "")
+            + "; dropping it would remove part of the structure",
+            path=path,
+            remedy="export the structure set again from the planning system",
+        )
     kind = _contour_type(item, roi, path)
     if not np.all(np.isfinite(points)):
         raise GeometryError(f"ROI '{roi}' has a contour with non-finite coordinates", path=path)

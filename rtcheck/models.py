@@ -400,7 +400,7 @@ class DVH:
 
 
 # =========================================================================================
-# Constraints, name matches and check results (owned by the constraints/check helper).
+# Constraints, name matches and check results (read by rtcheck.constraints, made by rtcheck.evaluate).
 # Plain data: every result converts to a dict (``to_dict``) for JSON under SCHEMA_VERSION.
 # =========================================================================================
 

@@ -1,4 +1,5 @@
-"""Static checks as tests: ruff over the repository, mypy over the library.
+"""Static checks as tests: ruff over the repository, mypy over the library, and no internal
+work-assignment labels (an "H" and a digit) in code, tests or docs.
 
 mypy runs with ``--follow-imports=silent`` on every module except those listed in
 ``MYPY_PENDING`` (modules with known findings still to be fixed; remove a module from the
@@ -8,6 +9,7 @@ list once ``mypy`` is clean on it).
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 
@@ -35,3 +37,20 @@ def test_mypy_is_clean_on_the_library(tmp_path):
     assert len(modules) > 20
     result = _run("mypy", "--follow-imports=silent", "--cache-dir", str(tmp_path / "mypy-cache"), *modules)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_internal_work_labels_in_the_repository():
+    """Code, tests and docs describe modules, not which work assignment wrote them."""
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    suffixes = {".py", ".md", ".yaml", ".yml", ".cfg", ".toml", ".txt"}
+    label = re.compile(r"\bH[1-9]\b")
+    found = [
+        f"{name}:{number}: {line.strip()}"
+        for name in listed.stdout.splitlines()
+        if (REPO / name).suffix in suffixes and (REPO / name).is_file()
+        for number, line in enumerate((REPO / name).read_text(encoding="utf-8").splitlines(), start=1)
+        if label.search(line)
+    ]
+    assert found == []

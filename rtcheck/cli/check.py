@@ -100,7 +100,7 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     if output is not None:
         check_output(output, inputs, folder)
     results = run_check(courses, table_spec=table_spec, arm=arm, fractions=fractions, alias_files=alias_files)
-    composites = run_reirradiation(  # --prior / --courses: re-irradiation composite (H6)
+    composites = run_reirradiation(  # --prior / --courses: re-irradiation composite
         courses, prior_folders=prior_folders, course_file=course_file, folder=folder, tables=[r.table for r in results],
         alias_files=alias_files, cumulative_spec=cumulative_spec, fractions=fractions, converted_limits=converted_limits,
     )

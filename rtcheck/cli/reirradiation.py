@@ -1,8 +1,9 @@
 """Prior-course options of `rtcheck check` (`--prior`, `--courses`): the re-irradiation composite.
 
-The check command stays H4's; this module adds the options (:func:`prior_options`), runs the
-composite for each checked plan (:func:`run_reirradiation`), appends its report to the
-check's output (:func:`append_report`) and combines the verdicts (:func:`combined_verdict`).
+The check command is in :mod:`rtcheck.cli.check`; this module adds the options
+(:func:`prior_options`), runs the composite for each checked plan (:func:`run_reirradiation`),
+appends its report to the check's output (:func:`append_report`) and combines the verdicts
+(:func:`combined_verdict`).
 """
 
 from __future__ import annotations

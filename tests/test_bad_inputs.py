@@ -202,3 +202,19 @@ def test_contours_without_contour_data_are_refused(spine):
 
     rs = edit(spine, "RS", strip)
     assert_input_error(spine, rs, "Cord", "ContourData")
+
+
+def test_two_contour_items_for_one_roi_are_refused(spine):
+    """Two ROIContourSequence items for the cord's ROI number: one of them was dropped."""
+    import copy
+
+    def duplicate(ds):
+        number = _cord_number(ds)
+        item = next(i for i in ds.ROIContourSequence if i.ReferencedROINumber == number)
+        extra = copy.deepcopy(item)
+        extra.ContourSequence = extra.ContourSequence[40:]
+        item.ContourSequence = item.ContourSequence[:40]
+        ds.ROIContourSequence.append(extra)
+
+    rs = edit(spine, "RS", duplicate)
+    assert_input_error(spine, rs, "ROIContourSequence")

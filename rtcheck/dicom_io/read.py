@@ -467,7 +467,15 @@ def _structure_set_from(path: Path, ds: Dataset) -> _StructureInfo:
     contour_items: dict[int, Dataset] = {}
     for item in ds.get("ROIContourSequence") or []:
         if item.get("ReferencedROINumber") is not None:
-            contour_items.setdefault(int(item.ReferencedROINumber), item)
+            number = int(item.ReferencedROINumber)
+            if number in contour_items:
+                raise InputError(
+                    f"ROI number {number} has two ROIContourSequence items; using one would drop "
+                    "the other's contours",
+                    path=path,
+                    remedy="export the structure set again from the planning system",
+                )
+            contour_items[number] = item
     if declared and "ROIContourSequence" not in ds:
         raise InputError(
             "the structure set declares ROIs but has no ROIContourSequence; the file is incomplete",

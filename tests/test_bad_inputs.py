@@ -218,3 +218,23 @@ def test_two_contour_items_for_one_roi_are_refused(spine):
 
     rs = edit(spine, "RS", duplicate)
     assert_input_error(spine, rs, "ROIContourSequence")
+
+
+# --- usage errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("dvh",), ("check",), ()])
+def test_non_existent_path_is_a_usage_error(tmp_path, command):
+    missing = tmp_path / "no-such-export"
+    result = run(*command, missing)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0], result.stderr
+    assert not missing.exists()
+
+
+def test_non_existent_explicit_file_is_a_usage_error(tmp_path):
+    missing = tmp_path / "RS.missing.dcm"
+    result = run("dvh", "--structures", missing, "--dose", next(SPINE.glob("RD*")))
+    assert result.exit_code == 2, result.output
+    assert str(missing) in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -182,7 +182,7 @@ def test_relative_dose(tmp_path):
 def test_missing_explicit_file(tmp_path):
     export = simple_export(tmp_path / "export")
     result = run("dvh", "--structures", export["structures"], "--dose", tmp_path / "nope.dcm")
-    assert result.exit_code == 3
+    assert result.exit_code == 2  # a path that does not exist is a usage error
     assert "nope.dcm" in result.stderr
 
 

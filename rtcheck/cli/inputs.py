@@ -29,10 +29,16 @@ def load_courses(
             raise click.UsageError("give either FOLDER or --structures/--dose, not both")
         if structures is None or not doses:
             raise click.UsageError("--structures and --dose are needed together")
+        given = [structures, *doses, *([plan] if plan is not None else [])]
+        for path in given:
+            if not path.exists():
+                raise UsageError("no such file", path=path, remedy="check the path of the DICOM file")
         courses = [load_course(structures, list(doses), plan)]
-        return courses, [structures, *doses, *([plan] if plan is not None else [])]
+        return courses, given
     if folder is None:
         raise click.UsageError("give the export FOLDER, or --structures and --dose")
+    if not folder.exists():
+        raise UsageError("no such file or folder", path=folder, remedy="give the path of the export folder")
     courses = discover(folder)
     inputs = [p for c in courses for p in c.dose.source_files]
     inputs += [

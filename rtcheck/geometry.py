@@ -343,16 +343,52 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
 
     ``x_mm`` and ``y_mm`` are sorted sample coordinates (any spacing). A scanline fill: each
     polygon edge is intersected with the sample rows it spans (half-open in y, so vertices
-    are counted once), each crossing toggles the parity of all samples to its right, and a
-    cumulative sum along x turns toggles into the crossing-number parity. Cost is
-    O(edges + crossings + samples) — no test of every point against every edge. Several
-    polygons combine by XOR (holes and islands) for free.
+    are counted once); along each row the crossings, in x order, open and close inside runs
+    (:func:`_run_keys`), whose ends toggle the parity, and a cumulative sum along x fills
+    them. Cost is O(edges + crossings + samples) — no test of every point against every
+    edge. Several polygons combine by XOR (holes and islands) for free.
     """
     x_mm = np.asarray(x_mm, dtype=float)
     y_mm = np.asarray(y_mm, dtype=float)
     nrows, ncols = len(y_mm), len(x_mm)
-    if not polygons or nrows == 0 or ncols == 0:
+    keys = _run_keys(polygons, x_mm, y_mm)
+    if keys.size == 0:
         return np.zeros((nrows, ncols), dtype=bool)
+    toggles = np.bincount(keys, minlength=nrows * (ncols + 1))
+    toggles = toggles.astype(np.uint8).reshape(nrows, ncols + 1)[:, :ncols]
+    # uint8 cumsum wraps mod 256, which keeps the parity
+    return (np.cumsum(toggles, axis=1, dtype=np.uint8) & 1).astype(bool)
+
+
+def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
+    """Sorted run boundaries row·(len(x_mm)+1) + column: runs [a, b) alternate with gaps.
+
+    Each edge is intersected with the sample rows it spans, half-open in y (ylo <= y < yhi)
+    so that a vertex is counted once: every row gets an even number of crossings, and in
+    x order they open and close the inside runs (even-odd). A sample exactly on a crossing
+    is outside on both sides of a run, so ties do not shift a structure.
+    """
+    empty = np.zeros(0, dtype=np.intp)
+    if not polygons or len(y_mm) == 0 or len(x_mm) == 0:
+        return empty
+    rows, x_cross = _crossings(polygons, x_mm, y_mm)
+    if rows.size == 0:
+        return empty
+    order = np.lexsort((x_cross, rows))
+    rows, x_cross = rows[order], x_cross[order]
+    start = np.searchsorted(x_mm, x_cross[0::2], side="right")  # first sample > opening x
+    stop = np.searchsorted(x_mm, x_cross[1::2], side="left")  # first sample >= closing x
+    stop = np.maximum(stop, start)
+    width = len(x_mm) + 1
+    keys = np.empty(rows.size, dtype=np.intp)
+    keys[0::2] = rows[0::2] * width + start
+    keys[1::2] = rows[1::2] * width + stop
+    return keys
+
+
+def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, x) of every crossing of a polygon edge with a sample row (half-open in y)."""
+    empty = np.zeros(0, dtype=np.intp)
     pts = np.concatenate(polygons)
     nxt = np.concatenate([_next(p) for p in polygons])
     x1, y1, x2, y2 = pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1]
@@ -364,17 +400,13 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
     counts = r1 - r0
     total = int(counts.sum())
     if total == 0:
-        return np.zeros((nrows, ncols), dtype=bool)
+        return empty, np.zeros(0)
     edge = np.repeat(np.arange(len(counts)), counts)
     first = np.cumsum(counts) - counts
     rows = r0[edge] + (np.arange(total) - first[edge])
     ex1, ey1 = x1[edge], y1[edge]
     x_cross = ex1 + (y_mm[rows] - ey1) * (x2[edge] - ex1) / (y2[edge] - ey1)
-    cols = np.searchsorted(x_mm, x_cross, side="right")  # first sample right of the crossing
-    toggles = np.bincount(rows * (ncols + 1) + cols, minlength=nrows * (ncols + 1))
-    toggles = toggles.astype(np.uint8).reshape(nrows, ncols + 1)[:, :ncols]
-    # uint8 cumsum wraps mod 256, which keeps the parity
-    return (np.cumsum(toggles, axis=1, dtype=np.uint8) & 1).astype(bool)
+    return rows, x_cross
 
 
 # --------------------------------------------------------------------------------------

@@ -291,3 +291,9 @@ def _aligned(inner, outer) -> np.ndarray:
     )
     out[sl] = inner.counts
     return out
+
+
+def test_samples_exactly_on_an_edge_are_outside_on_both_sides():
+    xs = np.arange(-5.0, 5.1, 1.0)  # samples on the square's left and right edges
+    mask = rasterise_plane([square(0, 0.5, 3)], xs, np.array([0.0]))
+    assert mask[0].tolist() == [abs(x) < 3 for x in xs]

@@ -400,7 +400,7 @@ class DVH:
 
 
 # =========================================================================================
-# Constraints, name matches and check results (read by rtcheck.constraints, made by rtcheck.evaluate).
+# Constraints (parsed by rtcheck.constraints), name matches and check results (rtcheck.evaluate).
 # Plain data: every result converts to a dict (``to_dict``) for JSON under SCHEMA_VERSION.
 # =========================================================================================
 

@@ -238,3 +238,21 @@ def test_non_existent_explicit_file_is_a_usage_error(tmp_path):
     result = run("dvh", "--structures", missing, "--dose", next(SPINE.glob("RD*")))
     assert result.exit_code == 2, result.output
     assert str(missing) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_subfolder_is_an_error_not_skipped(spine, monkeypatch):
+    """A subfolder that cannot be listed may hold the plan's real dose: never skip it.
+    (Simulated: the tests may run as root, for whom chmod 000 changes nothing.)"""
+    import os
+
+    hidden = spine / "beams"
+    hidden.mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == hidden:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert_input_error(spine, hidden, "cannot read")

@@ -20,6 +20,7 @@ Conventions:
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -1136,11 +1137,28 @@ class _Found:
     ds: Dataset
 
 
+def _files_under(folder: Path) -> list[Path]:
+    """Every file below ``folder`` (symbolic links to folders are not followed), sorted.
+
+    A subfolder that cannot be listed is an error: it may hold the plan's dose.
+    """
+
+    def fail(exc: OSError) -> None:
+        raise InputError(
+            f"cannot read this folder ({exc.strerror or exc}); it may hold part of the export",
+            path=exc.filename or folder,
+            remedy="make it readable, or move it out of the export folder",
+        ) from exc
+
+    files = [Path(root) / name for root, _, names in os.walk(folder, onerror=fail) for name in names]
+    return sorted(p for p in files if p.is_file())
+
+
 def _scan(folder: Path) -> tuple[dict[str, list[_Found]], int]:
     by_modality: dict[str, list[_Found]] = {}
     seen_uids: set[str] = set()
     count = 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in _files_under(folder):
         if path.name == "DICOMDIR":
             continue
         count += 1

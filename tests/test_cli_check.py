@@ -254,6 +254,17 @@ def test_constraints_show():
     assert run("constraints", "show", "sabr-4fx").exit_code == 2
 
 
+def test_constraints_show_states_interval_conditions():
+    result = run("constraints", "show", "reirradiation-cumulative")
+    assert result.exit_code == 0
+    (nieder,) = [line for line in result.output.splitlines() if "135.5 Gy BED" in line]
+    assert "hard, >= 6 months between courses" in nieder
+    (goal,) = [line for line in result.output.splitlines() if "120 Gy BED" in line]
+    assert "months" not in goal
+    data = json.loads(run("constraints", "show", "reirradiation-cumulative", "--format", "json").output)
+    assert [c["min_interval_months"] for c in data["constraints"]] == [5, 6, None]
+
+
 def test_constraints_validate(tmp_path):
     good = SAMPLE_DICOM.parent / "constraints" / "sabr-8fx.yaml"
     result = run("constraints", "validate", good, SAMPLE_DICOM.parent / "constraints" / "aliases.yaml")

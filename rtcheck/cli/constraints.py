@@ -64,6 +64,8 @@ def _describe(table: ConstraintTable) -> str:
     rows = [("organ", "constraint", "level", "α/β", "source", "confidence", "line")]
     for c in table.constraints:
         level = c.kind.value + (f" (minor to {c.minor_limit:g})" if c.minor_limit is not None else "")
+        if c.min_interval_months is not None:
+            level += f", >= {c.min_interval_months:g} months between courses"
         rows.append(
             (
                 c.organ,

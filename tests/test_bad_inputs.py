@@ -256,3 +256,27 @@ def test_unreadable_subfolder_is_an_error_not_skipped(spine, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     assert_input_error(spine, hidden, "cannot read")
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["dvh", "check"])
+def test_output_next_to_explicitly_named_inputs_is_refused(spine, command):
+    """--structures/--dose/--plan: the folder holding them is an input folder too."""
+    files = ["--structures", next(spine.glob("RS*")), "--dose", next(spine.glob("RD*"))]
+    if command == "check":
+        files += ["--plan", next(spine.glob("RP*"))]
+    before = tree_digest(spine)
+    result = run(command, *files, "-o", spine / "report.txt")
+    assert result.exit_code == 2, result.output
+    assert "input folder" in result.stderr
+    assert tree_digest(spine) == before
+
+
+def test_output_is_written_whole_and_leaves_no_temporary_file(spine, tmp_path):
+    out_dir = tmp_path / "reports"
+    result = run("check", spine, "--format", "json", "-o", out_dir / "check.json")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out_dir.iterdir()] == ["check.json"]
+    assert json.loads((out_dir / "check.json").read_text())["plans"]

@@ -70,3 +70,10 @@ def check_output(output: Path, inputs: list[Path], folder: Path | None) -> None:
             f"the output {output} is inside the input folder {folder}",
             remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
         )
+    for given in inputs:  # files named with --structures/--dose/--plan: their folders are inputs
+        parent = Path(given).resolve().parent
+        if output.resolve().parent == parent:
+            raise UsageError(
+                f"the output {output} is in the input folder {parent}",
+                remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
+            )

@@ -445,8 +445,11 @@ def prior_courses_from_folder(
     if not courses:
         raise InputError("no plan with a dose found in the prior course folder", path=folder,
                          remedy="export the prior RTPLAN and RTDOSE into this folder")
+    from .evaluate import check_dose_reaches_prescription
+
     result = []
     for number, course in enumerate(courses, start=1):
+        check_dose_reaches_prescription(course)  # a partial or cGy prior dose under-reports the sum
         warnings = []
         course_label = label or (course.label or (course.plan.label if course.plan else None) or folder.name)
         if len(courses) > 1:

@@ -280,3 +280,20 @@ def test_output_is_written_whole_and_leaves_no_temporary_file(spine, tmp_path):
     assert result.exit_code == 0, result.output
     assert [p.name for p in out_dir.iterdir()] == ["check.json"]
     assert json.loads((out_dir / "check.json").read_text())["plans"]
+
+
+def test_prior_course_dose_far_below_its_prescription_is_refused(spine, tmp_path):
+    """A prior 20 Gy/5 course whose dose is half what it should be (one of two beams, or
+    cGy confusion) made the cumulative cord dose pass where the real composite fails."""
+    prior = tmp_path / "prior"
+    shutil.copytree(SAMPLE_DICOM / "prior_spine_20gy_5fx", prior)
+
+    def halve(ds):
+        ds.DoseGridScaling = f"{float(ds.DoseGridScaling) * 0.5:.8g}"
+
+    rd = edit(prior, "RD", halve)
+    before = tree_digest(prior)
+    result = run("check", spine, "--prior", prior)
+    assert result.exit_code == 3, result.output
+    assert str(rd) in result.stderr and "prescription" in result.stderr
+    assert tree_digest(prior) == before

@@ -847,6 +847,13 @@ def _fractional_index(centres: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.where(positions > centres[-1], last, idx)
 
 
+def _nearest_corner(sub_centres: np.ndarray, value: float, s: int) -> int:
+    """Index of the sub-sample nearest ``value`` among those of the coarse corner lattice
+    (positions 0 and s−1 within each voxel), so that both samplings see it."""
+    corner = np.flatnonzero(np.isin(np.arange(sub_centres.size) % s, [0, s - 1]))
+    return int(corner[np.argmin(np.abs(sub_centres[corner] - value))])
+
+
 def _subsample_centres(edges: np.ndarray, s: int) -> np.ndarray:
     """Sub-voxel sample centres (n·s) of voxels with the given edges."""
     width = np.diff(edges)
@@ -926,11 +933,27 @@ class _Rasteriser:
         self._counts: dict[int, np.ndarray] = {}
 
     def plane_of_subz(self, end_cap: EndCap) -> np.ndarray:
-        """Contour-plane index for each sub-sample height (−1: outside every slab)."""
+        """Contour-plane index for each sub-sample height (−1: outside every slab).
+
+        A slab thinner than the sub-sample spacing may contain no sub-sample height; when
+        the nearest height (of the coarse corner lattice, see
+        :meth:`StructureMask.iter_samples`) within one sub-sample spacing is free, it
+        takes that plane, so that a thin isolated structure is never lost.
+        """
         lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)
         idx = np.searchsorted(lo, self.zsub, side="right") - 1
         ok = (idx >= 0) & (self.zsub < hi[np.clip(idx, 0, None)])
-        return np.where(ok, idx, -1)
+        idx = np.where(ok, idx, -1)
+        missing = np.setdiff1d(np.arange(len(self.zs)), idx)
+        if missing.size and self.zsub.size:
+            corner = np.isin(np.arange(self.zsub.size) % self.s, [0, self.s - 1])
+            reach = np.repeat(self.dz, self.s) / self.s  # sub-sample spacing at each height
+            for p in missing:
+                dist = np.abs(self.zsub - self.zs[p])
+                free = (idx < 0) & corner & (dist <= reach)
+                if free.any():
+                    idx[np.flatnonzero(free)[np.argmin(dist[free])]] = p
+        return idx
 
     def _plane(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         if p not in self._masks:
@@ -950,7 +973,9 @@ class _Rasteriser:
                     self.xs[0] - 1 <= cx <= self.xs[-1] + 1
                     and self.ys[0] - 1 <= cy <= self.ys[-1] + 1
                 ):
-                    m[np.abs(self.ys - cy).argmin(), np.abs(self.xs - cx).argmin()] = True
+                    m[
+                        _nearest_corner(self.ys, cy, self.s), _nearest_corner(self.xs, cx, self.s)
+                    ] = True
             self._masks[p] = m
             self._counts[p] = _block_counts(m, ny, nx, self.s)
         return self._masks[p], self._counts[p]

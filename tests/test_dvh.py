@@ -301,3 +301,16 @@ def test_moving_structure_and_grid_together_changes_nothing(shift):
     for metric in (DVH.mean_gy, DVH.max_gy, DVH.min_gy, lambda d: d.dose_at_volume(percent=50)):
         assert metric(b) == pytest.approx(metric(a), abs=1e-6)
         assert b.uncertainty(metric) == pytest.approx(a.uncertainty(metric), abs=1e-6)
+
+
+@pytest.mark.parametrize("z_mm", [0.0, 0.9, 1.2, 2.0, 2.5])
+def test_a_slab_thinner_than_the_sub_sample_spacing_is_not_lost(z_mm):
+    # a 1 mm single-plane ROI on a 5 mm dose grid: sub-sample heights are 5/3 mm apart
+    x = np.arange(-20.0, 20.1, 2.0)
+    z = np.arange(-20.0, 20.1, 5.0)
+    zz, yy, xx = np.meshgrid(z, x, x, indexing="ij")
+    grid = DoseGrid(40.0 + 0.5 * zz, x, x, z)
+    s = Structure(1, "Thin", (Contour(z_mm, _rect(-5, 5, -5, 5)),))
+    dvh = compute_dvh(s, grid, DVHSettings(variants=False), slice_thickness_mm=1.0)
+    assert dvh.volume_with_dose_cc == pytest.approx(0.1)
+    assert dvh.mean_gy() == pytest.approx(40 + 0.5 * z_mm, abs=0.5 * 5 / 3)

@@ -282,7 +282,7 @@ def evaluate(
             assignments[organ] = assign_organ(names, organ, matches)
         assignment = assignments[organ]
         limit = limit_in_table_quantity(constraint, table.dose_quantity)
-        chosen = _structure_indices(assignment, matches)
+        chosen = structures_for_organ(assignment, matches)
         if not chosen:
             reason = f"no structure for {organ} (looked for {', '.join(names.candidates_for(organ))})"
             sides = _sides_present(organ, matches)
@@ -321,12 +321,12 @@ def evaluate(
     missing = tuple(
         organ
         for organ in sorted(required)
-        if not _structure_indices(assignments.get(organ) or assign_organ(names, organ, matches), matches)
+        if not structures_for_organ(assignments.get(organ) or assign_organ(names, organ, matches), matches)
     )
     return tuple(results), matches, missing
 
 
-def _structure_indices(assignment: OrganAssignment, matches: Sequence[NameMatch]) -> list[int]:
+def structures_for_organ(assignment: OrganAssignment, matches: Sequence[NameMatch]) -> list[int]:
     """Positions of every structure that stands for the assigned organ, the preferred first.
 
     Two structures mapping to one organ ("SpinalCord" and "Cord", or two spellings that are
@@ -446,6 +446,7 @@ __all__ = [
     "COVERAGE_TOLERANCE_CC",
     "check_course",
     "check_dose_reaches_prescription",
+    "structures_for_organ",
     "course_inputs",
     "evaluate",
     "evaluate_constraint",

@@ -46,7 +46,12 @@ from .courses import (
     prior_dose_at,
 )
 from .errors import GeometryError, InputError, UsageError
-from .evaluate import evaluate_constraint, limit_in_table_quantity, overall_level
+from .evaluate import (
+    evaluate_constraint,
+    limit_in_table_quantity,
+    overall_level,
+    structures_for_organ,
+)
 from .models import (
     SCHEMA_VERSION,
     Constraint,
@@ -314,7 +319,7 @@ def check_reirradiation(
         for c in current_table.constraints:
             if c.organ in covered or names.kind_of(c.organ) is not MatchKind.ORGAN:
                 continue
-            if assign_organ(names, c.organ, matches).structure_name is None:
+            if not structures_for_organ(assign_organ(names, c.organ, matches), matches):
                 continue  # organ absent from the plan: the plan's own check lists it already
             converted, text = convert_row_to_eqd2(c, n_table)
             if converted is None:
@@ -358,14 +363,14 @@ def check_reirradiation(
     required = set(cumulative.required_organs)
     results: list[CompositeRowResult] = []
     for row, origin, conversion in rows:
-        results.append(_evaluate_row(row, origin, conversion, names, matches, composite_for, required, None, None))
+        results.extend(_evaluate_rows(row, origin, conversion, names, matches, composite_for, required, None, None))
     if per_course is not None:
         current_label = (current.plan.label if current.plan else None) or current.label or "current plan"
         course_labels = [current_label] + [p.label for p in priors]
         for row in per_course.constraints:
             for index, label in enumerate(course_labels):
-                results.append(
-                    _evaluate_row(row, "per-course", None, names, matches, composite_for,
+                results.extend(
+                    _evaluate_rows(row, "per-course", None, names, matches, composite_for,
                                   set(per_course.required_organs) if index == 0 else set(), index, label)
                 )
 
@@ -411,9 +416,28 @@ def _worst(level: Level, others: Sequence[Level]) -> Level:
     return level
 
 
-def _evaluate_row(row, origin, conversion, names, matches, composite_for, required, course_index, course_label):
-    """One row on the composite (``course_index`` None) or on one course's own EQD2 DVH."""
+def _evaluate_rows(row, origin, conversion, names, matches, composite_for, required, course_index, course_label):
+    """:func:`_evaluate_row` on every structure that stands for the row's organ: with "SpinalCord"
+    and "Cord" both present, each is summed and checked (the one not preferred may be the hot one)."""
     assignment = assign_organ(names, row.organ, matches)
+    chosen = structures_for_organ(assignment, matches)
+    args = (row, origin, conversion, names, matches, composite_for, required, course_index, course_label)
+    if len(chosen) <= 1:
+        return [_evaluate_row(*args, assignment=assignment)]
+    names_listed = [matches[i].structure_name for i in chosen]
+    note = f"{len(chosen)} structures match {assignment.canonical} ({', '.join(names_listed)}): each is checked"
+    out = []
+    for name in names_listed:
+        one = dataclasses.replace(assignment, structure_name=name, ambiguous=())
+        r = _evaluate_row(*args, assignment=one)
+        out.append(dataclasses.replace(r, with_factor=_note(r.with_factor, note), without_factor=_note(r.without_factor, note)))
+    return out
+
+
+def _evaluate_row(row, origin, conversion, names, matches, composite_for, required, course_index, course_label,
+                  assignment=None):
+    """One row on the composite (``course_index`` None) or on one course's own EQD2 DVH."""
+    assignment = assignment if assignment is not None else assign_organ(names, row.organ, matches)
     ab = row.alpha_beta_gy
     limit = limit_in_table_quantity(row, DoseQuantity.EQD2) if row.limit_unit is Unit.GY else row.limit
     limit_eqd2 = limit if row.limit_unit is Unit.GY else None

@@ -297,3 +297,17 @@ def test_prior_course_dose_far_below_its_prescription_is_refused(spine, tmp_path
     assert result.exit_code == 3, result.output
     assert str(rd) in result.stderr and "prescription" in result.stderr
     assert tree_digest(prior) == before
+
+
+def test_reirradiation_sums_every_structure_that_maps_to_the_cord(spine):
+    """'SpinalCord' and 'Cord' both present: the composite must be summed and checked on
+    both. 'Cord' is drawn where the current dose is 9.1 Gy and the prior 22.7 Gy/5: about
+    62 Gy EQD2₂, above the 60 Gy cumulative cord goal, while 'SpinalCord' gets 51.5 Gy."""
+    _rename(spine, {"Cord": "SpinalCord", "External": "Cord"})
+    prior = SAMPLE_DICOM / "prior_spine_20gy_5fx"
+    result = run("check", spine, "--prior", prior, "--no-converted-limits")
+    assert result.exit_code == 1, result.output
+    composite = result.output[result.output.index("re-irradiation composite") :]
+    cord_rows = [line for line in composite.splitlines() if line.lstrip().startswith("SpinalCord") and " Cord " in line]
+    assert cord_rows, composite
+    assert composite.rstrip().splitlines()[-1] != "Verdict:       PASS (no recovery factor applied)"

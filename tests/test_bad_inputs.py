@@ -311,3 +311,11 @@ def test_reirradiation_sums_every_structure_that_maps_to_the_cord(spine):
     cord_rows = [line for line in composite.splitlines() if line.lstrip().startswith("SpinalCord") and " Cord " in line]
     assert cord_rows, composite
     assert composite.rstrip().splitlines()[-1] != "Verdict:       PASS (no recovery factor applied)"
+
+
+def test_dose_without_plan_reference_is_noted_when_taken_for_the_only_plan(spine):
+    """An RTDOSE without ReferencedRTPlanSequence is attributed to the folder's only plan;
+    the report must say that this link was assumed, not read."""
+    edit(spine, "RD", lambda ds: delattr(ds, "ReferencedRTPlanSequence"))
+    result = run("check", spine)
+    assert "references no plan" in result.output, result.output

@@ -1354,8 +1354,13 @@ def discover(folder: str | Path, *, require_structures: bool = True) -> list[Cou
     for plan in plans:
         uid = str(plan.ds.get("SOPInstanceUID"))
         plan_doses = doses_by_plan.get(uid, [])
+        assumed: tuple[str, ...] = ()
         if not plan_doses and len(plans) == 1 and planless:
             plan_doses, planless = planless, []  # doses without a plan reference: the only plan
+            assumed = (
+                f"the dose ({', '.join(d.path.name for d in plan_doses)}) references no plan; it "
+                "was taken as the dose of the only plan in the folder",
+            )
         if not plan_doses:
             raise InputError(
                 f"no RTDOSE in {root} belongs to this plan",
@@ -1364,6 +1369,7 @@ def discover(folder: str | Path, *, require_structures: bool = True) -> list[Cou
             )
         chosen = _select_doses(plan_doses, plan.path, plan)
         plan_info = _guarded(plan.path, _plan_from, plan.ds)
+        plan_info = _PlanInfo(plan_info.plan, plan_info.notes + assumed)
         ss_uids = _referenced_uids(plan.ds, "ReferencedStructureSetSequence")
         for d in chosen:
             ss_uids += [

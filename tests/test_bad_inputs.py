@@ -319,3 +319,35 @@ def test_dose_without_plan_reference_is_noted_when_taken_for_the_only_plan(spine
     edit(spine, "RD", lambda ds: delattr(ds, "ReferencedRTPlanSequence"))
     result = run("check", spine)
     assert "references no plan" in result.output, result.output
+
+
+def test_nan_in_contour_data_names_the_roi_and_a_remedy(spine):
+    def nan(ds):
+        number = _cord_number(ds)
+        item = next(i for i in ds.ROIContourSequence if i.ReferencedROINumber == number)
+        values = list(item.ContourSequence[5].ContourData)
+        values[0] = "NaN"
+        item.ContourSequence[5].ContourData = values
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns that NaN is not a valid DS
+        rs = edit(spine, "RS", nan)
+    assert_input_error(spine, rs, "Cord", "non-finite", "export the structure set again")
+
+
+def test_unreadable_file_names_it_and_a_remedy(spine, monkeypatch):
+    """(Simulated permission error: the tests may run as root.)"""
+    import builtins
+
+    rd = next(spine.glob("RD*"))
+    real_open = builtins.open
+
+    def fake_open(file, *args, **kwargs):
+        if Path(str(file)) == rd:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert_input_error(spine, rd, "Permission denied", "permissions")

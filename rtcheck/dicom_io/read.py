@@ -165,7 +165,11 @@ def _read_dataset(path: Path, *, pixels: bool = False, required: bool = False) -
             raise _unreadable(path, "no DICOM header") from exc
         return ds
     except OSError as exc:
-        raise InputError(f"cannot open the file ({exc.strerror or exc})", path=path) from exc
+        raise InputError(
+            f"cannot open the file ({exc.strerror or exc})",
+            path=path,
+            remedy="check the file's permissions (rtcheck needs to read it), or move it out of the folder",
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt input
         if not claims_dicom:
             return None
@@ -179,7 +183,7 @@ def _modality(ds: Dataset) -> str:
 def _require(path: str | Path, modality: str, *, pixels: bool = False) -> tuple[Path, Dataset]:
     p = Path(path)
     if not p.exists():
-        raise InputError(f"no such file (expected an {modality})", path=p)
+        raise InputError(f"no such file (expected an {modality})", path=p, remedy="check the path")
     if p.is_dir():
         raise InputError(f"this is a folder, expected an {modality} file", path=p)
     ds = _read_dataset(p, pixels=pixels, required=True)
@@ -403,7 +407,11 @@ def _make_contour(item: Dataset, roi: str, path: Path) -> Contour | None:
         )
     kind = _contour_type(item, roi, path)
     if not np.all(np.isfinite(points)):
-        raise GeometryError(f"ROI '{roi}' has a contour with non-finite coordinates", path=path)
+        raise GeometryError(
+            f"ROI '{roi}' has a contour with non-finite coordinates (NaN or infinity in ContourData)",
+            path=path,
+            remedy="export the structure set again from the planning system",
+        )
     z = points[:, 2]
     spread = float(z.max() - z.min())
     if (
@@ -1302,7 +1310,7 @@ def discover(folder: str | Path, *, require_structures: bool = True) -> list[Cou
     """
     root = Path(folder)
     if not root.exists():
-        raise InputError("no such folder", path=root)
+        raise InputError("no such folder", path=root, remedy="check the path of the export folder")
     if not root.is_dir():
         raise InputError(
             "this is a file, not a folder",

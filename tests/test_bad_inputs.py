@@ -351,3 +351,18 @@ def test_unreadable_file_names_it_and_a_remedy(spine, monkeypatch):
 
     monkeypatch.setattr(builtins, "open", fake_open)
     assert_input_error(spine, rd, "Permission denied", "permissions")
+
+
+def test_plan_without_fraction_count_names_the_plan(spine):
+    """No NumberOfFractionsPlanned: no table can be chosen (usage error, exit 2); the message
+    names the plan file and says how to go on."""
+
+    def drop(ds):
+        for group in ds.FractionGroupSequence:
+            del group.NumberOfFractionsPlanned
+
+    rp = edit(spine, "RP", drop)
+    result = run("check", spine)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(rp) in lines[0] and "--fractions" in lines[0], result.stderr

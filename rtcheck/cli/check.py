@@ -50,6 +50,12 @@ def table_for_course(
         if prescription is None:
             notes.append("prescription unknown (the plan states no TargetPrescriptionDose)")
         return table, used, notes
+    if used is None and plan is not None:
+        raise UsageError(
+            "the plan states no number of fractions (NumberOfFractionsPlanned), so no table can be chosen",
+            path=plan.source_file,
+            remedy="give --fractions N or --table",
+        )
     selection = select_table(fractions=used, prescription_gy=prescription, arm=arm)
     return selection.table, used, notes + list(selection.notes)
 

@@ -366,3 +366,86 @@ def test_plan_without_fraction_count_names_the_plan(spine):
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(rp) in lines[0] and "--fractions" in lines[0], result.stderr
+
+
+# --- the catalogue of broken exports: exit 3, one line naming the file, input untouched -------
+
+
+def _drop(keyword):
+    return lambda ds: delattr(ds, keyword)
+
+
+def _set(keyword, value):
+    return lambda ds: setattr(ds, keyword, value)
+
+
+def _short_pixels(ds):
+    ds.PixelData = ds.PixelData[: len(ds.PixelData) - 2 * ds.Columns * ds.Rows]
+
+
+def _other_frame(ds):
+    ds.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.999"
+    for roi in ds.StructureSetROISequence:
+        roi.ReferencedFrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.999"
+
+
+def _duplicate_roi_number(ds):
+    ds.StructureSetROISequence[1].ROINumber = ds.StructureSetROISequence[0].ROINumber
+
+
+def _other_plan(ds):
+    ds.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.998"
+
+
+EDITS = {
+    "no DoseGridScaling": ("RD", _drop("DoseGridScaling"), "DoseGridScaling"),
+    "no PixelSpacing": ("RD", _drop("PixelSpacing"), "PixelSpacing"),
+    "no GridFrameOffsetVector": ("RD", _drop("GridFrameOffsetVector"), "GridFrameOffsetVector"),
+    "oblique dose grid": ("RD", _set("ImageOrientationPatient", [0.9848, 0.1736, 0, -0.1736, 0.9848, 0]), "oblique"),
+    "pixel data too short": ("RD", _short_pixels, "pixel data"),
+    "dose in another frame": ("RD", _set("FrameOfReferenceUID", "1.2.826.0.1.3680043.8.498.999"), "frame of reference"),
+    "structures in another frame": ("RS", _other_frame, "frame"),
+    "duplicate ROI number": ("RS", _duplicate_roi_number, "ROI number"),
+    "dose of another plan": ("RD", _other_plan, "plan"),
+    "relative dose": ("RD", _set("DoseUnits", "RELATIVE"), "RELATIVE"),
+    "per-fraction dose": ("RD", _set("DoseSummationType", "FRACTION"), "FRACTION"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(EDITS))
+def test_broken_export_is_a_clear_input_error(spine, what):
+    prefix, change, word = EDITS[what]
+    path = edit(spine, prefix, change)
+    # the error names the edited file, or (plan-level problems) the plan it concerns
+    named = path if what not in ("per-fraction dose",) else next(spine.glob("RP*"))
+    assert_input_error(spine, named, word)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zero bytes", "garbage"])
+@pytest.mark.parametrize("prefix", ["RD", "RS", "RP"])
+def test_damaged_file_is_a_clear_input_error(spine, prefix, damage):
+    path = next(spine.glob(f"{prefix}*"))
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) * 2 // 3])
+    elif damage == "zero bytes":
+        path.write_bytes(b"")
+    else:
+        path.write_bytes(data[:132] + bytes(range(256)) * 8)
+    assert_input_error(spine, path, commands=(("check",),))
+
+
+def test_empty_folder_is_an_input_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_input_error(empty, empty, "no RTDOSE")
+
+
+def test_non_dicom_junk_is_ignored(spine):
+    (spine / "notes.txt").write_text("plan approved\n")
+    (spine / "screenshot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (spine / "sub").mkdir()
+    (spine / "sub" / "data.bin").write_bytes(bytes(range(256)))
+    before = tree_digest(spine)
+    assert run("check", spine).exit_code == 0
+    assert tree_digest(spine) == before

@@ -449,3 +449,15 @@ def test_non_dicom_junk_is_ignored(spine):
     before = tree_digest(spine)
     assert run("check", spine).exit_code == 0
     assert tree_digest(spine) == before
+
+
+def test_negative_doses_are_refused(spine, tmp_path):
+    """PixelRepresentation 1 on unsigned dose values turns the hot spots negative. With the
+    files named explicitly and no plan (no prescription to compare with) every organ passed."""
+    rd = edit(spine, "RD", _set("PixelRepresentation", 1))
+    rs = next(spine.glob("RS*"))
+    before = tree_digest(spine)
+    result = run("check", "--structures", rs, "--dose", rd, "--table", "stop2-control-8gy-1fx")
+    assert result.exit_code == 3, result.output
+    assert str(rd) in result.stderr and "negative" in result.stderr
+    assert tree_digest(spine) == before

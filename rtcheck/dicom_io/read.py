@@ -742,6 +742,14 @@ def _dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
             remedy=_RE_EXPORT_DOSE,
         )
     dose = pixels.reshape(frames, rows, cols).astype(np.float64) * scaling
+    if dose.size and float(dose.min()) < 0:
+        raise InputError(
+            f"the dose grid holds negative doses (down to {float(dose.min()):.3g} Gy; "
+            f"PixelRepresentation {ds.get('PixelRepresentation')}): the pixel data are not read "
+            "as the planning system wrote them",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
 
     ipp = np.asarray([float(v) for v in ds.ImagePositionPatient], dtype=float)
     iop = np.asarray([float(v) for v in ds.ImageOrientationPatient], dtype=float)

@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from . import __version__
-from .errors import InputError, RtcheckError, UsageError
+from .errors import GeometryError, InputError, RtcheckError, UsageError
 from .models import (
     DVH,
     CheckResult,
@@ -44,6 +44,7 @@ from .models import (
     LimitKind,
     MetricKind,
     NameMatch,
+    Structure,
     Unit,
 )
 from .names import NameTable, OrganAssignment, assign_organ
@@ -375,7 +376,8 @@ def check_course(
     check_dose_reaches_prescription(course)
     structures = course.structure_set.structures
     dvhs = compute_dvhs(course.structure_set, course.dose, dvh_settings or DEFAULT)
-    pairs = [(s.name, d) for s, d in zip(structures, dvhs, strict=True)]
+    source = course.structure_set.source_file
+    pairs = [(s.name, contour_gap_error(s, names, source) or d) for s, d in zip(structures, dvhs, strict=True)]
     plan = course.plan
     prescription = plan.prescription_gy if plan is not None else None
     results, matches, missing = evaluate(table, pairs, names=names, prescription_gy=prescription)
@@ -422,6 +424,35 @@ def check_dose_reaches_prescription(course: Course) -> None:
     )
 
 
+#: Organs that are continuous tubes along z: planes missing inside one are a contouring error.
+CONTINUOUS_ORGANS = frozenset({"SpinalCord", "SpinalCanal", "CaudaEquina", "ThecalSac", "Esophagus", "Trachea"})
+
+
+def contour_gap_error(structure: Structure, names: NameTable, source_file=None) -> GeometryError | None:
+    """A GeometryError when a continuous organ (:data:`CONTINUOUS_ORGANS`) has a gap in z.
+
+    A gap is a step between contoured planes larger than twice the structure's usual plane
+    spacing: the organ's dose there is unknown (a cord contoured around the field looks cold).
+    """
+    if names.match(structure.name).canonical not in CONTINUOUS_ORGANS:
+        return None
+    z = sorted({round(c.z_mm, 3) for c in structure.contours})
+    if len(z) < 3:
+        return None
+    steps = [b - a for a, b in zip(z[:-1], z[1:], strict=True)]
+    usual = sorted(steps)[len(steps) // 2]
+    widest = max(range(len(steps)), key=steps.__getitem__)
+    if steps[widest] <= 2 * usual + 1e-6:
+        return None
+    return GeometryError(
+        f"ROI '{structure.name}': no contours between z = {z[widest]:g} and {z[widest + 1]:g} mm "
+        f"(a gap of {steps[widest]:g} mm where planes are {usual:g} mm apart); the organ is "
+        "continuous, so its dose in the gap is unknown",
+        path=source_file,
+        remedy="complete the contours in the planning system and export the structure set again",
+    )
+
+
 def course_inputs(course: Course) -> list[tuple[str, str]]:
     """The UIDs (and files) a check read, for the report header."""
     out: list[tuple[str, str]] = []
@@ -446,6 +477,7 @@ __all__ = [
     "COVERAGE_TOLERANCE_CC",
     "check_course",
     "check_dose_reaches_prescription",
+    "contour_gap_error",
     "structures_for_organ",
     "course_inputs",
     "evaluate",

@@ -461,3 +461,21 @@ def test_negative_doses_are_refused(spine, tmp_path):
     assert result.exit_code == 3, result.output
     assert str(rd) in result.stderr and "negative" in result.stderr
     assert tree_digest(spine) == before
+
+
+def test_cord_with_a_gap_in_its_contours_is_not_a_pass(spine):
+    """The cord's contours are missing across the field (z −100…−20 mm, an 84 mm gap between
+    contoured planes 3 mm apart): what is left is cold (3.5 Gy) and passed. A spinal cord is
+    continuous; a gap is a contouring error that must be reported, not evaluated around."""
+    from pydicom.sequence import Sequence as DicomSequence
+
+    def gap(ds):
+        number = _cord_number(ds)
+        item = next(i for i in ds.ROIContourSequence if i.ReferencedROINumber == number)
+        kept = [c for c in item.ContourSequence if not -100 < float(c.ContourData[2]) < -20]
+        item.ContourSequence = DicomSequence(kept)
+
+    edit(spine, "RS", gap)
+    result = run("check", spine)
+    assert result.exit_code == 1, result.output
+    assert "gap" in result.output

@@ -73,7 +73,7 @@ class DVHSettings:
 
     def alternatives(self) -> tuple[DVHSettings, ...]:
         """The variant settings: the other end cap, and a coarser supersampling."""
-        other = "none" if self.end_cap == "half_slice" else "half_slice"
+        other: EndCap = "none" if self.end_cap == "half_slice" else "half_slice"
         alts = [replace(self, end_cap=other, variants=False)]
         s = self.supersampling
         # odd s: the 2-point-per-axis corner sub-lattice of s (computed without rasterising

@@ -354,8 +354,8 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
     keys = _run_keys(polygons, x_mm, y_mm)
     if keys.size == 0:
         return np.zeros((nrows, ncols), dtype=bool)
-    toggles = np.bincount(keys, minlength=nrows * (ncols + 1))
-    toggles = toggles.astype(np.uint8).reshape(nrows, ncols + 1)[:, :ncols]
+    counts = np.bincount(keys, minlength=nrows * (ncols + 1))
+    toggles = counts.astype(np.uint8).reshape(nrows, ncols + 1)[:, :ncols]
     # uint8 cumsum wraps mod 256, which keeps the parity
     return (np.cumsum(toggles, axis=1, dtype=np.uint8) & 1).astype(bool)
 
@@ -1047,6 +1047,7 @@ def structure_mask(
     vox_list, sub_list = [], []
     if not r.empty:
         plane_idx = r.plane_of_subz(end_cap)
+        layers: range | np.ndarray
         if _base is None:
             layers = range(nz)
         else:

@@ -173,7 +173,8 @@ def shape_for_volume(kind: str, volume_cc: float, center_mm=(0.0, 0.0, 0.0)) -> 
         size = (r, 2 * r)
     else:
         raise ValueError(f"unknown shape {kind!r}; choose from {SHAPES}")
-    return Shape(kind, tuple(float(c) for c in center_mm), tuple(float(x) for x in size))
+    cx, cy, cz = (float(c) for c in center_mm)
+    return Shape(kind, (cx, cy, cz), tuple(float(x) for x in size))
 
 
 # --------------------------------------------------------------------------------------

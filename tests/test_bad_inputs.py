@@ -479,3 +479,22 @@ def test_cord_with_a_gap_in_its_contours_is_not_a_pass(spine):
     result = run("check", spine)
     assert result.exit_code == 1, result.output
     assert "gap" in result.output
+
+
+@pytest.mark.parametrize(
+    ("prefix", "tag_bytes", "vr"),
+    [
+        ("RP", b"\x08\x00\x60\x00", b"CS"),  # Modality
+        ("RP", b"\x08\x00\x18\x00", b"UI"),  # SOPInstanceUID
+        ("RP", b"\x0a\x30\x02\x00", b"SH"),  # RTPlanLabel
+        ("RS", b"\x06\x30\x42\x00", b"CS"),  # ContourGeometricType (inside ROIContourSequence)
+    ],
+)
+def test_unknown_value_representation_is_an_input_error(spine, prefix, tag_bytes, vr):
+    """A corrupted VR (found by fuzzing): pydicom decodes elements lazily and raised
+    NotImplementedError from deep inside rtcheck — a traceback and exit 1."""
+    path = next(spine.glob(f"{prefix}*"))
+    data = path.read_bytes()
+    at = data.index(tag_bytes + vr)
+    path.write_bytes(data[: at + 4] + b"QQ" + data[at + 6 :])
+    assert_input_error(spine, path, commands=(("check",),))

@@ -126,7 +126,34 @@ def _dcmread(path: Path, *, pixels: bool, force: bool) -> Dataset:
                 break
     if problem is not None:
         raise _unreadable(path, problem)
+    try:
+        _decode_elements(ds)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt elements
+        raise _unreadable(path, exc) from exc
     return ds
+
+
+#: Elements left encoded until their reader (guarded) needs them: bulky, and parsed fast there.
+_DECODED_LATER = {
+    0x30060050,  # ContourData
+    0x30060039,  # ROIContourSequence (read under _guarded)
+    0x30040058,  # DVHData
+    0x7FE00008,  # FloatPixelData
+    0x7FE00009,  # DoubleFloatPixelData
+    0x7FE00010,  # PixelData
+}
+
+
+def _decode_elements(ds: Dataset) -> None:
+    """Decode every element now (pydicom decodes lazily), so that a corrupt element (an unknown
+    VR, say) is an error naming its file here, not an exception deep inside rtcheck later."""
+    for tag in list(ds.keys()):
+        if tag in _DECODED_LATER:
+            continue
+        elem = ds[tag]
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _decode_elements(item)
 
 
 def _read_dataset(path: Path, *, pixels: bool = False, required: bool = False) -> Dataset | None:
@@ -214,6 +241,7 @@ def _guarded(path: Path, build, *args):
         AttributeError,
         EOFError,
         OverflowError,
+        NotImplementedError,  # pydicom: an unknown value representation, decoded lazily
     ) as exc:
         raise InputError(
             f"the file is malformed or incomplete ({type(exc).__name__}: {exc})",

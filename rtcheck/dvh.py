@@ -31,6 +31,7 @@ from rtcheck.geometry import (
     _Rasteriser,
     contour_planes,
     structure_mask,
+    union_mask,
 )
 from rtcheck.models import DVH, DoseGrid, Structure, StructureSet
 
@@ -351,6 +352,69 @@ def compute_dvh_and_mask(
             )
             variants.append(dvh_from_mask(alt_mask, dose, alt))
     return replace(dvh, variants=tuple(variants)), mask
+
+
+def compute_union_dvh(
+    structures: Sequence[Structure],
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    name: str | None = None,
+    slice_thickness_mm: float | None = None,
+) -> DVH:
+    """DVH of the union of several structures (a paired organ from its sides).
+
+    The structures are rasterised on the dose grid and united sub-sample by sub-sample
+    (:func:`rtcheck.geometry.union_mask`): a region where they overlap is counted once,
+    never twice as concatenating their DVHs would. Variants (the other end cap, the
+    coarser sampling) are unions too. ``name`` defaults to the names joined by " + ".
+    Raises :class:`GeometryError` when a structure cannot be used (as :func:`compute_dvh`).
+    """
+    structures = tuple(structures)
+    if not structures:
+        raise ValueError("a union needs at least one structure")
+    label = name if name is not None else " + ".join(st.name for st in structures)
+    s = settings.supersampling
+    rasters = []
+    for st in structures:
+        planes = contour_planes(st)
+        thickness = slice_thickness_mm
+        if len(planes) == 1 and thickness is None:
+            thickness = _grid_slice_thickness(dose)
+        rasters.append((st, thickness, _Rasteriser(planes, dose, s, thickness)))
+
+    def masks_for(
+        end_cap: EndCap, base: Sequence[StructureMask] | None = None
+    ) -> list[StructureMask]:
+        return [
+            structure_mask(
+                st, dose, s, end_cap, t, _rasteriser=r, _base=None if base is None else base[i]
+            )
+            for i, (st, t, r) in enumerate(rasters)
+        ]
+
+    main_masks = masks_for(settings.end_cap)
+    mask = union_mask(main_masks, dose, label)
+    parts = _accumulate(mask, dose, settings.interpolate_dose, _dose_range(mask, dose))
+    main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
+    dvh = replace(_dvh_from_accumulator(mask, main, settings), roi_number=None)  # no ROI of its own
+    if not settings.variants:
+        return dvh
+    variants: list[DVH] = []
+    for alt in settings.alternatives():
+        if alt.supersampling == s:
+            alt_mask = union_mask(masks_for(alt.end_cap, main_masks), dose, label)
+            variants.append(dvh_from_mask(alt_mask, dose, alt))
+        elif parts.coarse_bnd is not None and alt.supersampling == 2:
+            # the corner sub-lattice of the union's own sub-samples
+            acc = _merge(parts.int_rest, parts.int_ends, parts.coarse_bnd)
+            variants.append(_dvh_from_accumulator(mask, acc, alt))
+        else:
+            alt_masks = [
+                structure_mask(st, dose, alt.supersampling, alt.end_cap, t) for st, t, _ in rasters
+            ]
+            variants.append(dvh_from_mask(union_mask(alt_masks, dose, label), dose, alt))
+    return replace(dvh, variants=tuple(replace(v, roi_number=None) for v in variants))
 
 
 def typical_slice_thickness_mm(structure_set: StructureSet) -> float | None:

@@ -136,8 +136,8 @@ class StructureAgreement:
         for metric in ("min", "mean", "max"):
             err = self.dose_error_gy(metric)
             if err is None or abs(err) > self.dose_tolerance_gy + 1e-12:
-                out.append(f"{self.phantom}/{self.name}: D{metric} error {_fmt(err, '+.3f')} Gy "
-                           f"(limit ±{self.dose_tolerance_gy:.3f} Gy)")
+                out.append(f"{self.phantom}/{self.name}: D{metric} error {_fmt(err, '+.4f')} Gy "
+                           f"(limit ±{self.dose_tolerance_gy:.4f} Gy)")
         return out
 
     def to_dict(self) -> dict:

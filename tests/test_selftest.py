@@ -86,7 +86,7 @@ def test_selftest_fails_when_doses_are_2_percent_high(monkeypatch):
     monkeypatch.setattr(rtdvh, "compute_dvhs", _scaled_dvhs(dose_factor=1.02))
     result = CliRunner().invoke(main, ["selftest", "--quick"])
     assert result.exit_code == 1, result.output
-    assert "Dmean error +1.000 Gy (limit ±0.500 Gy)" in result.output
+    assert "Dmean error +1.0000 Gy (limit ±0.5000 Gy)" in result.output
 
 
 def test_scoring_against_hand_computed_limits():

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,33 +38,13 @@ class Case:
     note: str = ""
 
 
-def context_for(label: str):
-    from rtcheck.dicom_io.write import DicomContext, derived_uid
-
-    return DicomContext(
-        patient_name=f"RTCHECK^{label}"[:64],
-        patient_id=f"BENCH-{label}"[:64],
-        study_instance_uid=derived_uid("rtcheck-bench", label, "study"),
-        frame_of_reference_uid=derived_uid("rtcheck-bench", label, "frame"),
-        content_date=_dt.date(2026, 1, 1),
-    )
-
-
 def write_pair(folder: Path, label: str, structure_set: StructureSet, dose: DoseGrid,
                bits: int = 16) -> tuple[Path, Path]:
     """Write a structure set and dose grid as RTSTRUCT + RTDOSE; returns both paths."""
-    from dataclasses import replace
+    from rtcheck.selftest import write_dicom_pair
 
-    from rtcheck.dicom_io.write import derived_uid, write_dose, write_structure_set
-
-    context = context_for(label)
-    ss = replace(structure_set, frame_of_reference_uid=context.frame_of_reference_uid)
-    grid = replace(dose, frame_of_reference_uid=context.frame_of_reference_uid)
     folder.mkdir(parents=True, exist_ok=True)
-    rtss = write_structure_set(ss, folder / f"{label}_rtss.dcm", context=context)
-    rtdose = write_dose(grid, folder / f"{label}_rtdose.dcm", context=context, bits=bits,
-                        referenced_plan_uid=derived_uid("rtcheck-bench", label, "plan"))
-    return rtss, rtdose
+    return write_dicom_pair(folder, label, structure_set, dose, bits=bits)
 
 
 def breast_case() -> Case:
@@ -73,17 +52,15 @@ def breast_case() -> Case:
                 "real Eclipse export, 194×129×98 dose at 2.5×2.5×3 mm, 10 ROIs")
 
 
-def phantom_case(folder: Path, quick: bool = False) -> Case:
+def phantom_case(folder: Path, quick: bool = False, full: bool = False) -> Case:
     """The analytic phantom set (rtcheck.selftest's phantom cases), written to ``folder``."""
     from rtcheck.selftest import phantom_cases
 
     pairs = []
-    n_rois = 0
-    for pc in phantom_cases(quick=quick):
+    for pc in phantom_cases(quick=quick, full=full):
         rtss, rtdose = write_pair(folder, pc.label, pc.structure_set, pc.dose)
         pairs.append(Pair(pc.label, rtss, rtdose, dict(pc.truth), pc.dose_scale_gy))
-        n_rois += len(pc.truth)
-    return Case("analytic phantoms", pairs, f"{len(pairs)} structure/dose pairs, {n_rois} ROIs")
+    return Case("analytic phantoms", pairs, f"{len(pairs)} RTSTRUCT/RTDOSE pairs, one ROI each")
 
 
 # -- synthetic clinical-scale case ---------------------------------------------------------

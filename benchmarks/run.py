@@ -264,15 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="rtcheck-bench-") as tmp:
         tmpdir = Path(tmp)
-        from rtcheck.selftest import phantom_cases
-
         t0 = time.perf_counter()
-        pairs = []
-        for pc in phantom_cases(quick=args.quick, full=args.phantoms == "full" and not args.quick):
-            rtss, rtdose = cases.write_pair(tmpdir / "phantoms", pc.label, pc.structure_set, pc.dose)
-            pairs.append(cases.Pair(pc.label, rtss, rtdose, dict(pc.truth), pc.dose_scale_gy))
-        phantom_case = cases.Case("analytic phantoms", pairs, f"{len(pairs)} RTSTRUCT/RTDOSE pairs, one ROI each")
-        print(f"wrote {len(pairs)} phantoms in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        phantom_case = cases.phantom_case(tmpdir / "phantoms", quick=args.quick,
+                                          full=args.phantoms == "full" and not args.quick)
+        print(f"wrote {phantom_case.note} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
         data = [cases.breast_case(), phantom_case]
         for case in data:

@@ -401,7 +401,6 @@ def run_selftest(
     """
     from rtcheck import dvh as rtdvh
     from rtcheck.dicom_io import read_dose, read_structure_set
-    from rtcheck.dicom_io.write import write_dose, write_structure_set
 
     settings = settings if settings is not None else rtdvh.DEFAULT
     start = time.perf_counter()
@@ -411,12 +410,7 @@ def run_selftest(
     with tempfile.TemporaryDirectory(prefix="rtcheck-selftest-") as tmp:
         folder = Path(workdir) if workdir is not None else Path(tmp)
         for case in phantom_cases(quick=quick, end_cap=getattr(settings, "end_cap", "half_slice")):
-            context = _context(case.label)
-            ss = replace(case.structure_set, frame_of_reference_uid=context.frame_of_reference_uid)
-            grid = replace(case.dose, frame_of_reference_uid=context.frame_of_reference_uid)
-            rtss = write_structure_set(ss, folder / f"{case.label}_rtss.dcm", context=context)
-            rtdose = write_dose(grid, folder / f"{case.label}_rtdose.dcm", context=context,
-                                referenced_plan_uid=_uid(case.label, "plan"))
+            rtss, rtdose = write_dicom_pair(folder, case.label, case.structure_set, case.dose)
             read_ss = read_structure_set(rtss)
             read_grid = read_dose(rtdose)
             results = rtdvh.compute_dvhs(read_ss, read_grid, settings)
@@ -438,6 +432,20 @@ def run_selftest(
         tolerances=tolerances,
         phantoms=tuple(labels),
     )
+
+
+def write_dicom_pair(folder: Path, label: str, structure_set, dose, bits: int = 16) -> tuple[Path, Path]:
+    """Write a structure set and dose grid as ``<label>_rtss.dcm`` and ``<label>_rtdose.dcm``
+    in ``folder`` (one synthetic patient, study and frame of reference per label)."""
+    from rtcheck.dicom_io.write import write_dose, write_structure_set
+
+    context = _context(label)
+    ss = replace(structure_set, frame_of_reference_uid=context.frame_of_reference_uid)
+    grid = replace(dose, frame_of_reference_uid=context.frame_of_reference_uid)
+    rtss = write_structure_set(ss, Path(folder) / f"{label}_rtss.dcm", context=context)
+    rtdose = write_dose(grid, Path(folder) / f"{label}_rtdose.dcm", context=context, bits=bits,
+                        referenced_plan_uid=_uid(label, "plan"))
+    return rtss, rtdose
 
 
 def _uid(*parts: object) -> str:

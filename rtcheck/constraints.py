@@ -200,7 +200,7 @@ def load_alias_file(path: Path, base: NameTable | None = None) -> NameTable:
     check = NameTable(tg263=tg263)
     root_node = load_yaml_with_lines(path)
     root = _require_mapping(root_node, "an alias file", path)
-    _refuse_unknown_keys(root_node, ("name", "version", "description", "aliases", "lateral_stems", "evaluate_on"), path)
+    _refuse_unknown_keys(root_node, ("name", "version", "description", "aliases", "lateral_stems", "evaluate_on", "compositions"), path)
 
     def canonical_name(text: str, line: int, allow_forms: bool = True) -> str:
         if check.is_tg263(text):
@@ -258,8 +258,36 @@ def load_alias_file(path: Path, base: NameTable | None = None) -> NameTable:
             if not prefs:
                 raise ConstraintTableError(f"evaluate_on {organ}: empty list", path=path, line=line)
             evaluate_on[organ] = prefs
+    compositions: dict[str, tuple[str, ...]] = {}
+    if "compositions" in root:
+        for organ, node in _require_mapping(root["compositions"], "compositions", path).items():
+            line = root["compositions"].key_line(organ)
+            whole = canonical_name(organ, line, allow_forms=False)
+            parts: list[str] = []
+            for text, pline in _text_list(node, f"a part of {whole}", path):
+                part = canonical_name(text, pline, allow_forms=False)
+                if part == whole or part in parts:
+                    raise ConstraintTableError(
+                        f"compositions {whole}: '{part}' is listed twice or is the organ itself",
+                        path=path,
+                        line=pline,
+                    )
+                parts.append(part)
+            if len(parts) < 2:
+                raise ConstraintTableError(
+                    f"compositions {whole}: a union needs at least two parts, got {len(parts)}",
+                    path=path,
+                    line=line,
+                    remedy="list every side, e.g. Kidneys: [Kidney_L, Kidney_R]",
+                )
+            compositions[whole] = tuple(parts)
     table = NameTable(
-        tg263=tg263, aliases=aliases, lateral_stems=stems, evaluate_on=evaluate_on, sources=(str(path),)
+        tg263=tg263,
+        aliases=aliases,
+        lateral_stems=stems,
+        evaluate_on=evaluate_on,
+        sources=(str(path),),
+        compositions=compositions,
     )
     return base.merged(table) if base is not None else table
 

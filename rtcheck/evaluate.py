@@ -26,6 +26,7 @@ with the coverage reported. Dmean and Dmin of a partly covered organ are NOT_EVA
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -247,6 +248,8 @@ def overall_level(results: Iterable[ConstraintResult], missing_required: Sequenc
 
 
 DVHInput = Mapping[str, "DVH | Exception | None"] | Sequence[tuple[str, "DVH | Exception | None"]]
+#: Computes the DVH of the union of the structures at these positions of the DVH input.
+UnionDVH = Callable[[tuple[int, ...]], "DVH | Exception"]
 
 
 def evaluate(
@@ -257,6 +260,7 @@ def evaluate(
     prescription_gy: float | None = None,
     dose_quantity: DoseQuantity | str = DoseQuantity.PHYSICAL,
     required_organs: Iterable[str] = (),
+    union_dvh: UnionDVH | None = None,
 ) -> tuple[tuple[ConstraintResult, ...], tuple[NameMatch, ...], tuple[str, ...]]:
     """Evaluate every row of ``table`` on the structures' DVHs.
 
@@ -265,6 +269,12 @@ def evaluate(
     be in ``dose_quantity``, the table's quantity (else :class:`UsageError`). Returns the
     results (table order), how each structure name was understood, and the required organs
     with no structure.
+
+    A paired organ with no structure of its own but all its sides present (the alias
+    file's ``compositions``: ``Kidneys`` = ``Kidney_L`` + ``Kidney_R``) is evaluated on the
+    union of the sides, whose DVH ``union_dvh`` computes from the structures' positions in
+    ``dvhs`` (without ``union_dvh`` such rows are NOT EVALUATED). A structure of the organ
+    itself always wins over a union.
     """
     quantity = _quantity(dose_quantity)
     if quantity is not table.dose_quantity:
@@ -276,19 +286,47 @@ def evaluate(
     matches = tuple(names.match(name) for name, _ in pairs)
     required = set(table.required_organs) | set(required_organs)
     assignments: dict[str, OrganAssignment] = {}
+    unions: dict[str, _Union | str | None] = {}
+    union_dvhs: dict[tuple[int, ...], DVH | Exception] = {}
     results = []
     for constraint in table.constraints:
         organ = constraint.organ
         if organ not in assignments:
             assignments[organ] = assign_organ(names, organ, matches)
+            unions[organ] = _union_for(names, organ, matches)
         assignment = assignments[organ]
         limit = limit_in_table_quantity(constraint, table.dose_quantity)
         chosen = structures_for_organ(assignment, matches)
+        union = unions[organ]
+        if not chosen and isinstance(union, _Union) and union_dvh is not None:
+            combos = list(itertools.product(*union.parts))
+            for combo in combos:
+                if combo not in union_dvhs:
+                    union_dvhs[combo] = union_dvh(combo)
+                label = " + ".join(pairs[i][0] for i in combo)
+                res = evaluate_constraint(
+                    constraint,
+                    union_dvhs[combo],
+                    structure_name=label,
+                    limit=limit,
+                    prescription_gy=prescription_gy,
+                    required=organ in required,
+                )
+                note = f"{union.candidate} = union of {label}"
+                if union.candidate != organ:
+                    note = f"evaluated on {note}"
+                note += f" (no {' or '.join(names.candidates_for(organ))} structure)"
+                if len(combos) > 1:
+                    note += f"; {len(combos)} combinations of the sides' structures: each is checked"
+                res = dataclasses.replace(res, reason="; ".join(t for t in (res.reason, note) if t))
+                results.append(res)
+            continue
         if not chosen:
             reason = f"no structure for {organ} (looked for {', '.join(names.candidates_for(organ))})"
-            sides = _sides_present(organ, matches)
-            if sides:
-                reason += f"; {' and '.join(sides)} are present: create their union as {organ} to check it"
+            if isinstance(union, str):
+                reason += f"; {union}"
+            elif isinstance(union, _Union):
+                reason += f"; {' and '.join(union.canonical_parts)} are present: create their union as {organ} to check it"
             results.append(
                 evaluate_constraint(
                     constraint,
@@ -323,6 +361,7 @@ def evaluate(
         organ
         for organ in sorted(required)
         if not structures_for_organ(assignments.get(organ) or assign_organ(names, organ, matches), matches)
+        and not (union_dvh is not None and isinstance(_union_for(names, organ, matches), _Union))
     )
     return tuple(results), matches, missing
 
@@ -340,14 +379,39 @@ def structures_for_organ(assignment: OrganAssignment, matches: Sequence[NameMatc
     return first + [i for i in hits if i not in first]
 
 
-def _sides_present(organ: str, matches: Sequence[NameMatch]) -> list[str]:
-    """For a paired organ (``Lungs``, ``Kidneys``) with no structure: its two sides, when both
-    are present (their union would be the organ); else an empty list."""
-    if not organ.endswith("s"):
-        return []
-    sides = [f"{organ[:-1]}_L", f"{organ[:-1]}_R"]
-    present = {m.canonical for m in matches}
-    return sides if all(s in present for s in sides) else []
+@dataclasses.dataclass(frozen=True)
+class _Union:
+    """A paired organ formed from its sides: ``candidate`` (``Kidneys``, ``Lungs-GTV``) is the
+    union of ``canonical_parts``; ``parts`` holds, per part, the positions of every structure
+    that matches it (the preferred spelling first)."""
+
+    candidate: str
+    canonical_parts: tuple[str, ...]
+    parts: tuple[tuple[int, ...], ...]
+
+
+def _union_for(names: NameTable, organ: str, matches: Sequence[NameMatch]) -> _Union | str | None:
+    """The first union (in ``evaluate_on`` order) whose parts are all present; else, when
+    some parts of a union are present, why it cannot be formed; else None."""
+    partial = None
+    for candidate, canonical_parts in names.compositions_for(organ):
+        parts = tuple(
+            tuple(structures_for_organ(assign_organ(names, part, matches), matches)) for part in canonical_parts
+        )
+        if all(parts):
+            return _Union(candidate, canonical_parts, parts)
+        if partial is None and any(parts):
+            present = ", ".join(
+                f"{part} ({', '.join(matches[i].structure_name for i in found)})"
+                for part, found in zip(canonical_parts, parts, strict=True)
+                if found
+            )
+            absent = ", ".join(part for part, found in zip(canonical_parts, parts, strict=True) if not found)
+            partial = (
+                f"only {present} of {candidate} is present, {absent} is missing: one side is not "
+                f"the whole organ (contour {absent}, or {organ})"
+            )
+    return partial
 
 
 def check_course(
@@ -367,7 +431,7 @@ def check_course(
     override, or a course without a plan). This checks one course alone: the composite of
     prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
-    from .dvh import DEFAULT, compute_dvhs
+    from .dvh import DEFAULT, compute_dvhs, compute_union_dvh, typical_slice_thickness_mm
 
     if course.structure_set is None:
         raise UsageError(
@@ -380,7 +444,25 @@ def check_course(
     pairs = [(s.name, contour_gap_error(s, names, source) or d) for s, d in zip(structures, dvhs, strict=True)]
     plan = course.plan
     prescription = plan.prescription_gy if plan is not None else None
-    results, matches, missing = evaluate(table, pairs, names=names, prescription_gy=prescription)
+    thickness = typical_slice_thickness_mm(course.structure_set)
+
+    def union_dvh(positions: tuple[int, ...]) -> DVH | Exception:
+        side_errors = [pairs[i][1] for i in positions if isinstance(pairs[i][1], Exception)]
+        if side_errors:
+            return side_errors[0]  # a side that cannot be used makes the union unusable
+        try:
+            return compute_union_dvh(
+                [structures[i] for i in positions],
+                course.dose,
+                dvh_settings or DEFAULT,
+                slice_thickness_mm=thickness,
+            )
+        except GeometryError as err:
+            return err
+
+    results, matches, missing = evaluate(
+        table, pairs, names=names, prescription_gy=prescription, union_dvh=union_dvh
+    )
     all_inputs = list(inputs) or course_inputs(course)
     return CheckResult(
         table=table,

@@ -23,6 +23,11 @@ stands for. The rules, applied in this order (the first that applies wins):
    (``PTV_35Gy``, ``GTV1``) is a target of that type.
 
 Anything else is *unmatched* and is listed in the report (never silently dropped).
+
+**Paired organs from their sides.** ``compositions`` (alias file) says which structures make
+up a paired organ (``Kidneys`` = ``Kidney_L`` + ``Kidney_R``). When no structure stands for
+the organ, its rows are evaluated on the union of its sides, and only when every side is
+present (:meth:`NameTable.compositions_for`); one kidney is never taken for both.
 """
 
 from __future__ import annotations
@@ -96,7 +101,9 @@ class NameTable:
     ``aliases`` maps a normalized spelling to its TG-263 name; ``lateral_stems`` maps a
     normalized stem (``kidney``) to the TG-263 stem (``Kidney``) that takes ``_L``/``_R``;
     ``evaluate_on`` gives, per organ, the structures to use for its constraints in order of
-    preference (``Lungs`` → ``Lungs-GTV``, ``Lungs-ITV``, …, ``Lungs``).
+    preference (``Lungs`` → ``Lungs-GTV``, ``Lungs-ITV``, …, ``Lungs``); ``compositions``
+    maps a paired organ to the structures whose union it is (``Kidneys`` → ``Kidney_L``,
+    ``Kidney_R``).
     """
 
     tg263: tuple[TG263Entry, ...]
@@ -104,6 +111,7 @@ class NameTable:
     lateral_stems: Mapping[str, str] = field(default_factory=dict)
     evaluate_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    compositions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     # -- look-ups ------------------------------------------------------------------------
     @functools.cached_property
@@ -224,6 +232,22 @@ class NameTable:
         """Canonical names whose structures may be used for ``organ``'s constraints."""
         return self.evaluate_on.get(organ, (organ,))
 
+    def compositions_for(self, organ: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(candidate, parts) for the unions that may stand for ``organ``, in the order of
+        :meth:`candidates_for`: a candidate listed in ``compositions``, or an organ-minus-
+        target candidate whose organ is (``Lungs-GTV`` → ``Lung_L-GTV``, ``Lung_R-GTV``: the
+        sides minus the same target, never a mix of sides with and without it)."""
+        out = []
+        for candidate in self.candidates_for(organ):
+            parts = self.compositions.get(candidate)
+            if parts is None and "-" in candidate:
+                base, _, target = candidate.rpartition("-")
+                if target in _TARGET_TYPES and base in self.compositions:
+                    parts = tuple(f"{p}-{target}" for p in self.compositions[base])
+            if parts:
+                out.append((candidate, parts))
+        return tuple(out)
+
     def merged(self, other: NameTable) -> NameTable:
         """This table with ``other``'s aliases, stems and preferences added (``other`` wins)."""
         return NameTable(
@@ -232,6 +256,7 @@ class NameTable:
             lateral_stems={**self.lateral_stems, **other.lateral_stems},
             evaluate_on={**self.evaluate_on, **other.evaluate_on},
             sources=self.sources + other.sources,
+            compositions={**self.compositions, **other.compositions},
         )
 
 

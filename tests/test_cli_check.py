@@ -194,6 +194,37 @@ def test_cord_prv_is_not_taken_for_the_cord(tmp_path):
     assert prv and prv[0]["structure"] == "SpinalCord_PRV5"
 
 
+
+# -- paired organs from their sides ---------------------------------------------------------------
+def test_kidneys_are_evaluated_on_the_union_of_the_sides(spine_json, expected):
+    """The spine plan has Kidney Lt and Kidney Rt but no Kidneys: the TG-101 critical volume
+    (CV8.4Gy >= 200 cc) is evaluated on their union. Both kidneys stay far below 8.4 Gy
+    (generator maxima), so the spared volume is the union's whole volume: the sum of the two
+    (disjoint) kidneys' generator volumes."""
+    _, doc = spine_json
+    kidneys = expected["spine_8gy_1fx"]["structures"]
+    left, right = kidneys["Kidney Lt"], kidneys["Kidney Rt"]
+    assert max(left["max_gy"], right["max_gy"]) < 8.4
+    row = next(r for r in _rows(doc, "Kidneys") if r["metric"] == "CV8.4Gy")
+    assert row["structure"] == "Kidney Lt + Kidney Rt"
+    assert row["level"] == "PASS"
+    total = left["volume_cc"] + right["volume_cc"]
+    assert row["organ_volume_cc"] == pytest.approx(total, rel=2e-3)
+    assert row["value"] == pytest.approx(total, rel=2e-3)
+    assert "Kidneys = union of Kidney Lt + Kidney Rt" in row["reason"]
+    text = run("check", SPINE).output
+    assert "Kidney Lt + Kidney Rt" in text and "Kidneys = union of Kidney Lt + Kidney Rt" in text
+
+
+def test_one_kidney_is_never_taken_for_both(tmp_path):
+    folder = _renamed_copy(tmp_path, "Kidney Rt", "z_helper_ring")
+    plan = json.loads(run("check", folder, "--format", "json").output)["plans"][0]
+    rows = [r for r in plan["results"] if r["organ"] == "Kidneys"]
+    assert rows and all(r["level"] == "NOT_EVALUATED" and r["value"] is None for r in rows)
+    assert all("Kidney_R is missing" in r["reason"] for r in rows)
+    assert all("Kidney Lt" not in (r["structure"] or "") for r in rows)
+
+
 # -- table selection on the command line ---------------------------------------------------------
 def test_no_table_for_fractionation_is_a_usage_error():
     result = run("check", SABR, "--fractions", "4")

@@ -117,7 +117,7 @@ def validate(files, alias_files) -> None:
     for path in files:
         root = load_yaml_with_lines(path).value
         if isinstance(root, dict) and "constraints" not in root and (
-            "aliases" in root or "lateral_stems" in root or "evaluate_on" in root
+            "aliases" in root or "lateral_stems" in root or "evaluate_on" in root or "compositions" in root
         ):
             alias_table = load_alias_file(path, base=shipped_names())
             click.echo(f"{path}: OK — alias file ({len(alias_table.aliases)} spellings)")

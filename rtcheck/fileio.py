@@ -11,22 +11,37 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import UsageError
+
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (temporary file + rename). Returns the path."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, exc) from exc
         raise
     return target
+
+
+def _cannot_write(target: Path, exc: OSError) -> UsageError:
+    return UsageError(
+        f"cannot write the output ({exc.strerror or exc})",
+        path=target,
+        remedy="choose an output file in a folder you can write to",
+    )

@@ -498,3 +498,30 @@ def test_unknown_value_representation_is_an_input_error(spine, prefix, tag_bytes
     at = data.index(tag_bytes + vr)
     path.write_bytes(data[: at + 4] + b"QQ" + data[at + 6 :])
     assert_input_error(spine, path, commands=(("check",),))
+
+
+@pytest.mark.parametrize("command", ["dvh", "check"])
+def test_unwritable_output_is_a_usage_error_without_traceback(spine, tmp_path, command):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the -o folder should be\n")
+    result = run(command, spine, "-o", blocker / "report.txt")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "report.txt" in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+def test_interrupted_output_keeps_the_previous_file_and_leaves_no_temporary(spine, tmp_path, monkeypatch):
+    import os
+
+    out = tmp_path / "reports" / "check.txt"
+    out.parent.mkdir()
+    out.write_text("previous report\n")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    result = run("check", spine, "-o", out)
+    assert result.exit_code != 0  # click reports the interruption as 'Aborted!'
+    assert out.read_text() == "previous report\n"
+    assert [p.name for p in out.parent.iterdir()] == ["check.txt"]

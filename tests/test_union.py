@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from rtcheck.dvh import DVHSettings, compute_dvh, compute_union_dvh
 from rtcheck.geometry import structure_mask, union_mask
@@ -151,3 +153,58 @@ def test_union_refuses_masks_with_different_settings():
     a = prism(square(0, 0, 3), PLANES, 1, "A")
     with pytest.raises(ValueError):
         union_mask([structure_mask(a, g, 3), structure_mask(a, g, 2)], g, "A + A")
+
+
+def rect(x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+thirds = st.integers(min_value=-30, max_value=30).map(lambda k: k / 3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.tuples(thirds, thirds, thirds, thirds),
+    st.tuples(thirds, thirds, thirds, thirds),
+    st.integers(min_value=-6, max_value=2),
+    st.integers(min_value=-2, max_value=6),
+)
+def test_union_of_boxes_is_inclusion_exclusion(a, b, z_lo, z_hi):
+    """Boxes with edges on the 1/3 mm sub-sample lattice of a 1 mm grid: the union's volume is
+    |A| + |B| − |A ∩ B| exactly (A spans z −5 … 5 mm, B a random range of whole mm)."""
+    ax0, ax1 = sorted(a[:2])
+    ay0, ay1 = sorted(a[2:])
+    bx0, bx1 = sorted(b[:2])
+    by0, by1 = sorted(b[2:])
+    assume(min(ax1 - ax0, ay1 - ay0, bx1 - bx0, by1 - by0) > 0.1 and z_hi > z_lo)
+    g = linear_grid()
+    box_a = prism(rect(ax0, ax1, ay0, ay1), PLANES, 1, "A")
+    box_b = prism(rect(bx0, bx1, by0, by1), np.arange(z_lo + 0.5, z_hi, 1.0), 2, "B")
+    ma, mb = structure_mask(box_a, g, 3), structure_mask(box_b, g, 3)
+    u = union_mask([ma, mb], g, "A + B")
+    area_a, area_b = (ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0)
+    common_xy = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    common_z = max(0, min(5, z_hi) - max(-5, z_lo))
+    truth_cc = (area_a * 10 + area_b * (z_hi - z_lo) - common_xy * common_z) / 1000
+    assert u.structure_volume_cc == pytest.approx(truth_cc, rel=1e-9, abs=1e-12)
+    assert u.rasterised_volume_cc == pytest.approx(truth_cc, rel=1e-9, abs=1e-12)
+    fa, fb, fu = ma.full_mask(g.shape), mb.full_mask(g.shape), u.full_mask(g.shape)
+    # per voxel: at least either side's occupancy, at most their sum (disjoint sub-samples)
+    assert np.all(fu >= np.maximum(fa, fb) - 1e-6) and np.all(fu <= np.minimum(fa + fb, 1) + 1e-6)
+
+
+def test_union_with_a_side_partly_or_wholly_outside_the_grid():
+    g = linear_grid()  # x from −20 to 20 mm
+    inside = prism(square(0, 0, 5), PLANES, 1, "A")
+    half_out = prism(square(20, 0, 4), PLANES, 2, "B")  # x 16 … 24: half outside
+    union = compute_union_dvh([inside, half_out], g)
+    assert union.structure_volume_cc == pytest.approx((100 + 64) * 10 / 1000, rel=1e-9)
+    assert union.outside_grid_cc == pytest.approx(4 * 8 * 10 / 1000, rel=1e-9)
+    far = prism(square(60, 0, 4), PLANES, 3, "C")  # wholly outside
+    union = compute_union_dvh([inside, far], g)
+    assert union.outside_grid_cc == pytest.approx(0.64, rel=1e-9)
+    assert union.volume_with_dose_cc == pytest.approx(1.0, rel=1e-9)
+    nothing = compute_union_dvh([far, prism(square(-60, 0, 4), PLANES, 4, "D")], g)
+    assert nothing.volume_with_dose_cc == 0 and nothing.outside_grid_cc == pytest.approx(
+        1.28, rel=1e-9
+    )

@@ -525,3 +525,18 @@ def test_interrupted_output_keeps_the_previous_file_and_leaves_no_temporary(spin
     assert result.exit_code != 0  # click reports the interruption as 'Aborted!'
     assert out.read_text() == "previous report\n"
     assert [p.name for p in out.parent.iterdir()] == ["check.txt"]
+
+
+def test_unexpected_error_is_not_exit_1_and_not_a_traceback(spine, monkeypatch):
+    """Exit 1 means "a constraint failed": a crash must not look like a verdict."""
+    import rtcheck.cli.check as check_cli
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(check_cli, "run_check", crash)
+    monkeypatch.delenv("RTCHECK_DEBUG", raising=False)
+    result = run("check", spine)
+    assert result.exit_code == 4, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "internal error" in lines[0] and "RuntimeError" in lines[0]

@@ -9,11 +9,13 @@ them to the documented exit codes:
   uncertainty), or could not be evaluated for a required organ
 * 2 — usage error (bad options, no table for the plan's fractionation)
 * 3 — unreadable or inconsistent input (DICOM, constraint table, course file)
+* 4 — internal error (a bug): no verdict was reached (``RTCHECK_DEBUG=1`` shows the traceback)
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -25,6 +27,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
+EXIT_INTERNAL = 4
 
 
 def handle_errors(func):
@@ -37,6 +40,17 @@ def handle_errors(func):
         except RtcheckError as exc:
             click.echo(f"rtcheck: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except click.ClickException:
+            raise  # usage errors raised in a command: click reports them (exit 2)
+        except Exception as exc:  # a bug: never let it pass for a verdict (exit 1)
+            if os.environ.get("RTCHECK_DEBUG"):
+                raise
+            click.echo(
+                f"rtcheck: internal error: {type(exc).__name__}: {exc} — no verdict was reached; "
+                "please report it with the input (RTCHECK_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 
@@ -60,7 +74,8 @@ def main() -> None:
     `rtcheck PLAN_FOLDER` is short for `rtcheck check PLAN_FOLDER`.
 
     Exit codes: 0 all evaluated constraints pass; 1 a constraint failed or a required one
-    could not be evaluated; 2 usage error; 3 unreadable or inconsistent input.
+    could not be evaluated; 2 usage error; 3 unreadable or inconsistent input; 4 internal
+    error (no verdict).
     """
 
 

@@ -540,3 +540,11 @@ def test_unexpected_error_is_not_exit_1_and_not_a_traceback(spine, monkeypatch):
     assert result.exit_code == 4, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "internal error" in lines[0] and "RuntimeError" in lines[0]
+
+
+@pytest.mark.parametrize("prefix", ["RS", "RD"])
+def test_files_of_different_patients_are_refused(spine, prefix):
+    """The same frame of reference but another PatientID: one of the files is not this
+    patient's (a mixed-up export), and checking it would be checking the wrong anatomy."""
+    path = edit(spine, prefix, _set("PatientID", "SOMEONE-ELSE"))
+    assert_input_error(spine, path, "SOMEONE-ELSE", "RTC-SPINE-001")

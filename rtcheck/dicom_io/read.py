@@ -1031,6 +1031,32 @@ def _check_frames(structure_set: StructureSet | None, dose: DoseGrid, plan: Plan
             )
 
 
+def _check_same_patient(
+    structure_set: StructureSet | None,
+    plan: Plan | None,
+    dose: DoseGrid,
+    dose_datasets: Sequence[Dataset],
+) -> None:
+    """Refuse files of one course that name different patients (PatientID)."""
+    seen: list[tuple[str, Path | None]] = []
+    if plan is not None and plan.patient_id:
+        seen.append((plan.patient_id, plan.source_file))
+    if structure_set is not None and structure_set.patient_id:
+        seen.append((structure_set.patient_id, structure_set.source_file))
+    for ds, dose_file in zip(dose_datasets, dose.source_files, strict=False):
+        patient = _text(ds, "PatientID")
+        if patient:
+            seen.append((patient, dose_file))
+    for patient, where in seen[1:]:
+        if patient != seen[0][0]:
+            first = seen[0][1].name if seen[0][1] is not None else "the first file"
+            raise InputError(
+                f"this file is for patient {patient}, but {first} is for patient {seen[0][0]}",
+                path=where,
+                remedy="export the plan, structure set and dose of one patient together",
+            )
+
+
 def _check_dose_not_empty(dose: DoseGrid) -> None:
     """Refuse a dose grid of zeros: every organ would look spared."""
     if not dose.max_gy > 0:
@@ -1051,6 +1077,7 @@ def _make_course(
     structure_set = structures.structure_set if structures is not None else None
     _check_frames(structure_set, dose, plan.plan if plan else None)
     _check_dose_not_empty(dose)
+    _check_same_patient(structure_set, plan.plan if plan else None, dose, dose_datasets)
     notes = list(plan.notes) if plan else []
     if structure_set is None:
         notes.append("no structure set (RTSTRUCT) linked: the course has a dose but no structures")

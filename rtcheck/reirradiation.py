@@ -289,6 +289,7 @@ def check_reirradiation(
 
     if current.structure_set is None:
         raise InputError("the current course has no structure set", remedy="export the RTSTRUCT with the plan")
+    _check_same_patient(current, priors)
     for table in (cumulative, per_course):
         if table is not None and table.dose_quantity is DoseQuantity.PHYSICAL:
             raise UsageError(
@@ -407,6 +408,27 @@ def check_reirradiation(
         not_converted=tuple(not_converted),
         warnings=tuple(warnings),
     )
+
+
+def _patient_of(course: Course) -> str | None:
+    if course.plan is not None and course.plan.patient_id:
+        return course.plan.patient_id
+    return course.structure_set.patient_id if course.structure_set is not None else None
+
+
+def _check_same_patient(current: Course, priors: Sequence[PriorCourse]) -> None:
+    """Refuse a DICOM prior course whose files name another patient than the current plan."""
+    patient = _patient_of(current)
+    for prior in priors:
+        other = _patient_of(prior.course) if prior.course is not None else None
+        if patient and other and other != patient:
+            assert prior.course is not None
+            where = prior.course.plan.source_file if prior.course.plan is not None else None
+            raise InputError(
+                f"prior course {prior.label!r} is for patient {other}, the current plan for {patient}",
+                path=where or (prior.course.dose.source_files[0] if prior.course.dose.source_files else None),
+                remedy="give the prior courses of this patient",
+            )
 
 
 def _worst(level: Level, others: Sequence[Level]) -> Level:

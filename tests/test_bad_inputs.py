@@ -548,3 +548,15 @@ def test_files_of_different_patients_are_refused(spine, prefix):
     patient's (a mixed-up export), and checking it would be checking the wrong anatomy."""
     path = edit(spine, prefix, _set("PatientID", "SOMEONE-ELSE"))
     assert_input_error(spine, path, "SOMEONE-ELSE", "RTC-SPINE-001")
+
+
+def test_prior_course_of_another_patient_is_refused(spine, tmp_path):
+    """--prior pointing at another patient's export (consistent in itself) must not be summed."""
+    prior = tmp_path / "prior"
+    shutil.copytree(SAMPLE_DICOM / "prior_spine_20gy_5fx", prior)
+    for prefix in ("RP", "RS", "RD"):
+        edit(prior, prefix, _set("PatientID", "SOMEONE-ELSE"))
+    result = run("check", spine, "--prior", prior)
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SOMEONE-ELSE" in lines[0] and str(prior) in lines[0], result.stderr

@@ -560,3 +560,21 @@ def test_prior_course_of_another_patient_is_refused(spine, tmp_path):
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SOMEONE-ELSE" in lines[0] and str(prior) in lines[0], result.stderr
+
+
+def test_two_different_files_with_one_sop_instance_uid_are_refused(spine):
+    """Two files carrying the same RTDOSE UID but different doses (a stale copy next to a
+    recalculated one): silently taking the first one could check the wrong dose."""
+    rd = next(spine.glob("RD*"))
+    copy_path = spine / "older" / "RD.copy.dcm"
+    copy_path.parent.mkdir()
+    shutil.copy2(rd, copy_path)
+    edit(spine, "RD", lambda ds: setattr(ds, "DoseGridScaling", f"{float(ds.DoseGridScaling) * 1.6:.8g}"))
+    assert_input_error(spine, copy_path, "SOPInstanceUID")
+
+
+def test_identical_copies_of_a_file_are_accepted(spine):
+    rd = next(spine.glob("RD*"))
+    (spine / "copy").mkdir()
+    shutil.copy2(rd, spine / "copy" / rd.name)
+    assert run("check", spine).exit_code == 0

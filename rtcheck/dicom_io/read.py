@@ -1225,9 +1225,23 @@ def _files_under(folder: Path) -> list[Path]:
     return sorted(p for p in files if p.is_file())
 
 
+def _check_same_object(first: Path, other: Path, uid: str) -> None:
+    """Two files with one SOPInstanceUID must hold the same object (a copy), else refuse."""
+    if first.read_bytes() == other.read_bytes():
+        return
+    if pydicom.dcmread(first, force=True) == pydicom.dcmread(other, force=True):
+        return  # the same data set with another file header
+    raise InputError(
+        f"this file and {first} carry the same SOPInstanceUID ({uid}) but hold different data; "
+        "rtcheck cannot tell which one is current",
+        path=other,
+        remedy="remove the stale copy from the export folder",
+    )
+
+
 def _scan(folder: Path) -> tuple[dict[str, list[_Found]], int]:
     by_modality: dict[str, list[_Found]] = {}
-    seen_uids: set[str] = set()
+    seen_uids: dict[str, Path] = {}
     count = 0
     for path in _files_under(folder):
         if path.name == "DICOMDIR":
@@ -1243,8 +1257,9 @@ def _scan(folder: Path) -> tuple[dict[str, list[_Found]], int]:
             raise _unreadable(path, "no DICOM data set after the file header")
         uid = str(ds.get("SOPInstanceUID", "") or "")
         if uid and uid in seen_uids:
+            _check_same_object(seen_uids[uid], path, uid)
             continue  # the same object twice (copied exports): the first copy is used
-        seen_uids.add(uid)
+        seen_uids[uid] = path
         by_modality.setdefault(_modality(ds), []).append(_Found(path, ds))
     return by_modality, count
 

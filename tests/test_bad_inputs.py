@@ -578,3 +578,13 @@ def test_identical_copies_of_a_file_are_accepted(spine):
     (spine / "copy").mkdir()
     shutil.copy2(rd, spine / "copy" / rd.name)
     assert run("check", spine).exit_code == 0
+
+
+def test_the_same_beam_dose_given_twice_is_refused(spine):
+    """--dose RD --dose RD of a per-beam dose (beam number not stated, plan of two beams):
+    the count matched the plan's beams, and one beam was summed twice, the other never."""
+    rd = edit(spine, "RD", _set("DoseSummationType", "BEAM"))
+    files = ["--structures", next(spine.glob("RS*")), "--plan", next(spine.glob("RP*"))]
+    result = run("check", *files, "--dose", rd, "--dose", rd)
+    assert result.exit_code == 3, result.output
+    assert "twice" in result.stderr and str(rd) in result.stderr

@@ -884,6 +884,17 @@ def read_dose(paths: str | Path | Iterable[str | Path]) -> DoseGrid:
 def _sum_beam_doses(grids: Sequence[DoseGrid]) -> DoseGrid:
     first = grids[0]
     names = ", ".join(str(g.source_files[0]) for g in grids)
+    seen: dict[str, Path] = {}
+    for g in grids:
+        for uid in g.sop_instance_uids:
+            if uid in seen:
+                raise InputError(
+                    f"the same dose (SOPInstanceUID {uid}) is given twice ({seen[uid].name} and "
+                    f"{g.source_files[0].name}); summing it would count one beam twice",
+                    path=g.source_files[0],
+                    remedy="give each beam's dose once",
+                )
+            seen[uid] = g.source_files[0]
     not_beam = [g for g in grids if g.summation_type != "BEAM"]
     if not_beam:
         raise InputError(

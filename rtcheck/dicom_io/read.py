@@ -29,8 +29,11 @@ from typing import Any
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.valuerep import VR
 
 from ..errors import GeometryError, InputError, RtcheckError
 from ..models import Contour, ContourType, Course, DoseGrid, Plan, Structure, StructureSet
@@ -54,6 +57,7 @@ CONTOUR_PLANARITY_TOLERANCE_MM = 0.05
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 _APPLEDOUBLE_MAGIC = b"\x00\x05\x16\x07"
 _CONTOUR_DATA_TAG = 0x30060050
+_CONTOUR_TYPE_TAG = 0x30060042
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
 _RE_EXPORT_DOSE = "re-export the dose (RTDOSE) from the planning system"
 
@@ -144,13 +148,43 @@ _DECODED_LATER = {
 }
 
 
+#: Value representations pydicom can decode; any other VR raises when its element is decoded.
+_KNOWN_VRS = frozenset(vr.value for vr in VR)
+
+
+def _must_decode(raw: Any) -> bool:
+    """True for an element that has to be decoded now: a sequence (its items are checked in
+    turn) or an element whose VR pydicom cannot decode (an unknown VR: decoding raises)."""
+    vr = getattr(raw, "VR", None)
+    if vr is not None and vr != "UN":
+        return vr == "SQ" or vr not in _KNOWN_VRS
+    # implicit VR (or UN): what pydicom will take the element for
+    if getattr(raw, "length", 0) == 0xFFFFFFFF:
+        return True  # undefined length: a sequence
+    try:
+        return dictionary_VR(raw.tag) == "SQ"
+    except KeyError:
+        return False  # private or unknown tag: kept as bytes, never used
+
+
 def _decode_elements(ds: Dataset) -> None:
-    """Decode every element now (pydicom decodes lazily), so that a corrupt element (an unknown
-    VR, say) is an error naming its file here, not an exception deep inside rtcheck later."""
+    """Check every element now (pydicom decodes lazily), so that a corrupt element (an unknown
+    VR, say) is an error naming its file here, not an exception deep inside rtcheck later.
+
+    Cheaply: sequences are decoded (and their items checked), elements whose VR pydicom
+    cannot decode are decoded (and raise); the other elements are left to pydicom's lazy
+    decoding, which for a known VR does not raise (an undecodable value becomes UN).
+    Decoding every element took longer than reading the file (≈ 30 µs per element)."""
     for tag in list(ds.keys()):
         if tag in _DECODED_LATER:
             continue
-        elem = ds[tag]
+        raw = ds.get_item(tag)
+        if isinstance(raw, RawDataElement):
+            if not _must_decode(raw):
+                continue
+            elem = ds[tag]
+        else:
+            elem = raw
         if elem.VR == "SQ":
             for item in elem.value:
                 _decode_elements(item)
@@ -389,6 +423,90 @@ def _treatment_beam_numbers(ds: Dataset) -> set[int]:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Bytes of a plain decimal string list (DS without exponent or padding inside): digits,
+#: point, signs and the backslash separator.
+_PLAIN_DS_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_DS_BYTES[np.frombuffer(b"0123456789.-+\\", dtype=np.uint8)] = True
+#: Exact powers of ten (10^k is a double exactly for k <= 22).
+_POW10 = np.array([float(10**k) for k in range(23)])
+#: Most digits per number for the fast parse: the mantissa stays an exact double (< 2^53).
+_MAX_FAST_DIGITS = 15
+
+
+def _parse_plain_ds(text: bytes) -> np.ndarray | None:
+    """Backslash-separated plain decimals (``-12.5\\3\\.25``) → float64, vectorised.
+
+    Hot path of reading an RTSTRUCT: ContourData holds most of its bytes, and converting
+    them number by number (pydicom's DSfloat, or numpy's bytes → float) cost more than
+    reading the file. Each number is its digits as an integer mantissa (exact: at most 15
+    digits) divided by 10^(digits after the point) (exact), i.e. one correctly rounded
+    division: the same double as ``float(token)``. Returns None for anything else (an
+    exponent, spaces, an empty or malformed number), for the caller's general parser.
+    """
+    b = np.frombuffer(text, dtype=np.uint8)
+    if b.size == 0 or not _PLAIN_DS_BYTES[b].all():
+        return None
+    sep = b == 92
+    token = np.cumsum(sep)
+    ntok = int(token[-1]) + 1
+    starts = np.flatnonzero(np.concatenate(([True], sep[:-1])))
+    is_dot = b == 46
+    signs = np.flatnonzero((b == 45) | (b == 43))
+    if signs.size:
+        at_start = np.zeros(b.size, dtype=bool)
+        at_start[starts] = True
+        if not at_start[signs].all():
+            return None  # a sign inside a number
+    if np.bincount(token[is_dot], minlength=ntok).max(initial=0) > 1:
+        return None  # two decimal points
+    digit_pos = np.flatnonzero((b >= 48) & (b <= 57))
+    dtok = token[digit_pos]
+    ndig = np.bincount(dtok, minlength=ntok)
+    if ndig.min() == 0 or ndig.max() > _MAX_FAST_DIGITS:
+        return None  # an empty number, or too many digits for an exact mantissa
+    first = np.cumsum(ndig) - ndig
+    power = (ndig - 1 + first)[dtok] - np.arange(digit_pos.size)
+    mantissa = np.bincount(dtok, weights=(b[digit_pos] - 48) * _POW10[power], minlength=ntok)
+    dots = np.cumsum(is_dot)
+    dots_before = dots[starts] - is_dot[starts]
+    after_point = dots[digit_pos] > dots_before[dtok]
+    fraction = np.bincount(dtok, weights=after_point, minlength=ntok).astype(np.intp)
+    values = mantissa / _POW10[fraction]
+    negative = b[starts] == 45
+    values[negative] = -values[negative]
+    return values
+
+
+def _contour_points_batch(items: Sequence[Dataset]) -> list[np.ndarray | None]:
+    """ContourData of several contour items parsed in one go (:func:`_parse_plain_ds`): an
+    (N, 3) array per item, or None where the general parser (:func:`_contour_points`)
+    must decide (no raw bytes, a count not a multiple of 3, any unusual text)."""
+    texts: list[bytes | None] = []
+    for item in items:
+        elem = item.get_item(_CONTOUR_DATA_TAG) if _CONTOUR_DATA_TAG in item else None
+        value = getattr(elem, "value", None)
+        text = bytes(value).strip(b" \x00") if isinstance(value, bytes | bytearray) else b""
+        texts.append(text or None)
+    present = [t for t in texts if t is not None]
+    out: list[np.ndarray | None] = [None] * len(items)
+    if not present:
+        return out
+    values = _parse_plain_ds(b"\\".join(present))
+    if values is None:
+        return out
+    counts = [t.count(b"\\") + 1 for t in present]
+    stops = np.cumsum(counts)
+    j = 0
+    for i, text in enumerate(texts):
+        if text is None:
+            continue
+        n, stop = counts[j], int(stops[j])
+        j += 1
+        if n % 3 == 0:
+            out[i] = values[stop - n : stop].reshape(-1, 3)
+    return out
+
+
 def _contour_points(item: Dataset) -> np.ndarray:
     """ContourData as an (N, 3) float array, parsing the raw bytes when possible (fast)."""
     elem = item.get_item(_CONTOUR_DATA_TAG) if _CONTOUR_DATA_TAG in item else None
@@ -408,7 +526,13 @@ def _contour_points(item: Dataset) -> np.ndarray:
 
 
 def _contour_type(item: Dataset, roi: str, path: Path) -> ContourType:
-    text = str(item.get("ContourGeometricType", "") or "").strip().upper()
+    raw = item.get_item(_CONTOUR_TYPE_TAG) if _CONTOUR_TYPE_TAG in item else None
+    value = getattr(raw, "value", None)
+    if isinstance(raw, RawDataElement) and raw.VR in (None, "CS") and isinstance(value, bytes):
+        # the raw text (pydicom's element conversion costs more than the rest of the contour)
+        text = value.decode("ascii", "replace").strip(" \x00").upper()
+    else:
+        text = str(item.get("ContourGeometricType", "") or "").strip().upper()
     try:
         return ContourType(text)
     except ValueError:
@@ -420,8 +544,12 @@ def _contour_type(item: Dataset, roi: str, path: Path) -> ContourType:
         ) from None
 
 
-def _make_contour(item: Dataset, roi: str, path: Path) -> Contour | None:
-    points = _contour_points(item)
+def _make_contour(
+    item: Dataset, roi: str, path: Path, points: np.ndarray | None = None
+) -> Contour | None:
+    """One contour item as a Contour (``points``: its ContourData if already parsed)."""
+    if points is None:
+        points = _contour_points(item)
     if points.shape[0] == 0:
         stated = item.get("NumberOfContourPoints")
         if stated is not None and str(stated).strip() != "" and int(stated) == 0:
@@ -533,8 +661,9 @@ def _structure_set_from(path: Path, ds: Dataset) -> _StructureInfo:
         color = None
         if contour_item is not None:
             color = _color(contour_item.get("ROIDisplayColor"))
-            for c in contour_item.get("ContourSequence") or []:
-                contour = _make_contour(c, name, path)
+            items = list(contour_item.get("ContourSequence") or [])
+            for c, points in zip(items, _contour_points_batch(items), strict=True):
+                contour = _make_contour(c, name, path, points)
                 if contour is not None:
                     contours.append(contour)
         structures.append(

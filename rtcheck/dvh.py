@@ -16,12 +16,13 @@ chosen from the analytic phantoms of :mod:`rtcheck.phantoms`; see the README sec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rtcheck.errors import GeometryError
+from rtcheck.extremes import BoundaryExtremes
 from rtcheck.geometry import (
     END_CAPS,
     MAX_SUPERSAMPLING,
@@ -266,9 +267,48 @@ def _dvh_from_accumulator(mask: StructureMask, acc: _Accumulator, settings: DVHS
 
 
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
-    """The DVH of a rasterised structure (no variants)."""
+    """The DVH of a rasterised structure (no variants, no surface extremes)."""
     parts = _accumulate(mask, dose, settings.interpolate_dose, _dose_range(mask, dose))
     return _dvh_from_accumulator(mask, _merge(parts.int_rest, parts.bnd_rest), settings)
+
+
+Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
+
+
+def _with_surface_extremes(dvh: DVH, end_caps: Sequence[EndCap | None], extremes: Extremes) -> DVH:
+    """``dvh`` and its variants with the point extremes on the structure's surface
+    (:class:`rtcheck.extremes.BoundaryExtremes`); ``end_caps`` gives the convention of each
+    (``dvh`` first), None for a variant of the same solid as ``dvh`` (coarser sampling),
+    which gets ``dvh``'s surface extremes.
+
+    The samples lie inside the structure; the surface extremes (no volume) correct the
+    point max/min for the part of the structure between the outermost samples and the
+    surface. Only surface points that could lie beyond what the samples of the DVHs with
+    their own solid reach are evaluated.
+    """
+    dvhs = (dvh, *dvh.variants)
+    own = [d for d, cap in zip(dvhs, end_caps, strict=True) if cap is not None and d.dose_gy.size]
+    beyond = None
+    if own:
+        beyond = (max(float(d.dose_gy[-1]) for d in own), min(float(d.dose_gy[0]) for d in own))
+    main = extremes(end_caps[0], beyond)  # type: ignore[arg-type]
+    out = []
+    for d, cap in zip(dvhs, end_caps, strict=True):
+        lo, hi = main if cap is None or cap == end_caps[0] else extremes(cap, beyond)
+        out.append(replace(d, boundary_min_gy=lo, boundary_max_gy=hi, variants=()))
+    return replace(out[0], variants=tuple(out[1:]))
+
+
+def _union_extremes(surfaces: Sequence[BoundaryExtremes]) -> Extremes:
+    """Surface extremes of a union: over every ROI's surface (each in the union's closure)."""
+
+    def extremes(end_cap: EndCap, beyond) -> tuple[float | None, float | None]:
+        found = [s.extremes(end_cap, beyond) for s in surfaces]
+        mins = [f[0] for f in found if f[0] is not None]
+        maxs = [f[1] for f in found if f[1] is not None]
+        return (min(mins) if mins else None), (max(maxs) if maxs else None)
+
+    return extremes
 
 
 def compute_dvh(
@@ -325,8 +365,10 @@ def compute_dvh_and_mask(
     parts = _accumulate(mask, dose, settings.interpolate_dose, lo_hi, split)
     main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
     dvh = _dvh_from_accumulator(mask, main, settings)
+    # the point extremes on the structure's surface (no volume; see rtcheck.extremes)
+    surface = BoundaryExtremes(raster.planes, dose, raster.slice_thickness_mm)
     if not settings.variants:
-        return dvh, mask
+        return _with_surface_extremes(dvh, [settings.end_cap], surface.extremes), mask
     variants = []
     for alt in alts:
         if alt.supersampling == s:
@@ -351,7 +393,12 @@ def compute_dvh_and_mask(
                 structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm
             )
             variants.append(dvh_from_mask(alt_mask, dose, alt))
-    return replace(dvh, variants=tuple(variants)), mask
+    dvh = replace(dvh, variants=tuple(variants))
+    caps = [
+        settings.end_cap,
+        *(None if alt.end_cap == settings.end_cap else alt.end_cap for alt in alts),
+    ]
+    return _with_surface_extremes(dvh, caps, surface.extremes), mask
 
 
 def compute_union_dvh(
@@ -382,6 +429,7 @@ def compute_union_dvh(
         if len(planes) == 1 and thickness is None:
             thickness = _grid_slice_thickness(dose)
         rasters.append((st, thickness, _Rasteriser(planes, dose, s, thickness)))
+    surfaces = [BoundaryExtremes(r.planes, dose, r.slice_thickness_mm) for _, _, r in rasters]
 
     def masks_for(
         end_cap: EndCap, base: Sequence[StructureMask] | None = None
@@ -399,7 +447,7 @@ def compute_union_dvh(
     main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
     dvh = replace(_dvh_from_accumulator(mask, main, settings), roi_number=None)  # no ROI of its own
     if not settings.variants:
-        return dvh
+        return _with_surface_extremes(dvh, [settings.end_cap], _union_extremes(surfaces))
     variants: list[DVH] = []
     for alt in settings.alternatives():
         if alt.supersampling == s:
@@ -414,7 +462,12 @@ def compute_union_dvh(
                 structure_mask(st, dose, alt.supersampling, alt.end_cap, t) for st, t, _ in rasters
             ]
             variants.append(dvh_from_mask(union_mask(alt_masks, dose, label), dose, alt))
-    return replace(dvh, variants=tuple(replace(v, roi_number=None) for v in variants))
+    dvh = replace(dvh, variants=tuple(replace(v, roi_number=None) for v in variants))
+    caps = [
+        settings.end_cap,
+        *(None if a.end_cap == settings.end_cap else a.end_cap for a in settings.alternatives()),
+    ]
+    return _with_surface_extremes(dvh, caps, _union_extremes(surfaces))
 
 
 def typical_slice_thickness_mm(structure_set: StructureSet) -> float | None:

@@ -253,8 +253,13 @@ class DVH:
     * D at volume v is read on the cumulative DVH with each sample's volume centred on its
       dose (linear interpolation between samples); it is ``None`` (undefined) when v is
       larger than the volume with known dose, never 0;
-    * ``max_gy``/``min_gy`` are the extreme sample doses (point values); the near-point
-      maximum is :meth:`near_max_gy` (D0.035cc).
+    * ``max_gy``/``min_gy`` are point values: the extreme sample doses, together with
+      ``boundary_max_gy``/``boundary_min_gy`` — the highest/lowest dose on the structure's
+      surface (contour vertices and edges over their slabs, :mod:`rtcheck.extremes`), which
+      carry no volume; ``None`` when unknown or when the samples already reach it. Samples
+      lie inside the structure, so without them a point extreme in a gradient is biased
+      toward the interior. The near-point maximum is :meth:`near_max_gy` (D0.035cc, from
+      the samples only).
 
     ``variants`` are DVHs of the same structure computed with other defensible settings
     (coarser sampling, other end-capping); the spread of a metric across the DVH and its
@@ -269,6 +274,8 @@ class DVH:
     outside_grid_cc: float = 0.0
     settings: str = ""
     variants: tuple[DVH, ...] = field(default=())
+    boundary_min_gy: float | None = None
+    boundary_max_gy: float | None = None
     if TYPE_CHECKING:  # set in __post_init__; at run time not a dataclass field
         _cumulative_cc: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -281,11 +288,25 @@ class DVH:
             raise ValueError("DVH samples must be finite with non-negative volumes")
         keep = vol > 0
         dose, vol = dose[keep], vol[keep]
-        order = np.argsort(-dose, kind="stable")
-        object.__setattr__(self, "dose_gy", _readonly(dose[order]))
-        object.__setattr__(self, "volume_cc", _readonly(vol[order]))
-        object.__setattr__(self, "_cumulative_cc", _readonly(np.cumsum(vol[order])))
+        if dose.size > 1 and not np.all(dose[:-1] >= dose[1:]):  # (sorted: a copy or a replace)
+            order = np.argsort(-dose, kind="stable")
+            dose, vol = dose[order], vol[order]
+        object.__setattr__(self, "dose_gy", _readonly(dose))
+        object.__setattr__(self, "volume_cc", _readonly(vol))
+        object.__setattr__(self, "_cumulative_cc", _readonly(np.cumsum(vol)))
         object.__setattr__(self, "variants", tuple(self.variants))
+        for attr in ("boundary_min_gy", "boundary_max_gy"):
+            value = getattr(self, attr)
+            if value is not None:
+                if not np.isfinite(value):
+                    raise ValueError(f"{attr} must be finite, got {value!r}")
+                object.__setattr__(self, attr, float(value))
+        if (
+            self.boundary_min_gy is not None
+            and self.boundary_max_gy is not None
+            and self.boundary_min_gy > self.boundary_max_gy
+        ):
+            raise ValueError("boundary_min_gy must not exceed boundary_max_gy")
 
     # -- sizes ---------------------------------------------------------------------------
     @property
@@ -312,10 +333,18 @@ class DVH:
 
     # -- point metrics --------------------------------------------------------------------
     def max_gy(self) -> float | None:
-        return float(self.dose_gy[0]) if self.dose_gy.size else None
+        """Point maximum: the highest sample or boundary dose (None without samples)."""
+        if not self.dose_gy.size:
+            return None
+        top = float(self.dose_gy[0])
+        return top if self.boundary_max_gy is None else max(top, self.boundary_max_gy)
 
     def min_gy(self) -> float | None:
-        return float(self.dose_gy[-1]) if self.dose_gy.size else None
+        """Point minimum: the lowest sample or boundary dose (None without samples)."""
+        if not self.dose_gy.size:
+            return None
+        low = float(self.dose_gy[-1])
+        return low if self.boundary_min_gy is None else min(low, self.boundary_min_gy)
 
     def mean_gy(self) -> float | None:
         if not self.dose_gy.size:

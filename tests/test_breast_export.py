@@ -114,7 +114,7 @@ def _tps_metrics(curve):
 
 
 # Tolerances, stated per kind of ROI (rtcheck vs Eclipse):
-# * ROIs >= 10 cc: volume within 3 %, max within 0.06 Gy (TPS bin 0.01 Gy + grid interpolation).
+# * ROIs >= 10 cc: volume within 3 %, max (highest sample, see _assert_max) within 0.06 Gy (TPS bin 0.01 Gy + grid interpolation).
 # * BODY: volume within 8 %. The TPS BODY DVH holds 13 944 cc while the contours enclose
 #   14 880 cc (sum of the planes' polygon areas × 3 mm; 14 735 cc without end caps): the TPS
 #   leaves part of the external contour out of its DVH; rtcheck reports the contour volume.
@@ -124,6 +124,16 @@ def _tps_metrics(curve):
 # * Mean: within 0.03 Gy + 1 % of the TPS mean; for the small ROIs (whose mean in a steep
 #   gradient moves with the end-capping convention) the TPS mean must lie within the spread
 #   of rtcheck's variants ± that tolerance.
+def _assert_max(result, tps_max, tolerance):
+    # Like for like: the TPS max is the highest of its dose samples (voxels inside the ROI),
+    # so it is compared with rtcheck's highest sample. rtcheck's point max also takes the
+    # ROI's surface (contour vertices and edges over their slabs), which samples inside the
+    # ROI never reach: it may exceed the TPS max (Lt Lung, Scar in this export's steep
+    # gradients), never fall below it beyond the tolerance.
+    assert float(result.dose_gy[0]) == pytest.approx(tps_max, abs=tolerance)
+    assert result.max_gy() >= float(result.dose_gy[0])
+
+
 LARGE = {4: "Breast", 5: "Heart", 6: "Lt Lung", 9: "Tumor Bed", 10: "Tumor Bed Block"}
 SMALL = {3: "Borders", 7: "Nodes", 8: "Scar"}
 
@@ -137,14 +147,14 @@ def test_dvh_matches_the_planning_system(breast, breast_dvhs, roi):
     volume = result.total_volume_cc
     if roi in LARGE:
         assert volume == pytest.approx(tps_volume, rel=0.03)
-        assert result.max_gy() == pytest.approx(tps_max, abs=0.06)
+        _assert_max(result, tps_max, 0.06)
     elif roi == 1:
         assert volume == pytest.approx(tps_volume, rel=0.08)
-        assert result.max_gy() == pytest.approx(tps_max, abs=0.06)
+        _assert_max(result, tps_max, 0.06)
     else:
         spread = [volume] + [v.total_volume_cc for v in result.variants]
         assert min(spread) - 0.2 <= tps_volume <= max(spread) + 0.2
-        assert result.max_gy() == pytest.approx(tps_max, abs=0.2)
+        _assert_max(result, tps_max, 0.2)
     tolerance = 0.03 + 0.01 * tps_mean
     if roi in SMALL:
         means = [result.mean_gy()] + [v.mean_gy() for v in result.variants]

@@ -479,7 +479,10 @@ def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     current = Course(phantom.dose, fractions=1)
     result = co.composite_organ(current, samples, 2.0, [])
     expected = convert_dvh(dvh, 1, 2.0)
-    assert result.with_factor.max_gy() == pytest.approx(expected.max_gy(), abs=1e-9)
+    # (the composite is built from the DVH's sample points only: it has the DVH's highest
+    # sample, not the extremes on the organ's surface — README "Known shortfalls")
+    assert result.with_factor.max_gy() == pytest.approx(float(expected.dose_gy[0]), abs=1e-9)
+    assert expected.max_gy() >= float(expected.dose_gy[0])
     assert result.with_factor.near_max_gy() == pytest.approx(expected.near_max_gy(), abs=1e-3)
 
 

@@ -354,8 +354,8 @@ def test_unreadable_file_names_it_and_a_remedy(spine, monkeypatch):
 
 
 def test_plan_without_fraction_count_names_the_plan(spine):
-    """No NumberOfFractionsPlanned: no table can be chosen (usage error, exit 2); the message
-    names the plan file and says how to go on."""
+    """No NumberOfFractionsPlanned: a missing tag, so an input error (exit 3) and no table is
+    chosen; the message names the plan file and says how to go on (--fractions)."""
 
     def drop(ds):
         for group in ds.FractionGroupSequence:
@@ -363,7 +363,7 @@ def test_plan_without_fraction_count_names_the_plan(spine):
 
     rp = edit(spine, "RP", drop)
     result = run("check", spine)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(rp) in lines[0] and "--fractions" in lines[0], result.stderr
 

@@ -6,10 +6,11 @@ them to the documented exit codes:
 
 * 0 — every evaluated constraint passes (and nothing required was left unevaluated)
 * 1 — a constraint failed, deviated, is INDETERMINATE (margin within its numerical
-  uncertainty), or could not be evaluated for a required organ
+  uncertainty), or could not be evaluated for a required organ or an organ that is present
 * 2 — usage error (bad options, no table for the plan's fractionation)
 * 3 — unreadable or inconsistent input (DICOM, constraint table, course file)
 * 4 — internal error (a bug): no verdict was reached (``RTCHECK_DEBUG=1`` shows the traceback)
+* 130 — interrupted (Ctrl-C): no verdict was reached
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 
 def handle_errors(func):
@@ -42,6 +44,10 @@ def handle_errors(func):
             sys.exit(exc.exit_code)
         except click.ClickException:
             raise  # usage errors raised in a command: click reports them (exit 2)
+        except KeyboardInterrupt:
+            # click would print "Aborted!" and exit 1, which means "a constraint failed"
+            click.echo("rtcheck: interrupted — no verdict was reached", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # a bug: never let it pass for a verdict (exit 1)
             if os.environ.get("RTCHECK_DEBUG"):
                 raise

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..constraints import names_with_site_aliases, resolve_table, select_table
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..evaluate import check_course
 from ..fileio import write_text_atomic
 from ..models import CheckResult, ConstraintTable, Course, Level
@@ -51,7 +51,8 @@ def table_for_course(
             notes.append("prescription unknown (the plan states no TargetPrescriptionDose)")
         return table, used, notes
     if used is None and plan is not None:
-        raise UsageError(
+        # a required tag missing from the export: an input problem (exit 3), with the way on
+        raise InputError(
             "the plan states no number of fractions (NumberOfFractionsPlanned), so no table can be chosen",
             path=plan.source_file,
             remedy="give --fractions N or --table",

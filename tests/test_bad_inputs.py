@@ -368,6 +368,23 @@ def test_plan_without_fraction_count_names_the_plan(spine):
     assert len(lines) == 1 and str(rp) in lines[0] and "--fractions" in lines[0], result.stderr
 
 
+def test_plan_with_two_fraction_groups_has_no_single_fractionation(spine):
+    """Two fraction groups (e.g. 8 Gy x 1 then a second phase): the first group's count must
+    not be used for the summed dose; no table is chosen (exit 3) unless --fractions is given."""
+    import copy
+
+    def add_group(ds):
+        second = copy.deepcopy(ds.FractionGroupSequence[0])
+        second.FractionGroupNumber = 2
+        second.NumberOfFractionsPlanned = 5
+        ds.FractionGroupSequence.append(second)
+
+    rp = edit(spine, "RP", add_group)
+    result = run("check", spine)
+    assert result.exit_code == 3, result.output
+    assert str(rp) in result.stderr and "fraction groups" in result.stderr, result.stderr
+
+
 # --- the catalogue of broken exports: exit 3, one line naming the file, input untouched -------
 
 

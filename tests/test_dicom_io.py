@@ -360,9 +360,10 @@ def test_several_fraction_groups_are_noted(tmp_path):
     plan = plan_dataset(structure_set_uid=ss.SOPInstanceUID, fractions=(25, 5))
     rs, rp = save(ss, tmp_path / "rs.dcm"), save(plan, tmp_path / "rp.dcm")
     rd = save(dose_dataset(plan_uid=plan.SOPInstanceUID), tmp_path / "rd.dcm")
-    assert read_plan(rp).fractions == 25
+    # no single fractionation: never one group's count for the summed dose
+    assert read_plan(rp).fractions is None
     course = load_course(rs, [rd], rp)
-    assert course.fractions == 25
+    assert course.plan is not None and course.plan.fractions is None
     assert any("2 fraction groups" in n for n in course.notes)
 
 

@@ -53,7 +53,8 @@ def table_for_course(
     if used is None and plan is not None:
         # a required tag missing from the export: an input problem (exit 3), with the way on
         raise InputError(
-            "the plan states no number of fractions (NumberOfFractionsPlanned), so no table can be chosen",
+            "the plan states no single number of fractions (NumberOfFractionsPlanned missing, or "
+            "several fraction groups), so no table can be chosen",
             path=plan.source_file,
             remedy="give --fractions N or --table",
         )

@@ -358,16 +358,19 @@ def _plan_from(path: Path, ds: Dataset) -> _PlanInfo:
     notes: list[str] = []
     fractions: int | None = None
     groups = ds.get("FractionGroupSequence") or []
-    if groups:
+    if len(groups) == 1:
         planned = groups[0].get("NumberOfFractionsPlanned")
         if planned is not None and str(planned).strip() != "" and int(planned) >= 1:
             fractions = int(planned)
-        if len(groups) > 1:
-            counts = [str(g.get("NumberOfFractionsPlanned", "?")) for g in groups]
-            notes.append(
-                f"the plan has {len(groups)} fraction groups ({' + '.join(counts)} fractions); "
-                f"the first group's {fractions} fractions are used"
-            )
+    elif len(groups) > 1:
+        # Several fraction groups (sequential phases, or lesions with their own schedules)
+        # have no single fraction count: taking one group's count would convert the summed
+        # dose with the wrong fractionation and could pick a too-lenient table.
+        counts = [str(g.get("NumberOfFractionsPlanned", "?")) for g in groups]
+        notes.append(
+            f"the plan has {len(groups)} fraction groups ({' + '.join(counts)} fractions): "
+            "no single number of fractions"
+        )
     referenced = _referenced_uids(ds, "ReferencedStructureSetSequence")
     plan = Plan(
         sop_instance_uid=str(ds.SOPInstanceUID),

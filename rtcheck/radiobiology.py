@@ -171,15 +171,15 @@ def convert_dvh(dvh: DVH, fractions: int, alpha_beta_gy: float, quantity: Quanti
     """
     converted = np.asarray(convert(dvh.dose_gy, fractions, alpha_beta_gy, quantity), dtype=float)
     note = f"{quantity.value} (α/β {alpha_beta_gy:g} Gy, {fractions} fx)"
-    # the point extremes on the surface convert like the samples (monotonic mapping)
-    bounds = {
-        attr: None if b is None else float(convert(max(b, 0.0), fractions, alpha_beta_gy, quantity))
-        for attr, b in (("boundary_min_gy", dvh.boundary_min_gy), ("boundary_max_gy", dvh.boundary_max_gy))
-    }
+    def point(b: float | None) -> float | None:
+        # the point extremes on the surface convert like the samples (monotonic mapping)
+        return None if b is None else float(convert(max(b, 0.0), fractions, alpha_beta_gy, quantity))
+
     return dataclasses.replace(
         dvh,
         dose_gy=converted,
-        **bounds,
+        boundary_min_gy=point(dvh.boundary_min_gy),
+        boundary_max_gy=point(dvh.boundary_max_gy),
         settings=f"{dvh.settings}; {note}" if dvh.settings else note,
         variants=tuple(convert_dvh(v, fractions, alpha_beta_gy, quantity) for v in dvh.variants),
     )

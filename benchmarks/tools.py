@@ -70,7 +70,9 @@ def run_floor(structure_file: Path, dose_files: list[Path]) -> float:
 
     pydicom converts element values lazily, so the contour coordinates are decoded
     explicitly; from the raw bytes (ContourData as a backslash-separated decimal string →
-    float array), the fastest way we know — pydicom's own DS conversion is ~40× slower.
+    float array) with ``np.fromstring(text, sep="\\")``, the fastest way we know (one C
+    strtod pass; as rtcheck's reader does) — splitting and converting the numbers one by
+    one is ~2× slower, pydicom's own DS conversion ~40× slower.
     """
     rtss = pydicom.dcmread(structure_file)
     n_points = 0
@@ -81,7 +83,8 @@ def run_floor(structure_file: Path, dose_files: list[Path]) -> float:
                 continue
             value = raw.value
             if isinstance(value, bytes | bytearray):
-                points = np.array(bytes(value).strip(b" \x00").split(b"\\")).astype(np.float64)
+                text = bytes(value).strip(b" \x00").decode("ascii")
+                points = np.fromstring(text, dtype=np.float64, sep="\\")
             else:
                 points = np.asarray(value, dtype=np.float64)
             n_points += points.size

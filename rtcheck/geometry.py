@@ -701,9 +701,6 @@ class StructureMask:
             # voxels away from the grid's edges share one W (one BLAS matmul); the few
             # classes at the edges (and non-uniform z) get their own. Neighbours beyond
             # the grid have weight exactly 0, so their clipped flat index is harmless.
-            #
-            # The matmul runs in float32 (8× faster than float64 here; doses keep ~7
-            # significant digits, 1e-5 Gy at 100 Gy); the samples go on in float64.
             g0 = np.array([sl.start for sl in self.slices])
             nzg, nyg, nxg = dose_gy.shape
             off = np.arange(-1, 2)
@@ -714,7 +711,7 @@ class StructureMask:
             flat = base[:, None] + offsets[None, :]
             if len(k) and (base.min() + offsets[0] < 0 or base.max() + offsets[-1] >= dose_gy.size):
                 np.clip(flat, 0, dose_gy.size - 1, out=flat)
-            patch = dose_gy.reshape(-1)[flat].astype(np.float32)  # (nb, 27)
+            patch = dose_gy.reshape(-1)[flat]  # (nb, 27)
             (cz, wz), (cy, wy), (cx, wx) = self._weight_tables
             cls = (cz[k] * len(wy) + cy[iy]) * len(wx) + cx[ix]
             classes, members = np.unique(cls, return_counts=True)
@@ -723,8 +720,7 @@ class StructureMask:
                 iz_, rest = divmod(int(c), len(wy) * len(wx))
                 iy_, ix_ = divmod(rest, len(wx))
                 # W[(i,j,l), (a,b,d)] = wz[a,i] · wy[b,j] · wx[d,l]
-                w = np.einsum("ai,bj,dl->ijlabd", wz[iz_], wy[iy_], wx[ix_]).reshape(27, s3)
-                return w.astype(np.float32)
+                return np.einsum("ai,bj,dl->ijlabd", wz[iz_], wy[iy_], wx[ix_]).reshape(27, s3)
 
             main = classes[np.argmax(members)] if len(classes) else 0
             sub = _matmul_rows(patch, kron_weights(main))
@@ -733,18 +729,14 @@ class StructureMask:
                     rows = np.flatnonzero(cls == c)
                     sub[rows] = _matmul_rows(patch[rows], kron_weights(c))
             sub = sub.reshape(len(k), s, s, s)
-            d_b = sub[inside].astype(np.float64)
+            d_b = sub[inside]
             nin = inside.reshape(len(k), s3).sum(axis=1)
             v_b = np.repeat(vol_b / s3, nin)
             layer_b = np.repeat(k, nin)
             if corner is not None:
                 inside_c = inside & corner
                 nin_c = inside_c.reshape(len(k), s3).sum(axis=1)
-                coarse = (
-                    sub[inside_c].astype(np.float64),
-                    np.repeat(vol_b / 8.0, nin_c),
-                    np.repeat(k, nin_c),
-                )
+                coarse = (sub[inside_c], np.repeat(vol_b / 8.0, nin_c), np.repeat(k, nin_c))
         return SampleChunk(k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, layer_b, coarse)
 
 
@@ -811,7 +803,7 @@ def _weight_classes(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s = weights.shape[1]
     # rows keyed by a linear projection (np.unique(axis=0) sorts void rows: slow), checked
     # exactly afterwards; the general unique only if two different rows shared a key
-    key = flat @ np.linspace(1.0, 2.0, flat.shape[1]) if flat.size else np.zeros(len(flat))
+    key = (flat * np.linspace(1.0, 2.0, flat.shape[1])).sum(axis=1)  # not BLAS (threads)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     uniq = flat[first]
     if not np.array_equal(uniq[inverse.ravel()], flat):

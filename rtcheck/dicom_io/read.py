@@ -461,8 +461,8 @@ def _contour_points_batch(items: Sequence[Dataset]) -> list[np.ndarray | None]:
     for item in items:
         elem = item.get_item(_CONTOUR_DATA_TAG) if _CONTOUR_DATA_TAG in item else None
         value = getattr(elem, "value", None)
-        text = bytes(value).strip(b" \x00") if isinstance(value, bytes | bytearray) else b""
-        texts.append(text or None)
+        raw = bytes(value).strip(b" \x00") if isinstance(value, bytes | bytearray) else b""
+        texts.append(raw or None)
     present = [t for t in texts if t is not None]
     out: list[np.ndarray | None] = [None] * len(items)
     if not present:

@@ -358,7 +358,10 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
     # np.repeat, one write per sample) — 4× faster than toggles + cumsum + parity below.
     row, col = np.divmod(keys, ncols + 1)
     flat = row * ncols + col  # column ncols (end of a row) is the next row's column 0
-    lengths = np.diff(flat, prepend=0, append=nrows * ncols)
+    lengths = np.empty(flat.size + 1, dtype=flat.dtype)  # np.diff(prepend, append), cheaper
+    lengths[0] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=lengths[1:-1])
+    lengths[-1] = nrows * ncols - flat[-1]
     if lengths.min() >= 0:
         parity = np.zeros(lengths.size, dtype=bool)
         parity[1::2] = True
@@ -840,7 +843,7 @@ def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
     if len(index_points) == 0:
         return np.zeros(0)
     shape = np.array(a.shape)
-    p = np.clip(index_points.astype(np.float64), 0, shape - 1)
+    p = np.minimum(np.maximum(index_points.astype(np.float64), 0.0), shape - 1)  # clamp
     i0 = np.minimum(np.floor(p).astype(np.intp), np.maximum(shape - 2, 0))
     f = p - i0
     i1 = np.minimum(i0 + 1, shape - 1)
@@ -849,11 +852,13 @@ def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
     z0, y0, x0 = i0[:, 0] * sy, i0[:, 1] * sx, i0[:, 2]
     z1, y1, x1 = i1[:, 0] * sy, i1[:, 1] * sx, i1[:, 2]
     fz, fy, fx = f[:, 0], f[:, 1], f[:, 2]
-    c00 = flat[z0 + y0 + x0] * (1 - fx) + flat[z0 + y0 + x1] * fx
-    c01 = flat[z0 + y1 + x0] * (1 - fx) + flat[z0 + y1 + x1] * fx
-    c10 = flat[z1 + y0 + x0] * (1 - fx) + flat[z1 + y0 + x1] * fx
-    c11 = flat[z1 + y1 + x0] * (1 - fx) + flat[z1 + y1 + x1] * fx
-    return (c00 * (1 - fy) + c01 * fy) * (1 - fz) + (c10 * (1 - fy) + c11 * fy) * fz
+    gx, gy = 1 - fx, 1 - fy
+    r00, r01, r10, r11 = z0 + y0, z0 + y1, z1 + y0, z1 + y1  # rows of the 4 x-pairs
+    c00 = flat[r00 + x0] * gx + flat[r00 + x1] * fx
+    c01 = flat[r01 + x0] * gx + flat[r01 + x1] * fx
+    c10 = flat[r10 + x0] * gx + flat[r10 + x1] * fx
+    c11 = flat[r11 + x0] * gx + flat[r11 + x1] * fx
+    return (c00 * gy + c01 * fy) * (1 - fz) + (c10 * gy + c11 * fy) * fz
 
 
 def _block_counts(mask: np.ndarray, ny: int, nx: int, s: int) -> np.ndarray:

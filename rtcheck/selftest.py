@@ -278,12 +278,11 @@ def phantom_set(quick: bool = False, full: bool = False) -> list:
     every combination (four times the standard set; used by the benchmarks)."""
     from rtcheck import phantoms
 
-    kwargs = {}
-    if quick:
-        kwargs = {"volumes_cc": QUICK_VOLUMES_CC, "grids_mm": QUICK_GRIDS_MM}
-    if full:
-        kwargs["gradients"] = phantoms.GRADIENTS
-    return phantoms.standard_phantom_set(**kwargs)
+    return phantoms.standard_phantom_set(
+        volumes_cc=QUICK_VOLUMES_CC if quick else phantoms.STANDARD_VOLUMES_CC,
+        grids_mm=QUICK_GRIDS_MM if quick else (1.0, 2.0, 3.0),
+        gradients=phantoms.GRADIENTS if full else None,
+    )
 
 
 def reference_values(phantom, end_cap: str = "half_slice") -> Truth:

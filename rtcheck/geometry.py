@@ -30,13 +30,17 @@ Conventions (the same for volumes and for rasterisation, so the two always agree
 Rasterisation (:func:`structure_mask`) supersamples every dose voxel of the ROI's bounding
 box ``s`` times along x, y and z (sub-voxel centres). A sub-sample at height z takes the
 in-plane polygon set of the contour plane whose slab contains z; in-plane membership is the
-even-odd crossing-number test done as a vectorised scanline fill. Voxels whose sub-samples
-are all inside are *interior* (one sample at the voxel centre); voxels partly inside are
-*boundary* voxels whose inside sub-samples are kept as points (for dose interpolation). A
-contour plane whose polygons enclose no sub-sample at all (smaller than a sub-sample cell:
-the tip of a cone or an organ) is given the sub-sample nearest its centre, so that no
-contour is lost. Contours that cross themselves or each other are refused
-(:class:`rtcheck.errors.GeometryError`): their inside is ambiguous.
+even-odd crossing-number test done as a vectorised scanline fill. A sub-sample exactly on an
+edge belongs to exactly one side, so sampling partitions space — contours sharing an edge,
+and a contour and its hole, count it once: rows are half-open ([y_low, y_high), the region
+above a horizontal edge), and along x the tie goes right in even and left in odd sub-sample
+rows of the grid, so that an edge on a column of sub-samples gives half to each side. Voxels whose sub-samples are all inside
+are *interior* (one sample at the voxel centre); voxels partly inside are *boundary* voxels
+whose inside sub-samples are kept as points (for dose interpolation). A contour plane whose
+polygons enclose no sub-sample at all (smaller than a sub-sample cell: the tip of a cone or
+an organ) is given the sub-sample nearest its centre, so that no contour is lost. Contours
+that cross themselves or each other are refused (:class:`rtcheck.errors.GeometryError`):
+their inside is ambiguous.
 """
 
 from __future__ import annotations
@@ -278,15 +282,19 @@ def points_in_polygons(
     """Even-odd (crossing-number) test of (M, 2) points against a set of polygons (XOR).
 
     Vectorised over points and edges (memory M × edges); for rasterising whole planes
-    :func:`rasterise_plane` is much faster.
+    :func:`rasterise_plane` is much faster. Ties are half-open: a point exactly on an
+    edge is inside the region at larger x (on a horizontal edge, at larger y) — the fill's
+    rule in its even rows — so contours sharing an edge count such a point once.
     """
     pts = np.asarray(points_xy, dtype=float)
     inside = np.zeros(len(pts), dtype=bool)
     px, py = pts[:, 0:1], pts[:, 1:2]
     for poly in polygons:
         nxt = _next(poly)
-        x1, y1 = poly[:, 0], poly[:, 1]
-        x2, y2 = nxt[:, 0], nxt[:, 1]
+        up = poly[:, 1] < nxt[:, 1]  # each edge from its lower end, as in the fill
+        lo, hi = np.where(up[:, None], poly, nxt), np.where(up[:, None], nxt, poly)
+        x1, y1 = lo[:, 0], lo[:, 1]
+        x2, y2 = hi[:, 0], hi[:, 1]
         straddle = (y1 <= py) != (y2 <= py)
         with np.errstate(divide="ignore", invalid="ignore"):
             x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
@@ -338,7 +346,7 @@ def clipped_area_mm2(
     return total
 
 
-def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
+def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np.ndarray:
     """Boolean mask (len(y_mm), len(x_mm)) of sample points inside the polygons (even-odd).
 
     ``x_mm`` and ``y_mm`` are sorted sample coordinates (any spacing). A scanline fill: each
@@ -347,11 +355,18 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
     (:func:`_run_keys`), whose ends toggle the parity, and a cumulative sum along x fills
     them. Cost is O(edges + crossings + samples) — no test of every point against every
     edge. Several polygons combine by XOR (holes and islands) for free.
+
+    Ties (a sample exactly on an edge) are split by row parity: in rows whose global index
+    ``row0 + i`` is even the sample belongs to the region on its right, in odd rows to the
+    region on its left. Each sample still belongs to exactly one side of any edge, so
+    sampling partitions the plane (neighbours sharing an edge, a contour and its hole), and
+    an edge lying on a column of samples gives half of them to each side, as its area
+    share would — a structure whose edges sit on round-mm samples is not shifted.
     """
     x_mm = np.asarray(x_mm, dtype=float)
     y_mm = np.asarray(y_mm, dtype=float)
     nrows, ncols = len(y_mm), len(x_mm)
-    keys = _run_keys(polygons, x_mm, y_mm)
+    keys = _run_keys(polygons, x_mm, y_mm, row0)
     if keys.size == 0:
         return np.zeros((nrows, ncols), dtype=bool)
     # Hot path: the runs are sorted, so the mask is the gaps and runs laid end to end (one
@@ -372,13 +387,18 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
     return (np.cumsum(toggles, axis=1, dtype=np.uint8) & 1).astype(bool)
 
 
-def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
+def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np.ndarray:
     """Sorted run boundaries row·(len(x_mm)+1) + column: runs [a, b) alternate with gaps.
 
     Each edge is intersected with the sample rows it spans, half-open in y (ylo <= y < yhi)
     so that a vertex is counted once: every row gets an even number of crossings, and in
     x order they open and close the inside runs (even-odd). A sample exactly on a crossing
-    is outside on both sides of a run, so ties do not shift a structure.
+    is decided per row, the same way for every crossing and every contour: as if it sat an
+    infinitesimal step right of the edge in rows of even global index (row0 + row), left of
+    it in odd rows. So sampling partitions the plane — two contours sharing an edge, or a
+    contour and its hole, count a sample on that edge exactly once (ties are common:
+    contour vertices and sub-samples both sit on round mm values) — and an edge along a
+    column of samples gives half of them to each side, so ties do not shift a structure.
     """
     empty = np.zeros(0, dtype=np.intp)
     if not polygons or len(y_mm) == 0 or len(x_mm) == 0:
@@ -388,14 +408,13 @@ def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> np.ndarray:
         return empty
     order = np.lexsort((x_cross, rows))
     rows, x_cross = rows[order], x_cross[order]
-    start = np.searchsorted(x_mm, x_cross[0::2], side="right")  # first sample > opening x
-    stop = np.searchsorted(x_mm, x_cross[1::2], side="left")  # first sample >= closing x
-    stop = np.maximum(stop, start)
-    width = len(x_mm) + 1
-    keys = np.empty(rows.size, dtype=np.intp)
-    keys[0::2] = rows[0::2] * width + start
-    keys[1::2] = rows[1::2] * width + stop
-    return keys
+    cols = np.searchsorted(x_mm, x_cross, side="left")  # first sample >= crossing
+    # a sample on the crossing goes left (stays on the run's outside of an opening, inside
+    # of a closing) in odd rows: one rule per row keeps the keys sorted, also for crossings
+    # that coincide
+    tie = x_mm[np.minimum(cols, len(x_mm) - 1)] == x_cross
+    cols += tie & ((rows + row0) % 2 == 1)
+    return rows * (len(x_mm) + 1) + cols
 
 
 def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -406,7 +425,11 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray
     x1, y1, x2, y2 = pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1]
     keep = y1 != y2
     x1, y1, x2, y2 = x1[keep], y1[keep], x2[keep], y2[keep]
-    ylo, yhi = np.minimum(y1, y2), np.maximum(y1, y2)
+    # each edge from its lower end, so that an edge shared by two contours (traversed in
+    # opposite directions) gives bit-identical crossings and the partition stays exact
+    up = y1 < y2
+    x1, x2 = np.where(up, x1, x2), np.where(up, x2, x1)
+    ylo, yhi = np.where(up, y1, y2), np.where(up, y2, y1)
     r0 = np.searchsorted(y_mm, ylo, side="left")  # rows with ylo <= y < yhi
     r1 = np.searchsorted(y_mm, yhi, side="left")
     counts = r1 - r0
@@ -416,8 +439,8 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray
     edge = np.repeat(np.arange(len(counts)), counts)
     first = np.cumsum(counts) - counts
     rows = r0[edge] + (np.arange(total) - first[edge])
-    ex1, ey1 = x1[edge], y1[edge]
-    x_cross = ex1 + (y_mm[rows] - ey1) * (x2[edge] - ex1) / (y2[edge] - ey1)
+    ex1, ey1 = x1[edge], ylo[edge]
+    x_cross = ex1 + (y_mm[rows] - ey1) * (x2[edge] - ex1) / (yhi[edge] - ey1)
     return rows, x_cross
 
 
@@ -1008,9 +1031,12 @@ class _Rasteriser:
             pts = np.concatenate(polys) if len(polys) > 1 else polys[0]
             # fill only the plane's own bounding rows/columns of the ROI's box
             r0, r1 = np.searchsorted(self.ys, [pts[:, 1].min(), pts[:, 1].max()])
-            c0, c1 = np.searchsorted(self.xs, [pts[:, 0].min(), pts[:, 0].max()])
+            c0 = np.searchsorted(self.xs, pts[:, 0].min(), side="left")
+            c1 = np.searchsorted(self.xs, pts[:, 0].max(), side="right")  # ties may be in
             m = np.zeros((ny * self.s, nx * self.s), dtype=bool)
-            m[r0:r1, c0:c1] = rasterise_plane(polys, self.xs[c0:c1], self.ys[r0:r1])
+            # row parity (tie rule) by the grid's global sub-sample row: the same for all ROIs
+            row0 = self.yb[0] * self.s + int(r0)
+            m[r0:r1, c0:c1] = rasterise_plane(polys, self.xs[c0:c1], self.ys[r0:r1], row0)
             if not m[r0:r1, c0:c1].any():
                 # a contour smaller than a sub-sample cell (the tip of a cone or an organ)
                 # is represented by the sub-sample nearest its centre, so it is never lost

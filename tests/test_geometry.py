@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rtcheck.errors import GeometryError
@@ -265,6 +265,7 @@ def test_volume_monotonic_in_size(r, dr, off):
 
 @settings(max_examples=25, deadline=None)
 @given(r_out=st.floats(6.0, 9.0), r_in=st.floats(1.0, 5.0), ox=coord, oy=coord)
+@example(r_out=6.0, r_in=1.25, ox=0.05, oy=0.0)  # hole edge at x = -1 on a sub-sample
 def test_hole_subtracts_exactly(r_out, r_in, ox, oy):
     zs = np.arange(-4.0, 4.1, 2.0)
     outer = square(ox, oy, r_out)
@@ -293,7 +294,117 @@ def _aligned(inner, outer) -> np.ndarray:
     return out
 
 
-def test_samples_exactly_on_an_edge_are_outside_on_both_sides():
-    xs = np.arange(-5.0, 5.1, 1.0)  # samples on the square's left and right edges
-    mask = rasterise_plane([square(0, 0.5, 3)], xs, np.array([0.0]))
-    assert mask[0].tolist() == [abs(x) < 3 for x in xs]
+# -- ties: samples exactly on an edge (common: vertices and sub-samples on round mm) ----
+def rect(x0: float, x1: float, y0: float, y1: float, ccw: bool = True) -> np.ndarray:
+    pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
+    return pts if ccw else pts[::-1]
+
+
+def test_samples_on_edges_split_evenly_so_a_box_on_the_samples_is_not_shifted():
+    # rows half-open [y_low, y_high); along x a tie goes right in even rows, left in odd rows
+    xs = np.arange(-5.0, 5.1, 1.0)
+    ys = np.arange(-5.0, 5.1, 1.0)
+    mask = rasterise_plane([square(0, 0, 3)], xs, ys)
+    even = (xs >= -3) & (xs < 3)
+    odd = (xs > -3) & (xs <= 3)
+    for i, y in enumerate(ys):
+        row = (even if i % 2 == 0 else odd) if -3 <= y < 3 else np.zeros_like(xs, dtype=bool)
+        assert mask[i].tolist() == row.tolist()
+    assert mask.sum() == 36  # the square's area in samples, not 5×5 or 7×7
+    yy, xx = np.nonzero(mask)
+    assert xs[xx].mean() == 0.0  # centred: ties do not shift it by a sample
+    # the parity is the global row's: a window starting one row later flips it
+    assert np.array_equal(rasterise_plane([square(0, 0, 3)], xs, ys[1:], row0=1), mask[1:])
+
+
+def test_neighbours_sharing_an_edge_on_samples_count_each_sample_once():
+    xs = np.arange(-6.0, 6.1, 0.5)
+    ys = np.arange(-6.0, 6.1, 0.5)
+    whole = rasterise_plane([rect(-4, 4, -3, 5)], xs, ys)
+    # split along x = 1 (vertical shared edge) and along y = 0 (horizontal shared edge)
+    pieces = [rect(-4, 1, -3, 0), rect(1, 4, -3, 0), rect(-4, 1, 0, 5, ccw=False), rect(1, 4, 0, 5)]
+    stack = np.array([rasterise_plane([p], xs, ys) for p in pieces], dtype=int)
+    assert np.array_equal(stack.sum(axis=0), whole.astype(int))  # no sample twice, none lost
+    assert stack[:, 10, :].sum() > 0 and stack[:, :, 14].sum() > 0  # rows/columns on the edges
+
+
+def test_triangles_sharing_a_diagonal_partition_their_quadrilateral():
+    # the shared edge is traversed in opposite directions and has an awkward slope
+    a, b, c, d = (-5.0, -4.0), (6.0, -3.0), (4.0, 5.0), (-3.0, 3.0)
+    xs = np.arange(-7.0, 7.01, 0.25)
+    ys = np.arange(-6.0, 6.01, 0.25)
+    left = rasterise_plane([np.array([a, b, c])], xs, ys).astype(int)
+    right = rasterise_plane([np.array([a, c, d])], xs, ys).astype(int)
+    whole = rasterise_plane([np.array([a, b, c, d])], xs, ys).astype(int)
+    assert np.array_equal(left + right, whole)
+
+
+def test_a_hole_and_its_filling_partition_the_outer_contour():
+    xs = np.arange(-8.0, 8.1, 1.0)
+    ys = np.arange(-8.0, 8.1, 1.0)
+    outer, hole = rect(-6, 6, -5, 7), rect(-2, 3, -1, 2, ccw=False)
+    ring = rasterise_plane([outer, hole], xs, ys).astype(int)
+    filling = rasterise_plane([hole], xs, ys).astype(int)
+    assert np.array_equal(ring + filling, rasterise_plane([outer], xs, ys).astype(int))
+    # a hole sharing part of an edge with its outer contour
+    notch = rect(-6, -2, -1, 2, ccw=False)
+    ring = rasterise_plane([outer, notch], xs, ys).astype(int)
+    filling = rasterise_plane([notch], xs, ys).astype(int)
+    assert np.array_equal(ring + filling, rasterise_plane([outer], xs, ys).astype(int))
+
+
+def test_fill_agrees_with_crossing_number_test_on_ties():
+    # even rows: the crossing-number test's half-open rule; odd rows: its mirror image
+    polys = [np.array([(-5.0, -4.0), (6.0, -3.0), (4.0, 5.0), (-3.0, 3.0)]), rect(-1, 2, -1, 1)]
+    xs = np.arange(-7.0, 7.01, 0.5)
+    ys = np.arange(-6.0, 6.01, 0.5)
+    mask = rasterise_plane(polys, xs, ys)
+    xx, yy = np.meshgrid(xs, ys)
+    pts = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    right = points_in_polygons(pts, polys).reshape(mask.shape)
+    mirrored = [p * [-1.0, 1.0] for p in polys]
+    left = points_in_polygons(pts * [-1.0, 1.0], mirrored).reshape(mask.shape)
+    assert np.array_equal(mask[0::2], right[0::2])
+    assert np.array_equal(mask[1::2], left[1::2])
+    assert not np.array_equal(right, left)  # there are ties
+
+
+half_mm = st.integers(-16, 16).map(lambda k: k / 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(xcut=half_mm, ycut=half_mm, tip=st.tuples(half_mm, half_mm))
+def test_cutting_a_polygon_on_sample_positions_loses_and_doubles_nothing(xcut, ycut, tip):
+    # a pentagon with a free vertex, cut into four by lines through sample positions
+    x0, x1, y0, y1 = -9.0, 9.0, -9.0, 9.0
+    xcut, ycut = min(max(xcut, x0 + 0.5), x1 - 0.5), min(max(ycut, y0 + 0.5), y1 - 0.5)
+    xs = np.arange(-10.0, 10.01, 0.5)
+    ys = np.arange(-10.0, 10.01, 0.5)
+    whole = rasterise_plane([rect(x0, x1, y0, y1)], xs, ys).astype(int)
+    pieces = [
+        rect(x0, xcut, y0, ycut),
+        rect(xcut, x1, y0, ycut, ccw=False),
+        rect(x0, xcut, ycut, y1),
+        rect(xcut, x1, ycut, y1),
+    ]
+    total = sum(rasterise_plane([p], xs, ys).astype(int) for p in pieces)
+    assert np.array_equal(total, whole)
+    # a triangle fan around a free point inside: shared slanted edges between the pieces
+    px, py = min(max(tip[0], x0 + 0.5), x1 - 0.5), min(max(tip[1], y0 + 0.5), y1 - 0.5)
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    fan = [np.array([corners[i], corners[(i + 1) % 4], (px, py)]) for i in range(4)]
+    total = sum(rasterise_plane([p], xs, ys).astype(int) for p in fan)
+    assert np.array_equal(total, whole)
+
+
+def test_neighbouring_structures_sharing_a_face_on_sub_samples_count_it_once():
+    # x = -1 mm is a sub-sample position of the 2 mm grid (origin -19) at supersampling 3
+    zs = np.arange(-4.0, 4.1, 2.0)
+    g = grid()
+    left = structure_mask(prism([rect(-7, -1, -4, 4)], zs), g, 3)
+    right = structure_mask(prism([rect(-1, 5, -4, 4)], zs), g, 3)
+    whole = structure_mask(prism([rect(-7, 5, -4, 4)], zs), g, 3)
+    assert np.array_equal(_aligned(left, whole) + _aligned(right, whole), whole.counts.astype(int))
+    assert whole.rasterised_volume_cc == pytest.approx(
+        left.rasterised_volume_cc + right.rasterised_volume_cc, rel=1e-12
+    )

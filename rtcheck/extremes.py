@@ -87,7 +87,12 @@ class BoundaryExtremes:
             voxel_edges(dose.y_mm),
             voxel_edges(dose.z_mm),
         )
+        self._z_lo, self._z_hi = float(self.z_edges[0]), float(self.z_edges[-1])
+        #: the grid lines a wall point may lie on: x (y) of the voxel centres and outer edges
+        self._x_lines = np.concatenate(([self.x_edges[0]], dose.x_mm, [self.x_edges[-1]]))
+        self._y_lines = np.concatenate(([self.y_edges[0]], dose.y_mm, [self.y_edges[-1]]))
         self._walls: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._boxes: dict[int, tuple[int, int, int, int]] = {}
         self._cache: dict[tuple, tuple[float, float]] = {}
 
     # -- per-plane geometry (independent of the end cap) ---------------------------------
@@ -109,27 +114,12 @@ class BoundaryExtremes:
 
     def _wall_points(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Edge start points and edge crossings with the grid lines, inside the grid."""
-        xl = np.concatenate(([self.x_edges[0]], self.dose.x_mm, [self.x_edges[-1]]))
-        yl = np.concatenate(([self.y_edges[0]], self.dose.y_mm, [self.y_edges[-1]]))
+        xl, yl = self._x_lines, self._y_lines
         pts = np.concatenate((a, b, _line_crossings(a, b, xl, 0), _line_crossings(a, b, yl, 1)))
         return self._in_grid_xy(pts)
 
     # -- evaluation ------------------------------------------------------------------------
-    def _dose_at(self, z: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        """Interpolated dose at every (z, x, y) of heights z × in-plane points xy."""
-        if z.size == 0 or len(xy) == 0:
-            return np.zeros(0)
-        g = self.dose
-        zi = _fractional_index(g.z_mm, z)
-        yi = _fractional_index(g.y_mm, xy[:, 1])
-        xi = _fractional_index(g.x_mm, xy[:, 0])
-        idx = np.empty((z.size, len(xy), 3))
-        idx[:, :, 0] = zi[:, None]
-        idx[:, :, 1] = yi[None, :]
-        idx[:, :, 2] = xi[None, :]
-        return trilinear(g.dose_gy, idx.reshape(-1, 3))
-
-    def _plane_extremes(
+    def _plane_points(
         self,
         p: int,
         lo: float,
@@ -137,57 +127,49 @@ class BoundaryExtremes:
         bottom_cover: int | None,
         top_cover: int | None,
         beyond: tuple[float, float],
-    ) -> tuple[float, float]:
-        """(min, max) dose on the surface of plane p's slab [lo, hi] (inf, −inf if none).
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The surface points of plane p's slab [lo, hi] to evaluate, as (heights z, points
+        xy) pairs, each meaning every (z, x, y) of z × xy (none: nothing to evaluate).
 
         ``bottom_cover``/``top_cover``: the neighbouring plane whose slab continues the
         structure across the bottom/top face (its columns are not exposed), or None. Only
         points whose dose cell reaches below ``beyond[0]`` (for the min) or above
-        ``beyond[1]`` (for the max) are evaluated; the others cannot be extremes.
+        ``beyond[1]`` (for the max) are kept; the others cannot be extremes.
         """
-        key = (p, lo, hi, bottom_cover, top_cover, beyond)
-        if key in self._cache:
-            return self._cache[key]
-        self._cache[key] = result = self._evaluate_plane(p, lo, hi, bottom_cover, top_cover, beyond)
-        return result
-
-    def _evaluate_plane(self, p, lo, hi, bottom_cover, top_cover, beyond) -> tuple[float, float]:
-        none = (np.inf, -np.inf)
         g = self.dose
-        a, b = max(lo, float(self.z_edges[0])), min(hi, float(self.z_edges[-1]))
+        a, b = max(lo, self._z_lo), min(hi, self._z_hi)
         if a > b:
-            return none
+            return []
         # dose nodes that bound the interpolated dose over the slab and the plane's extent:
         # the grid planes bracketing [a, b] and the columns bracketing the contours
         zc, yc, xc = g.z_mm, g.y_mm, g.x_mm
-        k0 = max(int(np.searchsorted(zc, a, side="right")) - 1, 0)
-        k1 = min(int(np.searchsorted(zc, b, side="left")), zc.size - 1)
-        pts = np.concatenate(self.planes[p].polygons)
-        c0 = max(int(np.searchsorted(xc, pts[:, 0].min(), side="right")) - 1, 0)
-        c1 = min(int(np.searchsorted(xc, pts[:, 0].max(), side="left")), xc.size - 1)
-        r0 = max(int(np.searchsorted(yc, pts[:, 1].min(), side="right")) - 1, 0)
-        r1 = min(int(np.searchsorted(yc, pts[:, 1].max(), side="left")), yc.size - 1)
+        k0 = max(int(zc.searchsorted(a, side="right")) - 1, 0)
+        k1 = min(int(zc.searchsorted(b, side="left")), zc.size - 1)
+        r0, r1, c0, c1 = self._columns(p)
         box = g.dose_gy[k0 : k1 + 1, r0 : r1 + 1, c0 : c1 + 1]
         if box.size == 0:
-            return none
+            return []
         col_max, col_min = box.max(axis=0), box.min(axis=0)
         want_min, want_max = beyond
         if col_max.max() <= want_max and col_min.min() >= want_min:
-            return none  # nothing on this slab's surface can be an extreme
+            return []  # nothing on this slab's surface can be an extreme
 
-        # dose cells that could hold an extreme (a corner node beyond the thresholds)
+        # dose cells that could hold an extreme (a corner node beyond the thresholds); the
+        # cell of the last row/column is the node's own (edge padding)
         hot = (col_min < want_min) | (col_max > want_max)
-        pad = np.pad(hot, ((0, 1), (0, 1)), mode="edge")
-        hot_cell = pad[:-1, :-1] | pad[1:, :-1] | pad[:-1, 1:] | pad[1:, 1:]
+        rows_or = hot.copy()
+        rows_or[:-1] |= hot[1:]
+        hot_cell = rows_or.copy()
+        hot_cell[:, :-1] |= rows_or[:, 1:]
         table = np.zeros((hot.shape[0] + 1, hot.shape[1] + 1), dtype=np.intp)
         table[1:, 1:] = hot_cell.cumsum(axis=0).cumsum(axis=1)
 
         def cell_of(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            iy = np.clip(np.searchsorted(yc, xy[:, 1], side="right") - 1, r0, r1) - r0
-            ix = np.clip(np.searchsorted(xc, xy[:, 0], side="right") - 1, c0, c1) - c0
-            return iy, ix
+            iy = np.minimum(np.maximum(yc.searchsorted(xy[:, 1], side="right") - 1, r0), r1)
+            ix = np.minimum(np.maximum(xc.searchsorted(xy[:, 0], side="right") - 1, c0), c1)
+            return iy - r0, ix - c0
 
-        dmin, dmax = none
+        jobs: list[tuple[np.ndarray, np.ndarray]] = []
         # walls: only edges that pass through a hot cell (summed-area table of their cells)
         ea, eb = self._edges(p)
         ya, xa = cell_of(ea)
@@ -199,12 +181,11 @@ class BoundaryExtremes:
             walls = self._wall_points(ea[relevant], eb[relevant])
             iy, ix = cell_of(walls)
             walls = walls[hot_cell[iy, ix]]
-            heights = [a, b, zc[(zc > a) & (zc < b)]]
-            if a <= self.zs[p] <= b:
-                heights.append(self.zs[p])
-            d = self._dose_at(np.unique(np.hstack(heights)), walls)
-            if d.size:
-                dmin, dmax = float(d.min()), float(d.max())
+            if len(walls):
+                heights: list = [a, b, zc[(zc > a) & (zc < b)]]
+                if a <= self.zs[p] <= b:
+                    heights.append(self.zs[p])
+                jobs.append((np.unique(np.hstack(heights)), walls))
         # exposed faces: the hot grid columns inside the contours at the slab's ends
         if hot.any():
             rows, cols = np.nonzero(hot)
@@ -218,9 +199,41 @@ class BoundaryExtremes:
                 jy, jx = np.nonzero(face)
                 if jy.size:
                     xy = np.stack((xs[jx], ys[jy]), axis=1)
-                    d = self._dose_at(np.array([height]), xy)
-                    dmin, dmax = min(dmin, float(d.min())), max(dmax, float(d.max()))
-        return dmin, dmax
+                    jobs.append((np.array([height]), xy))
+        return jobs
+
+    def _columns(self, p: int) -> tuple[int, int, int, int]:
+        """Rows r0..r1 and columns c0..c1 of the dose nodes bracketing plane p's contours."""
+        if p not in self._boxes:
+            pts = self._edges(p)[0]
+            xc, yc = self.dose.x_mm, self.dose.y_mm
+            self._boxes[p] = (
+                max(int(yc.searchsorted(pts[:, 1].min(), side="right")) - 1, 0),
+                min(int(yc.searchsorted(pts[:, 1].max(), side="left")), yc.size - 1),
+                max(int(xc.searchsorted(pts[:, 0].min(), side="right")) - 1, 0),
+                min(int(xc.searchsorted(pts[:, 0].max(), side="left")), xc.size - 1),
+            )
+        return self._boxes[p]
+
+    def _evaluate_jobs(self, jobs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """(min, max) dose of each (heights, points) job (rows), all in one interpolation."""
+        g = self.dose
+        zi = _fractional_index(g.z_mm, np.concatenate([z for z, _ in jobs]))
+        xy = np.concatenate([pts for _, pts in jobs])
+        yi = _fractional_index(g.y_mm, xy[:, 1])
+        xi = _fractional_index(g.x_mm, xy[:, 0])
+        sizes = [z.size * len(pts) for z, pts in jobs]
+        idx = np.empty((sum(sizes), 3))
+        at = zo = po = 0
+        for (z, pts), size in zip(jobs, sizes, strict=True):
+            block = idx[at : at + size].reshape(z.size, len(pts), 3)
+            block[:, :, 0] = zi[zo : zo + z.size, None]
+            block[:, :, 1] = yi[None, po : po + len(pts)]
+            block[:, :, 2] = xi[None, po : po + len(pts)]
+            at, zo, po = at + size, zo + z.size, po + len(pts)
+        d = trilinear(g.dose_gy, idx)
+        starts = np.cumsum([0, *sizes[:-1]])
+        return np.stack((np.minimum.reduceat(d, starts), np.maximum.reduceat(d, starts)), axis=1)
 
     def extremes(
         self, end_cap: str, beyond: tuple[float, float] | None = None
@@ -235,12 +248,35 @@ class BoundaryExtremes:
         want = (np.inf, -np.inf) if beyond is None else (float(beyond[0]), float(beyond[1]))
         lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)  # type: ignore[arg-type]
         n = len(self.planes)
-        dmin, dmax = np.inf, -np.inf
+        # Hot path (cProfile, phantoms): per-plane Python/numpy-call overhead on tiny arrays,
+        # so the points of every plane not yet cached are interpolated in one batch.
+        found: list[tuple[float, float]] = []
+        pending: list[tuple[tuple, list[tuple[np.ndarray, np.ndarray]]]] = []
         for p in range(n):
             below = p - 1 if p > 0 and abs(hi[p - 1] - lo[p]) < _SAME_HEIGHT_MM else None
             above = p + 1 if p < n - 1 and abs(lo[p + 1] - hi[p]) < _SAME_HEIGHT_MM else None
-            a, b = self._plane_extremes(p, float(lo[p]), float(hi[p]), below, above, want)
-            dmin, dmax = min(dmin, a), max(dmax, b)
+            key = (p, float(lo[p]), float(hi[p]), below, above, want)
+            if key in self._cache:
+                found.append(self._cache[key])
+                continue
+            jobs = self._plane_points(*key)
+            if jobs:
+                pending.append((key, jobs))
+            else:
+                self._cache[key] = (np.inf, -np.inf)
+        if pending:
+            ext = self._evaluate_jobs([job for _, jobs in pending for job in jobs]).tolist()
+            at = 0
+            for key, jobs in pending:
+                lo_hi = ext[at : at + len(jobs)]
+                at += len(jobs)
+                self._cache[key] = result = (
+                    min(mn for mn, _ in lo_hi),
+                    max(mx for _, mx in lo_hi),
+                )
+                found.append(result)
+        dmin = min((mn for mn, _ in found), default=np.inf)
+        dmax = max((mx for _, mx in found), default=-np.inf)
         return (
             float(dmin) if dmin < want[0] else None,
             float(dmax) if dmax > want[1] else None,

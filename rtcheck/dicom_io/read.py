@@ -706,6 +706,14 @@ def _axis(vector: np.ndarray, label: str, path: Path) -> tuple[int, float]:
     return axis, 1.0 if vector[axis] > 0 else -1.0
 
 
+def _structure_set_references(datasets: list[Dataset]) -> list[str]:
+    """Structure-set UIDs referenced by ``datasets``, first mention first, without repeats."""
+    uids: list[str] = []
+    for ds in datasets:
+        uids += [u for u in _referenced_uids(ds, "ReferencedStructureSetSequence") if u not in uids]
+    return uids
+
+
 @dataclass(frozen=True)
 class _DoseHeader:
     """What is needed to decide about a dose before reading its pixels."""
@@ -1572,13 +1580,7 @@ def discover(folder: str | Path, *, require_structures: bool = True) -> list[Cou
         chosen = _select_doses(plan_doses, plan.path, plan)
         plan_info = _guarded(plan.path, _plan_from, plan.ds)
         plan_info = _PlanInfo(plan_info.plan, plan_info.notes + assumed)
-        ss_uids = _referenced_uids(plan.ds, "ReferencedStructureSetSequence")
-        for d in chosen:
-            ss_uids += [
-                u
-                for u in _referenced_uids(d.ds, "ReferencedStructureSetSequence")
-                if u not in ss_uids
-            ]
+        ss_uids = _structure_set_references([plan.ds, *(d.ds for d in chosen)])
         structure_info = _linked_structures(
             structures,
             ss_uids,
@@ -1597,13 +1599,7 @@ def discover(folder: str | Path, *, require_structures: bool = True) -> list[Cou
 
     if planless:
         chosen = _select_doses(planless, root, None)
-        dose_ss_uids: list[str] = []
-        for d in chosen:
-            dose_ss_uids += [
-                u
-                for u in _referenced_uids(d.ds, "ReferencedStructureSetSequence")
-                if u not in dose_ss_uids
-            ]
+        dose_ss_uids = _structure_set_references([d.ds for d in chosen])
         structure_info = _linked_structures(
             structures,
             dose_ss_uids,

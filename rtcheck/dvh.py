@@ -470,6 +470,31 @@ def compute_union_dvh(
     return _with_surface_extremes(dvh, caps, _union_extremes(surfaces))
 
 
+def compute_union_mask(
+    structures: Sequence[Structure],
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    name: str | None = None,
+    slice_thickness_mm: float | None = None,
+) -> StructureMask:
+    """The :class:`StructureMask` of the union of several structures with ``settings``'
+    sampling and end cap: the same union :func:`compute_union_dvh` evaluates (a region where
+    they overlap counted once), for sampling other doses at its points (re-irradiation
+    composites). Raises :class:`GeometryError` when a structure cannot be used."""
+    structures = tuple(structures)
+    if not structures:
+        raise ValueError("a union needs at least one structure")
+    label = name if name is not None else " + ".join(st.name for st in structures)
+    masks = []
+    for st in structures:
+        thickness = slice_thickness_mm
+        if len(contour_planes(st)) == 1 and thickness is None:
+            thickness = _grid_slice_thickness(dose)
+        masks.append(structure_mask(st, dose, settings.supersampling, settings.end_cap, thickness))
+    return union_mask(masks, dose, label)
+
+
 def typical_slice_thickness_mm(structure_set: StructureSet) -> float | None:
     """Median spacing (mm) between neighbouring contour planes over all ROIs of a set."""
     diffs = []

@@ -286,19 +286,19 @@ def evaluate(
     matches = tuple(names.match(name) for name, _ in pairs)
     required = set(table.required_organs) | set(required_organs)
     assignments: dict[str, OrganAssignment] = {}
-    unions: dict[str, _Union | str | None] = {}
+    unions: dict[str, OrganUnion | str | None] = {}
     union_dvhs: dict[tuple[int, ...], DVH | Exception] = {}
     results = []
     for constraint in table.constraints:
         organ = constraint.organ
         if organ not in assignments:
             assignments[organ] = assign_organ(names, organ, matches)
-            unions[organ] = _union_for(names, organ, matches)
+            unions[organ] = union_for(names, organ, matches)
         assignment = assignments[organ]
         limit = limit_in_table_quantity(constraint, table.dose_quantity)
         chosen = structures_for_organ(assignment, matches)
         union = unions[organ]
-        if not chosen and isinstance(union, _Union) and union_dvh is not None:
+        if not chosen and isinstance(union, OrganUnion) and union_dvh is not None:
             combos = list(itertools.product(*union.parts))
             for combo in combos:
                 if combo not in union_dvhs:
@@ -312,12 +312,7 @@ def evaluate(
                     prescription_gy=prescription_gy,
                     required=organ in required,
                 )
-                note = f"{union.candidate} = union of {label}"
-                if union.candidate != organ:
-                    note = f"evaluated on {note}"
-                note += f" (no {' or '.join(names.candidates_for(organ))} structure)"
-                if len(combos) > 1:
-                    note += f"; {len(combos)} combinations of the sides' structures: each is checked"
+                note = union_note(names, organ, union, label, len(combos))
                 res = dataclasses.replace(res, reason="; ".join(t for t in (res.reason, note) if t))
                 results.append(res)
             continue
@@ -325,7 +320,7 @@ def evaluate(
             reason = f"no structure for {organ} (looked for {', '.join(names.candidates_for(organ))})"
             if isinstance(union, str):
                 reason += f"; {union}"
-            elif isinstance(union, _Union):
+            elif isinstance(union, OrganUnion):
                 reason += f"; {' and '.join(union.canonical_parts)} are present: create their union as {organ} to check it"
             results.append(
                 evaluate_constraint(
@@ -361,7 +356,7 @@ def evaluate(
         organ
         for organ in sorted(required)
         if not structures_for_organ(assignments.get(organ) or assign_organ(names, organ, matches), matches)
-        and not (union_dvh is not None and isinstance(_union_for(names, organ, matches), _Union))
+        and not (union_dvh is not None and isinstance(union_for(names, organ, matches), OrganUnion))
     )
     return tuple(results), matches, missing
 
@@ -380,7 +375,7 @@ def structures_for_organ(assignment: OrganAssignment, matches: Sequence[NameMatc
 
 
 @dataclasses.dataclass(frozen=True)
-class _Union:
+class OrganUnion:
     """A paired organ formed from its sides: ``candidate`` (``Kidneys``, ``Lungs-GTV``) is the
     union of ``canonical_parts``; ``parts`` holds, per part, the positions of every structure
     that matches it (the preferred spelling first)."""
@@ -390,7 +385,7 @@ class _Union:
     parts: tuple[tuple[int, ...], ...]
 
 
-def _union_for(names: NameTable, organ: str, matches: Sequence[NameMatch]) -> _Union | str | None:
+def union_for(names: NameTable, organ: str, matches: Sequence[NameMatch]) -> OrganUnion | str | None:
     """The first union (in ``evaluate_on`` order) whose parts are all present; else, when
     some parts of a union are present, why it cannot be formed; else None."""
     partial = None
@@ -399,7 +394,7 @@ def _union_for(names: NameTable, organ: str, matches: Sequence[NameMatch]) -> _U
             tuple(structures_for_organ(assign_organ(names, part, matches), matches)) for part in canonical_parts
         )
         if all(parts):
-            return _Union(candidate, canonical_parts, parts)
+            return OrganUnion(candidate, canonical_parts, parts)
         if partial is None and any(parts):
             present = ", ".join(
                 f"{part} ({', '.join(matches[i].structure_name for i in found)})"
@@ -412,6 +407,17 @@ def _union_for(names: NameTable, organ: str, matches: Sequence[NameMatch]) -> _U
                 f"the whole organ (contour {absent}, or {organ})"
             )
     return partial
+
+
+def union_note(names: NameTable, organ: str, union: OrganUnion, label: str, combinations: int = 1) -> str:
+    """The note of a row evaluated on a union of sides (``label``: the structures joined by " + ")."""
+    note = f"{union.candidate} = union of {label}"
+    if union.candidate != organ:
+        note = f"evaluated on {note}"
+    note += f" (no {' or '.join(names.candidates_for(organ))} structure)"
+    if combinations > 1:
+        note += f"; {combinations} combinations of the sides' structures: each is checked"
+    return note
 
 
 def check_course(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -47,10 +48,13 @@ from .courses import (
 )
 from .errors import GeometryError, InputError, UsageError
 from .evaluate import (
+    OrganUnion,
     evaluate_constraint,
     limit_in_table_quantity,
     overall_level,
     structures_for_organ,
+    union_for,
+    union_note,
 )
 from .models import (
     SCHEMA_VERSION,
@@ -283,9 +287,12 @@ def check_reirradiation(
     ``cumulative`` (EQD2 or BED) applies to the composites; ``per_course`` (EQD2 or BED) to
     each course alone; ``current_table`` (physical, the plan's own table) supplies converted
     rows for organs that no cumulative row covers. ``current_date`` defaults to the current
-    course's date.
+    course's date. A paired organ contoured only as its sides (``Kidneys`` from ``Kidney_L``
+    and ``Kidney_R``) is evaluated on their union, chosen as :func:`rtcheck.evaluate.check_course`
+    does (:func:`rtcheck.evaluate.union_for`): every course's dose is sampled at the union's
+    points (an overlap counted once); one side alone is never taken for the organ.
     """
-    from .dvh import DEFAULT, compute_dvh_and_mask
+    from .dvh import DEFAULT, compute_dvh_and_mask, compute_union_mask, typical_slice_thickness_mm
 
     if current.structure_set is None:
         raise InputError("the current course has no structure set", remedy="export the RTSTRUCT with the plan")
@@ -320,22 +327,32 @@ def check_reirradiation(
         for c in current_table.constraints:
             if c.organ in covered or names.kind_of(c.organ) is not MatchKind.ORGAN:
                 continue
-            if not structures_for_organ(assign_organ(names, c.organ, matches), matches):
-                continue  # organ absent from the plan: the plan's own check lists it already
+            if not structures_for_organ(assign_organ(names, c.organ, matches), matches) and not isinstance(
+                union_for(names, c.organ, matches), OrganUnion
+            ):
+                continue  # organ absent from the plan (nor formed from its sides): the plan's own check lists it
             converted, text = convert_row_to_eqd2(c, n_table)
             if converted is None:
                 not_converted.append(f"{c.text} ({current_table.name}): not converted — {text}")
             else:
                 rows.append((converted, "converted", text))
 
-    samples_cache: dict[str, OrganSamples | Exception] = {}
-    prior_dose_cache: dict[str, dict] = {}
-    composite_cache: dict[tuple[str, float], OrganComposite] = {}
+    # a key is a structure name, or the names of the sides of a paired organ (their union)
+    samples_cache: dict[str | tuple[str, ...], OrganSamples | Exception] = {}
+    prior_dose_cache: dict[str | tuple[str, ...], dict] = {}
+    composite_cache: dict[tuple[str | tuple[str, ...], float], OrganComposite] = {}
+    thickness = typical_slice_thickness_mm(current.structure_set)  # as check_course forms unions
 
-    def samples_for(structure_name: str) -> OrganSamples | Exception:
+    def samples_for(structure_name: str | tuple[str, ...]) -> OrganSamples | Exception:
         if structure_name not in samples_cache:
             try:
-                _, mask = compute_dvh_and_mask(by_name[structure_name], current.dose, settings)
+                if isinstance(structure_name, tuple):
+                    # the union of the sides, sub-sample by sub-sample: an overlap counted once
+                    mask = compute_union_mask(
+                        [by_name[n] for n in structure_name], current.dose, settings, slice_thickness_mm=thickness
+                    )
+                else:
+                    _, mask = compute_dvh_and_mask(by_name[structure_name], current.dose, settings)
                 samples_cache[structure_name] = organ_samples_from_mask(
                     mask, current.dose, interpolate=settings.interpolate_dose
                 )
@@ -343,7 +360,7 @@ def check_reirradiation(
                 samples_cache[structure_name] = exc
         return samples_cache[structure_name]
 
-    def composite_for(structure_name: str, organ: str, ab: float) -> OrganComposite | Exception:
+    def composite_for(structure_name: str | tuple[str, ...], organ: str, ab: float) -> OrganComposite | Exception:
         samples = samples_for(structure_name)
         if isinstance(samples, Exception):
             return samples
@@ -444,6 +461,21 @@ def _evaluate_rows(row, origin, conversion, names, matches, composite_for, requi
     assignment = assign_organ(names, row.organ, matches)
     chosen = structures_for_organ(assignment, matches)
     args = (row, origin, conversion, names, matches, composite_for, required, course_index, course_label)
+    if not chosen:
+        # a paired organ contoured only as its sides: the union of the sides, chosen as the
+        # plan's own check does (rtcheck.evaluate.union_for); one side alone is never used
+        union = union_for(names, row.organ, matches)
+        if not isinstance(union, OrganUnion):
+            return [_evaluate_row(*args, assignment=assignment, missing_note=union)]
+        combos = list(itertools.product(*union.parts))
+        out = []
+        for combo in combos:
+            parts = tuple(matches[i].structure_name for i in combo)
+            label = " + ".join(parts)
+            text = union_note(names, row.organ, union, label, len(combos))
+            r = _evaluate_row(*args, assignment=assignment, union=(label, parts))
+            out.append(dataclasses.replace(r, with_factor=_note(r.with_factor, text), without_factor=_note(r.without_factor, text)))
+        return out
     if len(chosen) <= 1:
         return [_evaluate_row(*args, assignment=assignment)]
     names_listed = [matches[i].structure_name for i in chosen]
@@ -457,30 +489,39 @@ def _evaluate_rows(row, origin, conversion, names, matches, composite_for, requi
 
 
 def _evaluate_row(row, origin, conversion, names, matches, composite_for, required, course_index, course_label,
-                  assignment=None):
-    """One row on the composite (``course_index`` None) or on one course's own EQD2 DVH."""
+                  assignment=None, union=None, missing_note=None):
+    """One row on the composite (``course_index`` None) or on one course's own EQD2 DVH.
+
+    ``union`` (label, side structure names) evaluates the row on the union of the sides;
+    ``missing_note`` is added to the reason when the organ has no structure."""
     assignment = assignment if assignment is not None else assign_organ(names, row.organ, matches)
+    if union is not None:
+        structure_name, key = union
+    else:
+        structure_name = key = assignment.structure_name
     ab = row.alpha_beta_gy
     limit = limit_in_table_quantity(row, DoseQuantity.EQD2) if row.limit_unit is Unit.GY else row.limit
     limit_eqd2 = limit if row.limit_unit is Unit.GY else None
     is_required = row.organ in required
     counts = course_index in (None, 0)
-    if assignment.structure_name is None:
+    if structure_name is None:
         if assignment.ambiguous:
             reason = f"several structures could be {assignment.canonical}: {', '.join(assignment.ambiguous)}"
         else:
             reason = f"no structure for {row.organ} (looked for {', '.join(names.candidates_for(row.organ))})"
+            if missing_note:
+                reason += f"; {missing_note}"
         res = evaluate_constraint(row, None, limit=limit, required=is_required, missing_reason=reason)
         return CompositeRowResult(row, origin, res, res, ab, limit_eqd2, conversion=conversion, counts=counts,
                                   course=course_label)
     if ab is None:
-        res = evaluate_constraint(row, None, structure_name=assignment.structure_name, limit=limit,
+        res = evaluate_constraint(row, None, structure_name=structure_name, limit=limit,
                                   required=is_required, missing_reason="no α/β for the organ: cannot convert to EQD2")
         return CompositeRowResult(row, origin, res, res, ab, limit_eqd2, conversion=conversion, counts=counts,
                                   course=course_label)
-    comp = composite_for(assignment.structure_name, row.organ, float(ab))
+    comp = composite_for(key, row.organ, float(ab))
     if isinstance(comp, Exception):
-        res = evaluate_constraint(row, comp, structure_name=assignment.structure_name, limit=limit, required=is_required)
+        res = evaluate_constraint(row, comp, structure_name=structure_name, limit=limit, required=is_required)
         return CompositeRowResult(row, origin, res, res, ab, limit_eqd2, conversion=conversion, counts=counts,
                                   course=course_label)
     if course_index is None:
@@ -492,7 +533,7 @@ def _evaluate_row(row, origin, conversion, names, matches, composite_for, requir
         dvh_with = dvh_without = contribution.dvh
         reason = (contribution.note or "") if contribution.dvh is None else ""
         upper = contribution.upper_bound
-    kw = dict(structure_name=assignment.structure_name, limit=limit, required=is_required,
+    kw = dict(structure_name=structure_name, limit=limit, required=is_required,
               missing_reason=reason or "composite not available")
     with_res = evaluate_constraint(row, dvh_with, **kw)
     without_res = evaluate_constraint(row, dvh_without, **kw)
@@ -529,8 +570,10 @@ def _interval_checks(rows: Sequence[Constraint], priors, current_date, names, ma
         months = row.min_interval_months
         if months is None:
             continue
-        if assign_organ(names, row.organ, matches).structure_name is None:
-            continue  # the organ is not in this plan: its row is reported NOT_EVALUATED already
+        if assign_organ(names, row.organ, matches).structure_name is None and not isinstance(
+            union_for(names, row.organ, matches), OrganUnion
+        ):
+            continue  # the organ is not in this plan (nor its sides): its row is reported NOT_EVALUATED already
         for earlier, later, elapsed in pairs:
             key = (earlier, later, row.organ, months, row.source)
             if key in seen:

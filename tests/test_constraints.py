@@ -155,6 +155,11 @@ def _copy(tmp_path: Path) -> tuple[Path, list[str], int]:
     return tmp_path / "site-5fx.yaml", lines, index
 
 
+def _field_line(lines: list[str], row: int, field: str) -> int:
+    """Index of the row's ``field:`` line (the first one after the row's start)."""
+    return next(j for j in range(row + 1, len(lines)) if lines[j].startswith(f"    {field}:"))
+
+
 def _expect_error(path: Path, lines: list[str], line: int, *words: str) -> ConstraintTableError:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ConstraintTableError) as info:
@@ -221,14 +226,14 @@ def test_duplicate_row(tmp_path):
 
 def test_missing_source(tmp_path):
     path, lines, i = _copy(tmp_path)
-    j = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("    source:"))
+    j = _field_line(lines, i, "source")
     del lines[j]
     _expect_error(path, lines, i + 1, "has no source")
 
 
 def test_source_not_in_sources_list(tmp_path):
     path, lines, i = _copy(tmp_path)
-    j = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("    source:"))
+    j = _field_line(lines, i, "source")
     lines[j] = "    source: Nobody-2020"
     _expect_error(path, lines, j + 1, "source 'Nobody-2020' is not in the table's sources list")
 
@@ -241,14 +246,14 @@ def test_unknown_row_field(tmp_path):
 
 def test_bad_level(tmp_path):
     path, lines, i = _copy(tmp_path)
-    j = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("    level:"))
+    j = _field_line(lines, i, "level")
     lines[j] = "    level: mandatory"
     _expect_error(path, lines, j + 1, "level 'mandatory' must be 'hard' or 'goal'")
 
 
 def test_missing_confidence(tmp_path):
     path, lines, i = _copy(tmp_path)
-    j = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("    confidence:"))
+    j = _field_line(lines, i, "confidence")
     del lines[j]
     _expect_error(path, lines, i + 1, "no confidence flag")
 

@@ -486,13 +486,24 @@ def compute_union_mask(
     if not structures:
         raise ValueError("a union needs at least one structure")
     label = name if name is not None else " + ".join(st.name for st in structures)
-    masks = []
-    for st in structures:
-        thickness = slice_thickness_mm
-        if len(contour_planes(st)) == 1 and thickness is None:
-            thickness = _grid_slice_thickness(dose)
-        masks.append(structure_mask(st, dose, settings.supersampling, settings.end_cap, thickness))
+    masks = [compute_mask(st, dose, settings, slice_thickness_mm=slice_thickness_mm) for st in structures]
     return union_mask(masks, dose, label)
+
+
+def compute_mask(
+    structure: Structure,
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    slice_thickness_mm: float | None = None,
+) -> StructureMask:
+    """The :class:`StructureMask` that :func:`compute_dvh` samples (same planes, slab
+    thickness, sampling and end cap), without computing the DVH, its variants or its surface
+    extremes: for sampling other doses at the structure's points (re-irradiation
+    composites). Raises :class:`GeometryError` when the structure cannot be used."""
+    if len(contour_planes(structure)) == 1 and slice_thickness_mm is None:
+        slice_thickness_mm = _grid_slice_thickness(dose)
+    return structure_mask(structure, dose, settings.supersampling, settings.end_cap, slice_thickness_mm)
 
 
 def typical_slice_thickness_mm(structure_set: StructureSet) -> float | None:

@@ -292,7 +292,7 @@ def check_reirradiation(
     does (:func:`rtcheck.evaluate.union_for`): every course's dose is sampled at the union's
     points (an overlap counted once); one side alone is never taken for the organ.
     """
-    from .dvh import DEFAULT, compute_dvh_and_mask, compute_union_mask, typical_slice_thickness_mm
+    from .dvh import DEFAULT, compute_mask, compute_union_mask, typical_slice_thickness_mm
 
     if current.structure_set is None:
         raise InputError("the current course has no structure set", remedy="export the RTSTRUCT with the plan")
@@ -352,7 +352,8 @@ def check_reirradiation(
                         [by_name[n] for n in structure_name], current.dose, settings, slice_thickness_mm=thickness
                     )
                 else:
-                    _, mask = compute_dvh_and_mask(by_name[structure_name], current.dose, settings)
+                    # the mask check_course's DVH sampled: same slab thickness for single planes
+                    mask = compute_mask(by_name[structure_name], current.dose, settings, slice_thickness_mm=thickness)
                 samples_cache[structure_name] = organ_samples_from_mask(
                     mask, current.dose, interpolate=settings.interpolate_dose
                 )

@@ -148,3 +148,31 @@ def test_interval_of_a_kidneys_row_is_checked_on_the_union(tmp_path):
     (check,) = [i for i in report["intervals"] if i["organ"] == "Kidneys"]
     assert check["level"] == "FAIL" and check["elapsed_months"] < 600
     assert report["overall_with_factor"] == report["overall_without_factor"] == "FAIL"
+
+
+def test_single_plane_organ_composite_uses_the_plan_checks_slab_thickness(tmp_path):
+    """A single-plane ROI is a slab of the structure set's contour spacing (3 mm here) in the
+    plan's DVH; the composite must sample that same slab, not one of the dose grid's plane
+    spacing (4 mm): its volume is the polygon's area × 3 mm, computed here by hand."""
+    import numpy as np
+
+    folder = tmp_path / "export"
+    shutil.copytree(CURRENT, folder)
+    rs = folder / "RS.spine_8gy_1fx.dcm"
+    ds = pydicom.dcmread(rs)
+    (number,) = [roi.ROINumber for roi in ds.StructureSetROISequence if roi.ROIName == "Kidney Lt"]
+    (item,) = [c for c in ds.ROIContourSequence if c.ReferencedROINumber == number]
+    contours = list(item.ContourSequence)
+    middle = contours[len(contours) // 2]
+    item.ContourSequence = [middle]
+    ds.save_as(rs)
+    xyz = np.asarray(middle.ContourData, dtype=float).reshape(-1, 3)
+    x, y = xyz[:, 0], xyz[:, 1]
+    area_mm2 = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    spacing = sorted({round(float(c.ContourData[2]), 3) for c in ds.ROIContourSequence[0].ContourSequence})
+    contour_spacing_mm = spacing[1] - spacing[0]
+    assert contour_spacing_mm == pytest.approx(3.0)  # the dose grid's planes are 4 mm apart
+
+    report = run(folder, "--cumulative-table", site_table(tmp_path), "--no-converted-limits")
+    left = composite(report, "Kidney_L")
+    assert left["without_factor"]["volume_cc"] == pytest.approx(area_mm2 * contour_spacing_mm / 1000.0, rel=1e-3)

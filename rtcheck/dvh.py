@@ -89,69 +89,81 @@ class DVHSettings:
 DEFAULT = DVHSettings()
 
 
+#: Raw samples an accumulator holds before it bins them (memory bound: 16 MB of doses and
+#: volumes); binning once per many chunks avoids allocating the bins for every chunk.
+_RAW_LIMIT = 1 << 20
+
+
 class _Accumulator:
     """Collects dose samples chunk by chunk into at most ``_DOSE_BINS`` dose bins.
 
     O(n) and memory-bounded instead of sorting millions of samples: the DVH then sorts at
-    most 65 536 samples. Samples are kept as they are while there are fewer than that;
+    most 65 536 samples. Samples are kept as they are while there are at most that many;
     beyond, they are binned over [lo, hi] (the dose range around the ROI, which trilinear
     interpolation cannot leave) keeping each bin's volume-weighted mean dose, so Dmean is
     unchanged, any dose moves by less than (hi − lo)/65 536, and the extreme samples keep
-    their exact doses.
+    their exact doses. Raw chunks are kept until :data:`_RAW_LIMIT` samples (or the end)
+    and then binned together; a chunk of samples of one volume keeps that volume as a
+    number.
     """
 
     def __init__(self, lo: float, hi: float):
         self.lo, self.hi = float(lo), float(hi)
-        self.raw_d: list[np.ndarray] = []
-        self.raw_v: list[np.ndarray] = []
-        self.n = 0
+        self.raw: list[tuple[np.ndarray, np.ndarray | float]] = []
+        self.n = 0  # raw samples held
         self.vol: np.ndarray | None = None
         self.dv: np.ndarray | None = None
         self.dmin, self.dmax = np.inf, -np.inf
 
     def copy(self) -> _Accumulator:
         other = _Accumulator(self.lo, self.hi)
-        other.raw_d, other.raw_v, other.n = list(self.raw_d), list(self.raw_v), self.n
+        other.raw, other.n = list(self.raw), self.n
         if self.vol is not None:
             other.vol, other.dv = self.vol.copy(), self.dv.copy()  # type: ignore[union-attr]
         other.dmin, other.dmax = self.dmin, self.dmax
         return other
 
-    def add(self, d: np.ndarray, v: np.ndarray) -> None:
+    def add(self, d: np.ndarray, v: np.ndarray | float) -> None:
+        """Add samples ``d`` (Gy) with volumes ``v`` (cc; one number: all the same)."""
         if d.size == 0:
             return
         self.dmin = min(self.dmin, float(d.min()))
         self.dmax = max(self.dmax, float(d.max()))
-        if self.vol is None and self.n + d.size <= _DOSE_BINS:
-            self.raw_d.append(d)
-            self.raw_v.append(v)
-            self.n += d.size
-            return
-        if self.vol is None:
-            self._to_bins()
-        self._bin(d, v)
+        self.raw.append((d, v))
+        self.n += d.size
+        if self.n > _RAW_LIMIT:
+            self._flush()
 
     def add_uniform(self, d: np.ndarray, volume_cc: float) -> None:
         """Add samples that all stand for the same volume (interior voxels of a layer)."""
-        if d.size == 0:
-            return
-        if self.vol is None and self.n + d.size <= _DOSE_BINS:
-            self.add(d, np.full(d.size, volume_cc))
-            return
-        self.add(d[:0], d[:0])  # switch to bins if needed
-        self.dmin = min(self.dmin, float(d.min()))
-        self.dmax = max(self.dmax, float(d.max()))
-        if self.vol is None:
-            self._to_bins()
-        idx = self._index(d)
-        self.vol += np.bincount(idx, minlength=_DOSE_BINS) * volume_cc  # type: ignore[operator]
-        self.dv += np.bincount(idx, weights=d, minlength=_DOSE_BINS) * volume_cc  # type: ignore[operator]
+        self.add(d, float(volume_cc))
 
-    def _to_bins(self) -> None:
-        self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
-        for rd, rv in zip(self.raw_d, self.raw_v, strict=True):
-            self._bin(rd, rv)
-        self.raw_d, self.raw_v = [], []
+    def merge(self, other: _Accumulator) -> None:
+        """Add every sample of ``other`` (its raw chunks are shared, not copied)."""
+        self.dmin, self.dmax = min(self.dmin, other.dmin), max(self.dmax, other.dmax)
+        if other.vol is not None:
+            if self.vol is None:
+                self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+            self.vol += other.vol
+            self.dv += other.dv  # type: ignore[operator]
+        self.raw.extend(other.raw)
+        self.n += other.n
+        if self.n > _RAW_LIMIT:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Bin the raw samples."""
+        if self.vol is None:
+            self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+        for d, v in self.raw:
+            idx = self._index(d)
+            if isinstance(v, float):
+                self.vol += np.bincount(idx, minlength=_DOSE_BINS) * v
+                self.dv += np.bincount(idx, weights=d, minlength=_DOSE_BINS) * v  # type: ignore[operator]
+            else:
+                self.vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)
+                self.dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)  # type: ignore[operator]
+        self.raw, self.n = [], 0
 
     def _index(self, d: np.ndarray) -> np.ndarray:
         span = self.hi - self.lo
@@ -159,18 +171,15 @@ class _Accumulator:
         idx = ((d - self.lo) * scale).astype(np.intp)
         return np.clip(idx, 0, _DOSE_BINS - 1, out=idx)
 
-    def _bin(self, d: np.ndarray, v: np.ndarray) -> None:
-        idx = self._index(d)
-        self.vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)  # type: ignore[operator]
-        self.dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)  # type: ignore[operator]
-
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.vol is None:
-            if not self.raw_d:
+        if self.vol is None and self.n <= _DOSE_BINS:
+            if not self.raw:
                 return np.zeros(0), np.zeros(0)
-            return np.concatenate(self.raw_d), np.concatenate(self.raw_v)
-        used = self.vol > 0
-        vol = self.vol[used]
+            vols = [np.full(d.size, v) if isinstance(v, float) else v for d, v in self.raw]
+            return np.concatenate([d for d, _ in self.raw]), np.concatenate(vols)
+        self._flush()
+        used = self.vol > 0  # type: ignore[operator]
+        vol = self.vol[used]  # type: ignore[index]
         dose = self.dv[used] / vol  # type: ignore[index]
         dose[0], dose[-1] = self.dmin, self.dmax  # the extreme samples exactly
         # descending, as DVH stores them: its stable sort then runs over sorted input
@@ -241,12 +250,7 @@ def _merge(*accs: _Accumulator | None) -> _Accumulator:
     present = [a for a in accs if a is not None]
     out = present[0].copy()
     for b in present[1:]:
-        if b.vol is not None and out.vol is not None:
-            out.vol += b.vol
-            out.dv += b.dv  # type: ignore[operator]
-            out.dmin, out.dmax = min(out.dmin, b.dmin), max(out.dmax, b.dmax)
-        else:
-            out.add(*b.samples())  # raw samples, or bin means (they re-bin into their bins)
+        out.merge(b)
     return out
 
 

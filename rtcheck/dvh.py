@@ -216,7 +216,9 @@ def _accumulate(mask, dose, interpolate, lo_hi, split=None, layers=None) -> _Par
     nz = mask.shape[0]
     ends = np.zeros(nz, dtype=bool) if split is None else np.asarray(split, dtype=bool)
 
-    for ch in mask.iter_samples(dose.dose_gy, interpolate, True, layers=layers, as_parts=True):
+    for ch in mask.iter_samples(
+        dose.dose_gy, interpolate, True, layers=layers, as_parts=True, ends=ends
+    ):
         # interior voxels: one sample each, the same volume within a layer — binned in runs
         # of layers with the same volume and destination, without per-sample volume arrays
         if ch.per_voxel:
@@ -236,9 +238,9 @@ def _accumulate(mask, dose, interpolate, lo_hi, split=None, layers=None) -> _Par
                 a, b = start[run - ch.k0], stop[j - 1 - ch.k0]
                 dest.add_uniform(ch.interior_dose_gy[a:b], float(vols[run - ch.k0]))
                 run = j
-        sel = ends[ch.boundary_layer]
-        parts.bnd_rest.add(ch.boundary_dose_gy[~sel], ch.boundary_volume_cc[~sel])
-        parts.bnd_ends.add(ch.boundary_dose_gy[sel], ch.boundary_volume_cc[sel])
+        parts.bnd_rest.add(ch.boundary_dose_gy, ch.boundary_volume_cc)
+        if ch.boundary_ends is not None:
+            parts.bnd_ends.add(*ch.boundary_ends)
         if ch.boundary_coarse is None:
             parts.coarse_bnd = None
         elif parts.coarse_bnd is not None:

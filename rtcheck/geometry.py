@@ -82,6 +82,8 @@ class ContourPlane:
 
     z_mm: float
     polygons: tuple[np.ndarray, ...]
+    #: |area| (mm²) of each polygon, when already known (contour_planes computes them)
+    polygon_areas: np.ndarray | None = None
 
     @cached_property
     def nesting_signs(self) -> np.ndarray:
@@ -91,8 +93,19 @@ class ContourPlane:
     @cached_property
     def area_mm2(self) -> float:
         """Even-odd (XOR by nesting) area of the plane's contours (mm²)."""
-        areas = np.array([abs(_polygon_area(p)) for p in self.polygons])
+        areas = self.polygon_areas
+        if areas is None:
+            areas = np.array([abs(_polygon_area(p)) for p in self.polygons])
+        if len(self.polygons) == 1:
+            return float(areas[0])
         return float(np.dot(self.nesting_signs, areas))
+
+    @cached_property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(x min, x max, y min, y max) of the plane's contour points (mm)."""
+        pts = np.concatenate(self.polygons) if len(self.polygons) > 1 else self.polygons[0]
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        return float(x0), float(x1), float(y0), float(y1)
 
 
 def _next(points: np.ndarray) -> np.ndarray:
@@ -107,16 +120,29 @@ def _polygon_area(points: np.ndarray) -> float:
 
 
 def _nesting_signs(polygons) -> np.ndarray:
-    """(−1)^depth per contour, depth = number of other contours containing its first vertex."""
+    """(−1)^depth per contour, depth = number of other contours containing its first vertex.
+
+    Every first vertex is tested against every edge of the plane at once (the crossing
+    test of :func:`points_in_polygons`, counted per polygon).
+    """
     n = len(polygons)
     if n == 1:
         return np.ones(1)
     firsts = np.array([p[0] for p in polygons])
-    depth = np.zeros(n, dtype=int)
-    for j, poly in enumerate(polygons):
-        inside = points_in_polygons(firsts, [poly])
-        inside[j] = False
-        depth += inside
+    pts = np.concatenate(polygons)
+    nxt = np.concatenate([_next(p) for p in polygons])
+    up = pts[:, 1] < nxt[:, 1]  # each edge from its lower end, as points_in_polygons
+    lo, hi = np.where(up[:, None], pts, nxt), np.where(up[:, None], nxt, pts)
+    x1, y1, x2, y2 = lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]
+    px, py = firsts[:, 0:1], firsts[:, 1:2]
+    straddle = (y1 <= py) != (y2 <= py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
+    hits = (straddle & (px < x_cross)).astype(np.intp)  # (n vertices, all edges)
+    starts = np.concatenate(([0], np.cumsum([len(p) for p in polygons])[:-1]))
+    inside = np.add.reduceat(hits, starts, axis=1) % 2 == 1  # (vertex, polygon)
+    np.fill_diagonal(inside, False)
+    depth = inside.sum(axis=1)
     return np.where(depth % 2 == 0, 1.0, -1.0)
 
 
@@ -143,6 +169,7 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
         )
     by_plane: dict[int, list[np.ndarray]] = {}
     heights: dict[int, list[float]] = {}
+    areas: dict[int, list[float]] = {}
     for i, contour in enumerate(structure.contours):
         pts = np.asarray(contour.points_mm, dtype=float)
         if len(pts) > 1 and abs(pts[0, 0] - pts[-1, 0]) + abs(pts[0, 1] - pts[-1, 1]) < 1e-9:
@@ -152,7 +179,8 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
                 f"{name}: contour {i + 1} at z = {contour.z_mm:g} mm has fewer than 3 distinct points",
                 remedy="remove or redraw the degenerate contour in the planning system",
             )
-        if abs(_polygon_area(pts)) < MIN_CONTOUR_AREA_MM2:
+        area = abs(_polygon_area(pts))
+        if area < MIN_CONTOUR_AREA_MM2:
             raise GeometryError(
                 f"{name}: contour {i + 1} at z = {contour.z_mm:g} mm has zero area (degenerate)",
                 remedy="remove or redraw the degenerate contour in the planning system",
@@ -160,8 +188,10 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
         key = int(round(contour.z_mm / PLANE_TOLERANCE_MM))
         by_plane.setdefault(key, []).append(pts)
         heights.setdefault(key, []).append(contour.z_mm)
+        areas.setdefault(key, []).append(area)
     planes = [
-        ContourPlane(float(np.mean(heights[k])), tuple(by_plane[k])) for k in sorted(by_plane)
+        ContourPlane(float(np.mean(heights[k])), tuple(by_plane[k]), np.array(areas[k]))
+        for k in sorted(by_plane)
     ]
     crossing = _first_crossing(planes)
     if crossing is not None:
@@ -561,6 +591,8 @@ class StructureMask:
     dx_mm: np.ndarray
     structure_volume_cc: float
     in_grid_volume_cc: float
+    #: _weight_classes of weights_z/y/x when already known (shared by a rasteriser's masks)
+    weight_tables: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -668,6 +700,7 @@ class StructureMask:
         max_voxels: int = 1 << 22,
         layers: np.ndarray | None = None,
         as_parts: bool = False,
+        ends: np.ndarray | None = None,
     ):
         """Yield (dose_gy, volume_cc, layer) samples chunk by chunk of box layers.
 
@@ -677,7 +710,8 @@ class StructureMask:
         (small ROIs, where one voxel is a visible step of the DVH). ``layers`` (bool per
         box layer) limits the work to those layers. With ``as_parts``, yields
         :class:`SampleChunk` objects (interior doses grouped by layer, without per-sample
-        volume arrays: the cheap form for histograms).
+        volume arrays: the cheap form for histograms), whose boundary samples in the box
+        layers flagged by ``ends`` (bool per layer) are kept apart (``boundary_ends``).
         """
         nz, ny, nx = self.counts.shape
         nyx = ny * nx
@@ -707,6 +741,8 @@ class StructureMask:
                 self.boundary_voxels[lo:hi],
                 self.boundary_inside[lo:hi],
                 fine,
+                as_parts,
+                ends,
             )
             if as_parts:
                 yield parts
@@ -716,15 +752,21 @@ class StructureMask:
     @cached_property
     def _weight_tables(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """(class per voxel, distinct weight tables) along z, y, x (see _weight_classes),
-        computed once per mask rather than once per chunk."""
-        return tuple(_weight_classes(w) for w in (self.weights_z, self.weights_y, self.weights_x))
+        computed once per mask rather than once per chunk (masks of one rasteriser share
+        them: ``weight_tables``)."""
+        if self.weight_tables is not None:
+            return self.weight_tables
+        return _weight_tables(self.weights_z, self.weights_y, self.weights_x)
 
     @cached_property
     def interior_voxels(self) -> int:
         """Number of voxels entirely inside the ROI."""
         return int(np.count_nonzero(self.counts == self.supersampling**3))
 
-    def _chunk_parts(self, dose_gy, interpolate, k0, k1, boundary_voxels, boundary_inside, fine):
+    def _chunk_parts(
+        self, dose_gy, interpolate, k0, k1, boundary_voxels, boundary_inside, fine,
+        as_parts=False, ends=None,
+    ):
         s = self.supersampling
         s3 = s**3
         nyx = self.counts.shape[1] * self.counts.shape[2]
@@ -751,6 +793,15 @@ class StructureMask:
         k, iy, ix = self._boundary_box_index(boundary_voxels)
         inside = boundary_inside
         vol_b = self.dz_mm[k] * self.dy_mm[iy] * self.dx_mm[ix] / MM3_PER_CC
+        # parts: one voxel volume for the whole chunk (a number, no per-sample array) when
+        # the box's voxels are all alike, as on a uniform grid
+        one_volume = (
+            as_parts
+            and np.ptp(self.dz_mm[k0:k1]) == 0
+            and np.ptp(self.dy_mm) == 0
+            and np.ptp(self.dx_mm) == 0
+        )
+        vol_1 = float(vol_b[0]) if one_volume and len(vol_b) else None
         # the "corner" sub-lattice (indices 0 and s−1 per axis: 8 of the s³ sub-samples, at
         # ±(s−1)/2s of a voxel) is a coarser sampling that comes for free (DVH variant)
         coarse = None
@@ -765,7 +816,13 @@ class StructureMask:
             layer_b = k
             if corner is not None:
                 cc = (inside & corner).reshape(len(k), s3).sum(axis=1)
-                coarse = (d_b, vol_b * (cc / 8.0), k)
+                coarse = (d_b, vol_b * (cc / 8.0))
+            if as_parts and ends is not None and ends[k].any():
+                e = ends[k]
+                return SampleChunk(
+                    k0, k1, d_int, per_layer, v_int, per_voxel, d_b[~e], v_b[~e], None,
+                    None if coarse is None else coarse, (d_b[e], v_b[e]),
+                )
         else:
             # Hot path. Interpolation by 3×3×3 patches: one gather of the 27 neighbours
             # per boundary voxel; all s³ sub-sample doses are then patch @ W, with W the
@@ -801,14 +858,34 @@ class StructureMask:
                     rows = np.flatnonzero(cls == c)
                     sub[rows] = _matmul_rows(patch[rows], kron_weights(c))
             sub = sub.reshape(len(k), s, s, s)
+            if as_parts:
+                if corner is not None:
+                    inside_c = inside & corner
+                    if vol_1 is not None:
+                        coarse = (sub[inside_c], vol_1 / 8.0)
+                    else:
+                        nin_c = inside_c.reshape(len(k), s3).sum(axis=1)
+                        coarse = (sub[inside_c], np.repeat(vol_b / 8.0, nin_c))
+                groups = []
+                at_end = None if ends is None else ends[k]
+                for sel in (None,) if at_end is None or not at_end.any() else (~at_end, at_end):
+                    g_sub = sub if sel is None else sub[sel]
+                    g_in = inside if sel is None else inside[sel]
+                    if vol_1 is not None:
+                        groups.append((g_sub[g_in], vol_1 / s3))
+                    else:
+                        nin = g_in.reshape(len(g_in), s3).sum(axis=1)
+                        vol = vol_b if sel is None else vol_b[sel]
+                        groups.append((g_sub[g_in], np.repeat(vol / s3, nin)))
+                d_b, v_b = groups[0]
+                return SampleChunk(
+                    k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, None, coarse,
+                    groups[1] if len(groups) > 1 else None,
+                )
             d_b = sub[inside]
             nin = inside.reshape(len(k), s3).sum(axis=1)
             v_b = np.repeat(vol_b / s3, nin)
             layer_b = np.repeat(k, nin)
-            if corner is not None:
-                inside_c = inside & corner
-                nin_c = inside_c.reshape(len(k), s3).sum(axis=1)
-                coarse = (sub[inside_c], np.repeat(vol_b / 8.0, nin_c), np.repeat(k, nin_c))
         return SampleChunk(k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, layer_b, coarse)
 
 
@@ -830,11 +907,16 @@ class SampleChunk:
     interior_volume_cc: np.ndarray
     per_voxel: bool
     boundary_dose_gy: np.ndarray
-    boundary_volume_cc: np.ndarray
-    boundary_layer: np.ndarray
-    #: (dose_gy, volume_cc, layer) of the boundary samples with the 8-point corner
-    #: sub-lattice only (odd supersampling), or None
-    boundary_coarse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: per sample, or one number for all (parts)
+    boundary_volume_cc: np.ndarray | float
+    #: box layer per sample (None for parts)
+    boundary_layer: np.ndarray | None
+    #: (dose_gy, volume_cc) of the boundary samples with the 8-point corner sub-lattice
+    #: only (odd supersampling), or None
+    boundary_coarse: tuple[np.ndarray, np.ndarray | float] | None = None
+    #: parts: (dose_gy, volume_cc) of the boundary samples in the ``ends`` layers, kept
+    #: apart from ``boundary_*``; None when there are none
+    boundary_ends: tuple[np.ndarray, np.ndarray | float] | None = None
 
     def interior_layers(self) -> np.ndarray:
         return np.repeat(np.arange(self.k0, self.k1), self.interior_per_layer)
@@ -845,10 +927,12 @@ class SampleChunk:
         v_int = (
             self.interior_volume_cc if self.per_voxel else self.interior_volume_cc[layers - self.k0]
         )
+        v_b, k_b = self.boundary_volume_cc, self.boundary_layer
+        assert isinstance(v_b, np.ndarray) and k_b is not None, "not a parts chunk"
         return (
             np.concatenate([self.interior_dose_gy, self.boundary_dose_gy]),
-            np.concatenate([v_int, self.boundary_volume_cc]),
-            np.concatenate([layers, self.boundary_layer]),
+            np.concatenate([v_int, v_b]),
+            np.concatenate([layers, k_b]),
         )
 
 
@@ -867,6 +951,11 @@ def _matmul_rows(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     for r in range(0, a.shape[0], _MATMUL_BLOCK_ROWS):
         np.matmul(a[r : r + _MATMUL_BLOCK_ROWS], w, out=out[r : r + _MATMUL_BLOCK_ROWS])
     return out
+
+
+def _weight_tables(wz: np.ndarray, wy: np.ndarray, wx: np.ndarray):
+    """_weight_classes along z, y and x."""
+    return tuple(_weight_classes(w) for w in (wz, wy, wx))
 
 
 def _weight_classes(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -988,13 +1077,8 @@ def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges) -> float:
         t = max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0]))
         if t <= 0:
             continue
-        pts = np.concatenate(plane.polygons)
-        if (
-            pts[:, 0].min() >= xr[0]
-            and pts[:, 0].max() <= xr[1]
-            and pts[:, 1].min() >= yr[0]
-            and pts[:, 1].max() <= yr[1]
-        ):
+        x0, x1, y0, y1 = plane.bounds
+        if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
             total += plane.area_mm2 * t
         else:
             total += clipped_area_mm2(plane.polygons, xr, yr, plane.nesting_signs) * t
@@ -1042,6 +1126,11 @@ class _Rasteriser:
         self.wx = _axis_weights(grid.x_mm, self.xb, self.xs, s)
         self.wy = _axis_weights(grid.y_mm, self.yb, self.ys, s)
         self.wz = _axis_weights(grid.z_mm, self.zb, self.zsub, s)
+
+    @cached_property
+    def weight_tables(self):
+        """Weight classes of the trilinear weights (shared by every mask of this ROI)."""
+        return _weight_tables(self.wz, self.wy, self.wx)
 
     def plane_of_subz(self, end_cap: EndCap) -> np.ndarray:
         """Contour-plane index for each sub-sample height (−1: outside every slab).
@@ -1231,6 +1320,7 @@ def structure_mask(
         dx_mm=r.dx,
         structure_volume_cc=volume_cc,
         in_grid_volume_cc=in_grid_cc,
+        weight_tables=None if r.empty else r.weight_tables,
     )
 
 

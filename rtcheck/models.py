@@ -13,7 +13,7 @@ coordinates strictly increasing, whatever the orientation of the file it came fr
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -59,6 +59,47 @@ class Contour:
             raise ValueError("contour coordinates must be finite")
         object.__setattr__(self, "points_mm", _readonly(pts))
         object.__setattr__(self, "z_mm", float(self.z_mm))
+
+    @classmethod
+    def many(
+        cls,
+        z_mm: Sequence[float],
+        points_mm: np.ndarray,
+        counts: Sequence[int],
+        geometric_types: Sequence[ContourType],
+    ) -> list[Contour]:
+        """Several contours at once (the reader's path: one ROI's contours).
+
+        ``points_mm`` is an (sum(counts), 2) array holding the contours' points one after
+        another, ``counts[i]`` points for contour i. The constructor's checks are made once
+        on all the points (same errors); each contour's points are a read-only view of one
+        read-only copy, instead of a copy per contour.
+        """
+        pts = np.asarray(points_mm, dtype=float)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(
+                f"contour points must be an (N, 2) array of x, y in mm, got {pts.shape}"
+            )
+        zs = [float(z) for z in z_mm]
+        if not (len(zs) == len(counts) == len(geometric_types)) or sum(counts) != pts.shape[0]:
+            raise ValueError(
+                "z_mm, counts and geometric_types must describe every row of points_mm"
+            )
+        if not np.all(np.isfinite(pts)) or not np.all(np.isfinite(zs)):
+            raise ValueError("contour coordinates must be finite")
+        shared = _readonly(pts)
+        out = []
+        start = 0
+        new = object.__new__
+        set_attr = object.__setattr__
+        for z, n, kind in zip(zs, counts, geometric_types, strict=True):
+            contour = new(cls)
+            set_attr(contour, "z_mm", z)
+            set_attr(contour, "points_mm", shared[start : start + n])
+            set_attr(contour, "geometric_type", kind)
+            out.append(contour)
+            start += n
+        return out
 
     @property
     def signed_area_mm2(self) -> float:

@@ -309,6 +309,44 @@ def test_non_axial_contour_is_a_geometry_error(tmp_path):
     assert info.value.path == path
 
 
+def _two_contour_roi(tmp_path, first_type, tilt_second):
+    second = square(2.0)
+    if tilt_second:
+        second[:, 2] = [2.0, 2.0, 6.0, 6.0]
+    ss = structure_dataset([{"number": 1, "name": "Mixed", "contours": [square(0.0), second]}])
+    ss.ROIContourSequence[0].ContourSequence[0].ContourGeometricType = first_type
+    return save(ss, tmp_path / "rs.dcm")
+
+
+def test_the_first_bad_contour_of_an_roi_decides_the_error(tmp_path):
+    """Contours are checked in file order, whichever check fails: an unknown type in the
+    first contour is reported before a non-axial second contour, and a non-axial first
+    contour before an unknown type in the second."""
+    path = _two_contour_roi(tmp_path, "CURVED", tilt_second=True)
+    with pytest.raises(InputError, match="unknown ContourGeometricType 'CURVED'"):
+        read_structure_set(path)
+    tilted = square(0.0)
+    tilted[:, 2] = [0.0, 0.0, 4.0, 4.0]
+    ss = structure_dataset([{"number": 1, "name": "Mixed", "contours": [tilted, square(2.0)]}])
+    ss.ROIContourSequence[0].ContourSequence[1].ContourGeometricType = "CURVED"
+    path = save(ss, tmp_path / "rs2.dcm")
+    with pytest.raises(GeometryError, match=r"z from 0.00 to 4.00 mm"):
+        read_structure_set(path)
+
+
+def test_nonplanar_contour_height_is_its_median_z(tmp_path):
+    path = _two_contour_roi(tmp_path, "CLOSED_PLANAR", tilt_second=True)
+    ss = pydicom_read(path)
+    ss.ROIContourSequence[0].ContourSequence[1].ContourGeometricType = "OPEN_NONPLANAR"
+    ss.save_as(path)
+    contours = read_structure_set(path).structures[0].contours
+    assert [c.z_mm for c in contours] == [0.0, 4.0]
+    assert [c.geometric_type for c in contours] == [
+        ContourType.CLOSED_PLANAR,
+        ContourType.OPEN_NONPLANAR,
+    ]
+
+
 def test_truncated_structure_set_names_the_file(tmp_path):
     ss = structure_dataset(
         [{"number": 1, "name": "A", "contours": [square(z) for z in np.arange(40.0)]}]

@@ -431,7 +431,7 @@ def _treatment_beam_numbers(ds: Dataset) -> set[int]:
 _PLAIN_DS_BYTES = b"0123456789.-+eE \\"
 
 
-def _parse_plain_ds(text: bytes) -> np.ndarray | None:
+def _parse_plain_ds(text: bytes, expected: int | None = None) -> np.ndarray | None:
     """Backslash-separated decimal strings (``-12.5\\3\\2.9e-1``) → float64 in one C call.
 
     Hot path of reading an RTSTRUCT: ContourData holds most of its bytes, and converting
@@ -439,11 +439,13 @@ def _parse_plain_ds(text: bytes) -> np.ndarray | None:
     reading the file. ``np.fromstring`` in text mode parses with a correctly rounded
     strtod (the same double as ``float(token)``); it stops at the first malformed number,
     so the count is checked. Returns None for anything else (unexpected characters, an
-    empty or malformed number), for the caller's general parser.
+    empty or malformed number), for the caller's general parser. ``expected``: the number
+    of values (backslashes + 1) when the caller has counted them.
     """
     if not text or text.translate(None, _PLAIN_DS_BYTES):
         return None
-    expected = text.count(b"\\") + 1
+    if expected is None:
+        expected = text.count(b"\\") + 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not be read to its end": caught by the count
         try:
@@ -546,20 +548,74 @@ def _make_contour(
         )
     z = points[:, 2]
     spread = float(z.max() - z.min())
-    if (
-        kind in (ContourType.CLOSED_PLANAR, ContourType.OPEN_PLANAR)
-        and spread > CONTOUR_PLANARITY_TOLERANCE_MM
-    ):
-        raise GeometryError(
-            f"ROI '{roi}' has a {kind.value} contour whose points are not on one axial plane "
-            f"(z from {z.min():.2f} to {z.max():.2f} mm): non-axial (sagittal, coronal or "
-            "oblique) contours are not supported",
-            path=path,
-            remedy="export the structure set with axial contours (contours drawn on, or "
-            "converted to, the transverse CT planes)",
-        )
+    if kind in _PLANAR and spread > CONTOUR_PLANARITY_TOLERANCE_MM:
+        raise _not_axial(roi, kind, z, path)
     z_mm = float(np.median(z)) if kind is ContourType.OPEN_NONPLANAR else float(z[0])
     return Contour(z_mm=z_mm, points_mm=points[:, :2], geometric_type=kind)
+
+
+_PLANAR = (ContourType.CLOSED_PLANAR, ContourType.OPEN_PLANAR)
+
+
+def _not_axial(roi: str, kind: ContourType, z: np.ndarray, path: Path) -> GeometryError:
+    return GeometryError(
+        f"ROI '{roi}' has a {kind.value} contour whose points are not on one axial plane "
+        f"(z from {z.min():.2f} to {z.max():.2f} mm): non-axial (sagittal, coronal or "
+        "oblique) contours are not supported",
+        path=path,
+        remedy="export the structure set with axial contours (contours drawn on, or "
+        "converted to, the transverse CT planes)",
+    )
+
+
+def _roi_contours(items: Sequence[Dataset], roi: str, path: Path) -> list[Contour]:
+    """The contours of one ROI's ContourSequence items, in order (items declared empty left out).
+
+    Fast path, taken when every item has plain ContourData text with 3 numbers per point,
+    all finite: the points of all the contours are parsed in one call (as
+    :func:`_contour_points_batch`) and checked at once (planarity with one reduction per
+    ROI, the model's checks in :meth:`Contour.many`); only the contour type is read per
+    item. Anything else goes through :func:`_make_contour` contour by contour, which makes
+    the same checks in the same order (so the same error is raised for the same contour).
+    """
+    texts: list[bytes] = []
+    for item in items:
+        elem = item.get_item(_CONTOUR_DATA_TAG) if _CONTOUR_DATA_TAG in item else None
+        value = getattr(elem, "value", None)
+        raw = bytes(value).strip(b" \x00") if isinstance(value, bytes | bytearray) else b""
+        if not raw:
+            break
+        texts.append(raw)
+    values = None
+    if texts and len(texts) == len(items):
+        counts = [t.count(b"\\") + 1 for t in texts]
+        if not any(n % 3 for n in counts):
+            values = _parse_plain_ds(b"\\".join(texts), sum(counts))
+    if values is None or not np.all(np.isfinite(values)):
+        contours = []
+        for c, points in zip(items, _contour_points_batch(items), strict=True):
+            contour = _make_contour(c, roi, path, points)
+            if contour is not None:
+                contours.append(contour)
+        return contours
+    points = values.reshape(-1, 3)
+    rows = [n // 3 for n in counts]
+    starts = np.zeros(len(rows), dtype=np.intp)
+    np.cumsum(rows[:-1], out=starts[1:])
+    z = points[:, 2]
+    spread = np.maximum.reduceat(z, starts) - np.minimum.reduceat(z, starts)
+    kinds: list[ContourType] = []
+    z_mm: list[float] = []
+    for item, start, n, dz in zip(items, starts.tolist(), rows, spread.tolist(), strict=True):
+        kind = _contour_type(item, roi, path)
+        if kind in _PLANAR and dz > CONTOUR_PLANARITY_TOLERANCE_MM:
+            raise _not_axial(roi, kind, z[start : start + n], path)
+        if kind is ContourType.OPEN_NONPLANAR:
+            z_mm.append(float(np.median(z[start : start + n])))
+        else:
+            z_mm.append(float(z[start]))
+        kinds.append(kind)
+    return Contour.many(z_mm, points[:, :2], rows, kinds)
 
 
 def _color(value: Any) -> tuple[int, int, int] | None:
@@ -638,10 +694,7 @@ def _structure_set_from(path: Path, ds: Dataset) -> _StructureInfo:
         if contour_item is not None:
             color = _color(contour_item.get("ROIDisplayColor"))
             items = list(contour_item.get("ContourSequence") or [])
-            for c, points in zip(items, _contour_points_batch(items), strict=True):
-                contour = _make_contour(c, name, path, points)
-                if contour is not None:
-                    contours.append(contour)
+            contours = _roi_contours(items, name, path)
         structures.append(
             Structure(
                 roi_number=number,

@@ -114,6 +114,7 @@ class _Accumulator:
         self.vol: np.ndarray | None = None
         self.dv: np.ndarray | None = None
         self.dmin, self.dmax = np.inf, -np.inf
+        self._raw_bins: tuple | None = None
 
     def copy(self) -> _Accumulator:
         other = _Accumulator(self.lo, self.hi)
@@ -151,10 +152,22 @@ class _Accumulator:
         if self.n > _RAW_LIMIT:
             self._flush()
 
+    def raw_bins(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Bins (volume, dose × volume) of the raw samples alone, computed once."""
+        if self.n == 0:
+            return None, None
+        if self._raw_bins is None or self._raw_bins[0] != len(self.raw):
+            binned = _Accumulator(self.lo, self.hi)
+            binned.raw = self.raw
+            binned._flush()
+            self._raw_bins = (len(self.raw), binned.vol, binned.dv)
+        return self._raw_bins[1], self._raw_bins[2]
+
     def _flush(self) -> None:
         """Bin the raw samples."""
         if self.vol is None:
             self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+        self._raw_bins = None
         for d, v in self.raw:
             idx = self._index(d)
             if isinstance(v, float):
@@ -250,6 +263,18 @@ def _accumulate(mask, dose, interpolate, lo_hi, split=None, layers=None) -> _Par
 
 def _merge(*accs: _Accumulator | None) -> _Accumulator:
     present = [a for a in accs if a is not None]
+    if any(a.vol is not None for a in present) or sum(a.n for a in present) > _DOSE_BINS:
+        # the result is binned: add the parts' bins, each part's raw samples binned once
+        # (parts are shared by the DVH and its variants; they are not changed)
+        out = _Accumulator(present[0].lo, present[0].hi)
+        out.vol, out.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+        for a in present:
+            for vol, dv in ((a.vol, a.dv), a.raw_bins()):
+                if vol is not None:
+                    out.vol += vol
+                    out.dv += dv
+            out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
+        return out
     out = present[0].copy()
     for b in present[1:]:
         out.merge(b)

@@ -795,11 +795,8 @@ class StructureMask:
         vol_b = self.dz_mm[k] * self.dy_mm[iy] * self.dx_mm[ix] / MM3_PER_CC
         # parts: one voxel volume for the whole chunk (a number, no per-sample array) when
         # the box's voxels are all alike, as on a uniform grid
-        one_volume = (
-            as_parts
-            and np.ptp(self.dz_mm[k0:k1]) == 0
-            and np.ptp(self.dy_mm) == 0
-            and np.ptp(self.dx_mm) == 0
+        one_volume = as_parts and all(
+            np.ptp(d) <= 1e-12 * d[0] for d in (self.dz_mm[k0:k1], self.dy_mm, self.dx_mm)
         )
         vol_1 = float(vol_b[0]) if one_volume and len(vol_b) else None
         # the "corner" sub-lattice (indices 0 and s−1 per axis: 8 of the s³ sub-samples, at
@@ -1070,18 +1067,24 @@ def _box_range(edges: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
     return max(i0, 0), min(i1, len(edges) - 1)
 
 
-def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges) -> float:
+def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges, areas=None) -> float:
+    """Contour volume (cc) inside the grid's extent: each slab's thickness inside the grid
+    × its plane's area inside the grid's x/y extent (``areas``: a cache of those, by plane
+    index, shared by the end-cap conventions)."""
     xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
+    areas = {} if areas is None else areas
     total = 0.0
-    for plane, a, b in zip(planes, lo, hi, strict=True):
+    for p, (plane, a, b) in enumerate(zip(planes, lo, hi, strict=True)):
         t = max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0]))
         if t <= 0:
             continue
-        x0, x1, y0, y1 = plane.bounds
-        if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
-            total += plane.area_mm2 * t
-        else:
-            total += clipped_area_mm2(plane.polygons, xr, yr, plane.nesting_signs) * t
+        if p not in areas:
+            x0, x1, y0, y1 = plane.bounds
+            if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
+                areas[p] = plane.area_mm2
+            else:
+                areas[p] = clipped_area_mm2(plane.polygons, xr, yr, plane.nesting_signs)
+        total += areas[p] * t
     return total / MM3_PER_CC
 
 
@@ -1126,6 +1129,11 @@ class _Rasteriser:
         self.wx = _axis_weights(grid.x_mm, self.xb, self.xs, s)
         self.wy = _axis_weights(grid.y_mm, self.yb, self.ys, s)
         self.wz = _axis_weights(grid.z_mm, self.zb, self.zsub, s)
+
+    @cached_property
+    def in_grid_areas(self) -> dict[int, float]:
+        """Cache of each plane's contour area inside the grid's x/y extent (mm²)."""
+        return {}
 
     @cached_property
     def weight_tables(self):
@@ -1267,7 +1275,7 @@ def structure_mask(
     areas = np.array([p.area_mm2 for p in r.planes])
     volume_cc = float(np.dot(areas, hi - lo)) / MM3_PER_CC
     in_grid_cc = (
-        _in_grid_volume_cc(r.planes, lo, hi, r.x_edges, r.y_edges, r.z_edges)
+        _in_grid_volume_cc(r.planes, lo, hi, r.x_edges, r.y_edges, r.z_edges, r.in_grid_areas)
         if not r.empty
         else 0.0
     )

@@ -267,13 +267,14 @@ def _merge(*accs: _Accumulator | None) -> _Accumulator:
         # the result is binned: add the parts' bins, each part's raw samples binned once
         # (parts are shared by the DVH and its variants; they are not changed)
         out = _Accumulator(present[0].lo, present[0].hi)
-        out.vol, out.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+        vol_sum, dv_sum = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
         for a in present:
             for vol, dv in ((a.vol, a.dv), a.raw_bins()):
-                if vol is not None:
-                    out.vol += vol
-                    out.dv += dv
+                if vol is not None and dv is not None:
+                    vol_sum += vol
+                    dv_sum += dv
             out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
+        out.vol, out.dv = vol_sum, dv_sum
         return out
     out = present[0].copy()
     for b in present[1:]:
@@ -281,20 +282,46 @@ def _merge(*accs: _Accumulator | None) -> _Accumulator:
     return out
 
 
-def _dvh_from_accumulator(mask: StructureMask, acc: _Accumulator, settings: DVHSettings) -> DVH:
+@dataclass(frozen=True, eq=False)
+class _Draft:
+    """A DVH's samples (volumes scaled to the contour volume in the grid) before its
+    surface extremes are known: each DVH is then built once (:func:`_finish`)."""
+
+    mask: StructureMask
+    dose_gy: np.ndarray
+    volume_cc: np.ndarray
+    settings: DVHSettings
+    #: the end cap of its own solid, or None: the same solid as the main DVH
+    end_cap: EndCap | None
+
+    def build(self, lo=None, hi=None, variants=(), roi_number=-1) -> DVH:
+        m = self.mask
+        return DVH(
+            name=m.name,
+            roi_number=m.roi_number if roi_number == -1 else roi_number,
+            dose_gy=self.dose_gy,
+            volume_cc=self.volume_cc,
+            structure_volume_cc=m.structure_volume_cc,
+            outside_grid_cc=m.outside_grid_cc,
+            settings=self.settings.describe(),
+            boundary_min_gy=lo,
+            boundary_max_gy=hi,
+            variants=variants,
+        )
+
+
+def _draft(
+    mask: StructureMask, acc: _Accumulator, settings: DVHSettings, end_cap: EndCap | None
+) -> _Draft:
     d, v = acc.samples()
     total = float(v.sum())
     if total > 0 and mask.in_grid_volume_cc > 0:
         v = v * (mask.in_grid_volume_cc / total)
-    return DVH(
-        name=mask.name,
-        roi_number=mask.roi_number,
-        dose_gy=d,
-        volume_cc=v,
-        structure_volume_cc=mask.structure_volume_cc,
-        outside_grid_cc=mask.outside_grid_cc,
-        settings=settings.describe(),
-    )
+    return _Draft(mask, d, v, settings, end_cap)
+
+
+def _dvh_from_accumulator(mask: StructureMask, acc: _Accumulator, settings: DVHSettings) -> DVH:
+    return _draft(mask, acc, settings, settings.end_cap).build()
 
 
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
@@ -306,28 +333,33 @@ def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = D
 Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
 
 
-def _with_surface_extremes(dvh: DVH, end_caps: Sequence[EndCap | None], extremes: Extremes) -> DVH:
-    """``dvh`` and its variants with the point extremes on the structure's surface
-    (:class:`rtcheck.extremes.BoundaryExtremes`); ``end_caps`` gives the convention of each
-    (``dvh`` first), None for a variant of the same solid as ``dvh`` (coarser sampling),
-    which gets ``dvh``'s surface extremes.
+def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number=-1) -> DVH:
+    """The DVH of ``drafts[0]`` with the others as its variants, each with the point
+    extremes on its structure's surface (:class:`rtcheck.extremes.BoundaryExtremes`); a
+    draft of the main DVH's solid (``end_cap`` None: coarser sampling) gets the main
+    DVH's surface extremes.
 
     The samples lie inside the structure; the surface extremes (no volume) correct the
     point max/min for the part of the structure between the outermost samples and the
     surface. Only surface points that could lie beyond what the samples of the DVHs with
     their own solid reach are evaluated.
     """
-    dvhs = (dvh, *dvh.variants)
-    own = [d for d, cap in zip(dvhs, end_caps, strict=True) if cap is not None and d.dose_gy.size]
-    beyond = None
-    if own:
-        beyond = (max(float(d.dose_gy[-1]) for d in own), min(float(d.dose_gy[0]) for d in own))
-    main = extremes(end_caps[0], beyond)  # type: ignore[arg-type]
-    out = []
-    for d, cap in zip(dvhs, end_caps, strict=True):
-        lo, hi = main if cap is None or cap == end_caps[0] else extremes(cap, beyond)
-        out.append(replace(d, boundary_min_gy=lo, boundary_max_gy=hi, variants=()))
-    return replace(out[0], variants=tuple(out[1:]))
+    reach = []
+    for dr in drafts:
+        if dr.end_cap is not None:
+            d = dr.dose_gy[dr.volume_cc > 0]  # the samples the DVH keeps
+            if d.size:
+                reach.append((float(d.min()), float(d.max())))
+    beyond = (max(lo for lo, _ in reach), min(hi for _, hi in reach)) if reach else None
+    cap0 = drafts[0].end_cap
+    main = extremes(cap0, beyond)  # type: ignore[arg-type]
+    built = []
+    for dr in drafts:
+        lo, hi = main if dr.end_cap is None or dr.end_cap == cap0 else extremes(dr.end_cap, beyond)
+        built.append((dr, lo, hi))
+    variants = tuple(dr.build(lo, hi, roi_number=roi_number) for dr, lo, hi in built[1:])
+    dr, lo, hi = built[0]
+    return dr.build(lo, hi, variants, roi_number=roi_number)
 
 
 def _union_extremes(surfaces: Sequence[BoundaryExtremes]) -> Extremes:
@@ -395,13 +427,11 @@ def compute_dvh_and_mask(
         )
     parts = _accumulate(mask, dose, settings.interpolate_dose, lo_hi, split)
     main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
-    dvh = _dvh_from_accumulator(mask, main, settings)
+    drafts = [_draft(mask, main, settings, settings.end_cap)]
     # the point extremes on the structure's surface (no volume; see rtcheck.extremes)
     surface = BoundaryExtremes(raster.planes, dose, raster.slice_thickness_mm)
-    if not settings.variants:
-        return _with_surface_extremes(dvh, [settings.end_cap], surface.extremes), mask
-    variants = []
     for alt in alts:
+        cap = None if alt.end_cap == settings.end_cap else alt.end_cap
         if alt.supersampling == s:
             alt_mask = structure_mask(
                 structure, dose, s, alt.end_cap, slice_thickness_mm, _rasteriser=raster, _base=mask
@@ -414,22 +444,18 @@ def compute_dvh_and_mask(
                 layers=split,
             )
             acc = _merge(parts.int_rest, parts.bnd_rest, alt_parts.int_rest, alt_parts.bnd_rest)
-            variants.append(_dvh_from_accumulator(alt_mask, acc, alt))
+            drafts.append(_draft(alt_mask, acc, alt, cap))
         elif parts.coarse_bnd is not None and alt.supersampling == 2:
             # the corner sub-lattice of the odd supersampling: no new rasterisation
             acc = _merge(parts.int_rest, parts.int_ends, parts.coarse_bnd)
-            variants.append(_dvh_from_accumulator(mask, acc, alt))
+            drafts.append(_draft(mask, acc, alt, cap))
         else:
             alt_mask = structure_mask(
                 structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm
             )
-            variants.append(dvh_from_mask(alt_mask, dose, alt))
-    dvh = replace(dvh, variants=tuple(variants))
-    caps = [
-        settings.end_cap,
-        *(None if alt.end_cap == settings.end_cap else alt.end_cap for alt in alts),
-    ]
-    return _with_surface_extremes(dvh, caps, surface.extremes), mask
+            alt_parts = _accumulate(alt_mask, dose, alt.interpolate_dose, _dose_range(alt_mask, dose))
+            drafts.append(_draft(alt_mask, _merge(alt_parts.int_rest, alt_parts.bnd_rest), alt, cap))
+    return _finish(drafts, surface.extremes), mask
 
 
 def compute_union_dvh(
@@ -476,29 +502,26 @@ def compute_union_dvh(
     mask = union_mask(main_masks, dose, label)
     parts = _accumulate(mask, dose, settings.interpolate_dose, _dose_range(mask, dose))
     main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
-    dvh = replace(_dvh_from_accumulator(mask, main, settings), roi_number=None)  # no ROI of its own
-    if not settings.variants:
-        return _with_surface_extremes(dvh, [settings.end_cap], _union_extremes(surfaces))
-    variants: list[DVH] = []
-    for alt in settings.alternatives():
+    drafts = [_draft(mask, main, settings, settings.end_cap)]
+    alts = settings.alternatives() if settings.variants else ()
+    for alt in alts:
+        cap = None if alt.end_cap == settings.end_cap else alt.end_cap
         if alt.supersampling == s:
             alt_mask = union_mask(masks_for(alt.end_cap, main_masks), dose, label)
-            variants.append(dvh_from_mask(alt_mask, dose, alt))
         elif parts.coarse_bnd is not None and alt.supersampling == 2:
             # the corner sub-lattice of the union's own sub-samples
             acc = _merge(parts.int_rest, parts.int_ends, parts.coarse_bnd)
-            variants.append(_dvh_from_accumulator(mask, acc, alt))
+            drafts.append(_draft(mask, acc, alt, cap))
+            continue
         else:
             alt_masks = [
                 structure_mask(st, dose, alt.supersampling, alt.end_cap, t) for st, t, _ in rasters
             ]
-            variants.append(dvh_from_mask(union_mask(alt_masks, dose, label), dose, alt))
-    dvh = replace(dvh, variants=tuple(replace(v, roi_number=None) for v in variants))
-    caps = [
-        settings.end_cap,
-        *(None if a.end_cap == settings.end_cap else a.end_cap for a in settings.alternatives()),
-    ]
-    return _with_surface_extremes(dvh, caps, _union_extremes(surfaces))
+            alt_mask = union_mask(alt_masks, dose, label)
+        alt_parts = _accumulate(alt_mask, dose, alt.interpolate_dose, _dose_range(alt_mask, dose))
+        drafts.append(_draft(alt_mask, _merge(alt_parts.int_rest, alt_parts.bnd_rest), alt, cap))
+    # no ROI number of its own
+    return _finish(drafts, _union_extremes(surfaces), roi_number=None)
 
 
 def compute_union_mask(

@@ -1131,6 +1131,10 @@ class _Rasteriser:
         self.wz = _axis_weights(grid.z_mm, self.zb, self.zsub, s)
 
     @cached_property
+    def _plane_of_subz(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @cached_property
     def in_grid_areas(self) -> dict[int, float]:
         """Cache of each plane's contour area inside the grid's x/y extent (mm²)."""
         return {}
@@ -1148,6 +1152,9 @@ class _Rasteriser:
         :meth:`StructureMask.iter_samples`) within one sub-sample spacing is free, it
         takes that plane, so that a thin isolated structure is never lost.
         """
+        cached = self._plane_of_subz.get(end_cap)
+        if cached is not None:
+            return cached
         lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)
         idx = np.searchsorted(lo, self.zsub, side="right") - 1
         ok = (idx >= 0) & (self.zsub < hi[np.clip(idx, 0, None)])
@@ -1161,6 +1168,8 @@ class _Rasteriser:
                 free = (idx < 0) & corner & (dist <= reach)
                 if free.any():
                     idx[np.flatnonzero(free)[np.argmin(dist[free])]] = p
+        idx.setflags(write=False)
+        self._plane_of_subz[end_cap] = idx
         return idx
 
     def plane_masks(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray]:

@@ -211,19 +211,25 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     All edges of all planes are tested at once: planes are stacked apart along y, edges
     sorted by their lowest y, and only pairs whose y and x ranges overlap are tested
     (orientation test; edges that merely touch, and neighbouring edges, do not count).
+    The crossing reported is that of the first edge (in contour order) that has one.
     """
     polys = [poly for plane in planes for poly in plane.polygons]
+    sizes = np.array([len(poly) for poly in polys])
     p = np.concatenate(polys)
-    q = np.concatenate([_next(poly) for poly in polys])
-    contour = np.repeat(np.arange(len(polys)), [len(poly) for poly in polys])
+    n = len(p)
+    first_of = np.cumsum(sizes) - sizes  # first edge of each contour
+    nxt = np.arange(1, n + 1)
+    nxt[np.cumsum(sizes) - 1] = first_of  # each contour's last edge ends at its first point
+    q = p[nxt]
+    contour = np.repeat(np.arange(len(polys)), sizes)
     plane_of = np.repeat(
         np.arange(len(planes)), [sum(len(poly) for poly in pl.polygons) for pl in planes]
     )
-    span = float(p[:, 1].max() - p[:, 1].min()) + 1.0
+    px, py, qx, qy = p[:, 0], p[:, 1], q[:, 0], q[:, 1]
+    span = float(py.max() - py.min()) + 1.0
     shift = plane_of * span  # planes never overlap in y
-    ylo = np.minimum(p[:, 1], q[:, 1]) + shift
-    yhi = np.maximum(p[:, 1], q[:, 1]) + shift
-    n = len(p)
+    ylo = np.minimum(py, qy) + shift
+    yhi = np.maximum(py, qy) + shift
     order = np.argsort(ylo, kind="stable")
     rank = np.empty(n, dtype=np.intp)
     rank[order] = np.arange(n)
@@ -234,22 +240,26 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
         return None
     i = np.repeat(np.arange(n), count)
     j = order[start[i] + (np.arange(total) - (np.cumsum(count) - count)[i])]
-    # neighbouring edges of one contour share a vertex: not a crossing
-    first_edge = np.concatenate(([0], np.cumsum([len(poly) for poly in polys])[:-1]))[contour]
-    size = np.array([len(poly) for poly in polys])[contour]
-    pos_i, pos_j = i - first_edge[i], j - first_edge[j]
-    gap = np.abs(pos_i - pos_j)
-    neighbours = (contour[i] == contour[j]) & ((gap == 1) | (gap == size[i] - 1))
-    xlo, xhi = np.minimum(p[:, 0], q[:, 0]), np.maximum(p[:, 0], q[:, 0])
-    keep = ~neighbours & (xlo[i] <= xhi[j]) & (xlo[j] <= xhi[i])
+    # x ranges must overlap too (most pairs fail here: edges across the contour)
+    xlo, xhi = np.minimum(px, qx), np.maximum(px, qx)
+    keep = (xlo[i] <= xhi[j]) & (xlo[j] <= xhi[i])
     i, j = i[keep], j[keep]
+    # neighbouring edges of one contour share a vertex: not a crossing
+    gap = np.abs(i - j)
+    ci = contour[i]
+    neighbours = (ci == contour[j]) & ((gap == 1) | (gap == sizes[ci] - 1))
+    i, j = i[~neighbours], j[~neighbours]
+    if i.size == 0:
+        return None
 
-    def orient(a, b, c):
-        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    def orient(ax, ay, bx, by, cx, cy):
+        return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
-    proper = (orient(p[i], q[i], p[j]) * orient(p[i], q[i], q[j]) < 0) & (
-        orient(p[j], q[j], p[i]) * orient(p[j], q[j], q[i]) < 0
-    )
+    pix, piy, qix, qiy = px[i], py[i], qx[i], qy[i]
+    pjx, pjy, qjx, qjy = px[j], py[j], qx[j], qy[j]
+    proper = (
+        orient(pix, piy, qix, qiy, pjx, pjy) * orient(pix, piy, qix, qiy, qjx, qjy) < 0
+    ) & (orient(pjx, pjy, qjx, qjy, pix, piy) * orient(pjx, pjy, qjx, qjy, qix, qiy) < 0)
     if not proper.any():
         return None
     k = int(np.flatnonzero(proper)[0])

@@ -190,7 +190,7 @@ class DoseGrid:
             coords = np.asarray(getattr(self, name), dtype=float)
             if coords.ndim != 1 or coords.size < 1:
                 raise ValueError(f"{name} must be a non-empty 1-D array")
-            if coords.size > 1 and not np.all(np.diff(coords) > 0):
+            if coords.size > 1 and not (coords[1:] > coords[:-1]).all():  # (diff > 0, cheaper)
                 raise ValueError(f"{name} must be strictly increasing (canonical order)")
             axes[name] = _readonly(coords)
             object.__setattr__(self, name, axes[name])
@@ -200,7 +200,7 @@ class DoseGrid:
             raise ValueError(f"dose array shape {dose.shape} does not match coordinates {expected}")
         if not np.issubdtype(dose.dtype, np.floating):
             dose = dose.astype(np.float64)
-        if not np.all(np.isfinite(dose)):
+        if not np.isfinite(dose).all():
             raise ValueError("dose grid contains non-finite values")
         object.__setattr__(self, "dose_gy", _readonly(dose))
         object.__setattr__(self, "sop_instance_uids", tuple(self.sop_instance_uids))

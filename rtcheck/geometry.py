@@ -1083,19 +1083,71 @@ def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges, areas=None) ->
     index, shared by the end-cap conventions)."""
     xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
     areas = {} if areas is None else areas
-    total = 0.0
-    for p, (plane, a, b) in enumerate(zip(planes, lo, hi, strict=True)):
-        t = max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0]))
-        if t <= 0:
+    thick = [max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0])) for a, b in zip(lo, hi, strict=True)]
+    to_clip = []
+    for p, plane in enumerate(planes):
+        if thick[p] <= 0 or p in areas:
             continue
-        if p not in areas:
-            x0, x1, y0, y1 = plane.bounds
-            if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
-                areas[p] = plane.area_mm2
-            else:
-                areas[p] = clipped_area_mm2(plane.polygons, xr, yr, plane.nesting_signs)
-        total += areas[p] * t
+        x0, x1, y0, y1 = plane.bounds
+        if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
+            areas[p] = plane.area_mm2
+        else:
+            to_clip.append(p)
+    if to_clip:
+        # every polygon of every plane that leaves the grid, clipped in one batch
+        polys = [poly for p in to_clip for poly in planes[p].polygons]
+        clipped = _clipped_polygon_areas(polys, xr, yr)
+        at = 0
+        for p in to_clip:
+            m = len(planes[p].polygons)
+            signs = planes[p].nesting_signs if m > 1 else np.ones(1)
+            areas[p] = float(sum(s * a for s, a in zip(signs, clipped[at : at + m], strict=True)))
+            at += m
+    total = 0.0
+    for p, t in enumerate(thick):
+        if t > 0:
+            total += areas[p] * t
     return total / MM3_PER_CC
+
+
+def _clipped_polygon_areas(polygons, x_range, y_range) -> np.ndarray:
+    """|area| (mm²) of each polygon clipped to an axis-aligned rectangle: the four
+    Sutherland–Hodgman passes of :func:`clipped_area_mm2` run on all polygons at once
+    (same points per polygon; a polygon reduced to fewer than 3 points has no area)."""
+    n_poly = len(polygons)
+    pts = np.concatenate(polygons)
+    pid = np.repeat(np.arange(n_poly), [len(p) for p in polygons])
+
+    def wrap(pid):  # index of each point's successor within its polygon
+        n = len(pid)
+        nxt = np.arange(1, n + 1)
+        if n:
+            last = np.flatnonzero(np.diff(pid) != 0)
+            ends = np.concatenate((last, [n - 1]))
+            starts = np.concatenate(([0], last + 1))
+            nxt[ends] = starts
+        return nxt
+
+    for axis, (lo, hi) in ((0, x_range), (1, y_range)):
+        for bound, keep_above in ((lo, True), (hi, False)):
+            if len(pts) == 0:
+                break
+            nxt_i = wrap(pid)
+            v = pts[:, axis]
+            inside = v >= bound if keep_above else v <= bound
+            nxt = pts[nxt_i]
+            cross = inside != inside[nxt_i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.where(cross, (bound - v) / (nxt[:, axis] - v), 0.0)
+            inter = pts + t[:, None] * (nxt - pts)
+            flags = np.stack([inside, cross], axis=1)
+            pts = np.stack([pts, inter], axis=1)[flags]
+            pid = np.stack([pid, pid], axis=1)[flags]
+    if len(pts) == 0:
+        return np.zeros(n_poly)
+    nxt = pts[wrap(pid)]
+    cross_terms = pts[:, 0] * nxt[:, 1] - pts[:, 1] * nxt[:, 0]
+    return np.abs(0.5 * np.bincount(pid, weights=cross_terms, minlength=n_poly))
 
 
 class _Rasteriser:

@@ -448,3 +448,17 @@ def test_mask_does_not_depend_on_how_layers_are_chunked(monkeypatch):
     assert np.array_equal(whole.boundary_voxels, chunked.boundary_voxels)
     assert np.array_equal(whole.boundary_inside, chunked.boundary_inside)
     assert whole.counts.sum() > 0
+
+
+def test_polygons_clipped_to_the_grid_in_one_batch_have_their_closed_form_areas():
+    from rtcheck.geometry import _clipped_polygon_areas
+
+    polys = [
+        square(0, 0, 2),  # 4 × 4, half of it at x ≥ 0
+        rect(1, 3, 1, 2),  # inside: 2 × 1
+        rect(10, 12, 0, 1),  # outside
+        np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]),  # right triangle, legs 4
+    ]
+    got = _clipped_polygon_areas(polys, (0.0, 5.0), (-5.0, 2.0))
+    # the triangle below y = 2: area 8 minus the top triangle (legs 2) = 6
+    assert got == pytest.approx([8.0, 2.0, 0.0, 6.0], abs=1e-12)

@@ -34,13 +34,13 @@ error otherwise. These points carry no volume: they change only ``DVH.max_gy``/`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rtcheck.geometry import (
     ContourPlane,
     _fractional_index,
-    _next,
-    rasterise_plane,
     slab_bounds,
     trilinear,
     voxel_edges,
@@ -49,30 +49,108 @@ from rtcheck.models import DoseGrid
 
 #: Slab limits closer than this are the same height (mm).
 _SAME_HEIGHT_MM = 1e-6
+#: Boxes of dose columns up to this size are gathered for all planes at once (above, the
+#: contiguous slices of each plane are cheaper than the gathers' index arithmetic).
+_GATHER_CELLS = 1024
 
 
-def _line_crossings(p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int) -> np.ndarray:
-    """(x, y) points where segments p→q cross the lines coord[axis] = lines (sorted)."""
+def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of the given sizes laid end to end: each element's group and position in it,
+    and each group's first element."""
+    starts = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(counts.size), counts)
+    return owner, np.arange(owner.size) - starts[owner], starts
+
+
+def _line_crossings(
+    p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) points where segments p→q cross the lines coord[axis] = lines (sorted), and
+    the segment of each."""
     a, b = p[:, axis], q[:, axis]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
     i1 = np.searchsorted(lines, hi, side="right")
     counts = np.where(hi > lo, i1 - i0, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros((0, 2))
-    seg = np.repeat(np.arange(len(p)), counts)
-    first = np.cumsum(counts) - counts
-    at = lines[i0[seg] + (np.arange(total) - first[seg])]
+    seg, k, _ = _ragged(counts)
+    at = lines[i0[seg] + k]
     t = (at - a[seg]) / (b[seg] - a[seg])
-    return p[seg] + t[:, None] * (q[seg] - p[seg])
+    return p[seg] + t[:, None] * (q[seg] - p[seg]), seg
+
+
+def _axis_cells(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower node, weight of the upper node and upper node of fractional indices along an
+    axis of n nodes, clamped: :func:`rtcheck.geometry.trilinear`'s arithmetic."""
+    p = np.minimum(np.maximum(index, 0.0), n - 1)
+    i0 = np.minimum(np.floor(p).astype(np.intp), max(n - 2, 0))
+    return i0, p - i0, np.minimum(i0 + 1, n - 1)
+
+
+def _trilinear_columns(
+    array: np.ndarray,
+    z_index: np.ndarray,
+    z_start: np.ndarray,
+    z_count: np.ndarray,
+    y_index: np.ndarray,
+    x_index: np.ndarray,
+    group: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rtcheck.geometry.trilinear` of ``array`` at every point (y_index[i],
+    x_index[i]) at each of its group's heights z_index[z_start[g] : z_start[g] + z_count[g]]
+    (g = group[i]), bit for bit, and the point of each value (points in order, each at its
+    heights in order).
+
+    The same arithmetic, factored: trilinear is (c00·gy + c01·fy)·(1 − fz) +
+    (c10·gy + c11·fy)·fz, the bilinear values of the cell's lower and upper dose planes
+    weighted along z; a column's bilinear value on each dose plane is computed once for
+    all its heights (a point on a wall is evaluated at 3–5 heights).
+    """
+    nz, ny, nx = array.shape
+    flat = array.reshape(-1)
+    z0, fz, z1 = _axis_cells(z_index, nz)
+    y0, fy, y1 = _axis_cells(y_index, ny)
+    x0, fx, x1 = _axis_cells(x_index, nx)
+    gx, gy = 1 - fx, 1 - fy
+    # each column's bilinear value on the dose planes its group's heights touch
+    k_lo = np.minimum.reduceat(z0, z_start) if z_start.size else z0
+    k_hi = np.maximum.reduceat(z1, z_start) if z_start.size else z1
+    cq, cl, c_start = _ragged((k_hi - k_lo + 1)[group])
+    plane = (k_lo[group[cq]] + cl) * (ny * nx)
+    r0, r1 = plane + y0[cq] * nx, plane + y1[cq] * nx
+    xa, xb, fxc, gxc = x0[cq], x1[cq], fx[cq], gx[cq]
+    c0 = flat[r0 + xa] * gxc + flat[r0 + xb] * fxc
+    c1 = flat[r1 + xa] * gxc + flat[r1 + xb] * fxc
+    layer = c0 * gy[cq] + c1 * fy[cq]
+    # every point at each of its heights: its two planes' values weighted along z
+    pq, pl, _ = _ragged(z_count[group])
+    h = z_start[group[pq]] + pl
+    at = c_start[pq] - k_lo[group[pq]]
+    return layer[at + z0[h]] * (1 - fz[h]) + layer[at + z1[h]] * fz[h], pq
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Every contour edge of an ROI (all planes laid end to end) and what depends on it alone."""
+
+    a: np.ndarray  #: (E, 2) edge start points (x, y), plane by plane
+    b: np.ndarray  #: (E, 2) edge end points
+    first: np.ndarray  #: index of each plane's first edge
+    count: np.ndarray  #: number of edges of each plane
+    box: np.ndarray  #: (4, planes) rows r0, r1 and columns c0, c1 of the bracketing nodes
+    #: the edges that are not horizontal, from their lower end (x1, y1, x2, y2), plane by
+    #: plane, with the first and last grid row each spans (half-open in y: y1 <= y < y2),
+    #: as the scanline fill takes them
+    up_edges: np.ndarray
+    up_rows: np.ndarray
+    up_first: np.ndarray
+    up_count: np.ndarray
 
 
 class BoundaryExtremes:
     """Minimum and maximum interpolated dose on the boundary of one ROI (see module doc).
 
     Built once per ROI and dose grid; :meth:`extremes` for an end-cap convention reuses the
-    per-plane work, so that the end-cap variant costs only its changed end slabs.
+    per-plane results, so that the end-cap variant costs only its changed end slabs.
     """
 
     def __init__(
@@ -91,149 +169,315 @@ class BoundaryExtremes:
         #: the grid lines a wall point may lie on: x (y) of the voxel centres and outer edges
         self._x_lines = np.concatenate(([self.x_edges[0]], dose.x_mm, [self.x_edges[-1]]))
         self._y_lines = np.concatenate(([self.y_edges[0]], dose.y_mm, [self.y_edges[-1]]))
-        self._walls: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._boxes: dict[int, tuple[int, int, int, int]] = {}
+        self._edge_data: _Edges | None = None
+        #: fractional indices of the grid's own columns (x) and rows (y)
+        self._x_index = _fractional_index(dose.x_mm, dose.x_mm)
+        self._y_index = _fractional_index(dose.y_mm, dose.y_mm)
         self._cache: dict[tuple, tuple[float, float]] = {}
 
-    # -- per-plane geometry (independent of the end cap) ---------------------------------
-    def _edges(self, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end points (x, y) of every contour edge of plane p."""
-        if p not in self._walls:
-            polys = self.planes[p].polygons
-            self._walls[p] = (
-                np.concatenate(polys),
-                np.concatenate([_next(poly) for poly in polys]),
+    # -- per-ROI geometry (independent of the end cap) -----------------------------------
+    def _edges(self) -> _Edges:
+        if self._edge_data is None:
+            self._edge_data = self._build_edges()
+        return self._edge_data
+
+    def _build_edges(self) -> _Edges:
+        polys = [poly for plane in self.planes for poly in plane.polygons]
+        sizes = np.array([len(poly) for poly in polys])
+        a = np.concatenate(polys).astype(float, copy=False)
+        nxt = np.arange(1, a.shape[0] + 1)
+        ends = np.cumsum(sizes)
+        nxt[ends - 1] = ends - sizes  # each polygon's last vertex joins its first
+        b = a[nxt]
+        count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
+        first = np.cumsum(count) - count
+        plane = np.repeat(np.arange(count.size), count)
+        g = self.dose
+        xc, yc = g.x_mm, g.y_mm
+        box = np.stack(
+            (
+                np.maximum(yc.searchsorted(np.minimum.reduceat(a[:, 1], first), "right") - 1, 0),
+                np.minimum(yc.searchsorted(np.maximum.reduceat(a[:, 1], first), "left"), yc.size - 1),
+                np.maximum(xc.searchsorted(np.minimum.reduceat(a[:, 0], first), "right") - 1, 0),
+                np.minimum(xc.searchsorted(np.maximum.reduceat(a[:, 0], first), "left"), xc.size - 1),
             )
-        return self._walls[p]
+        )
+        # the scanline fill's edges (rtcheck.geometry._crossings)
+        x1, y1, x2, y2 = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+        keep = y1 != y2
+        x1, y1, x2, y2, plane = x1[keep], y1[keep], x2[keep], y2[keep], plane[keep]
+        up = y1 < y2
+        x1, x2 = np.where(up, x1, x2), np.where(up, x2, x1)
+        ylo, yhi = np.where(up, y1, y2), np.where(up, y2, y1)
+        rows = np.stack((yc.searchsorted(ylo, side="left"), yc.searchsorted(yhi, side="left")))
+        up_count = np.bincount(plane, minlength=count.size)
+        return _Edges(
+            a, b, first, count, box, np.stack((x1, ylo, x2, yhi), axis=1), rows,
+            np.cumsum(up_count) - up_count, up_count,
+        )
 
-    def _in_grid_xy(self, pts: np.ndarray) -> np.ndarray:
-        x, y = pts[:, 0], pts[:, 1]
-        ok = (x >= self.x_edges[0]) & (x <= self.x_edges[-1])
-        ok &= (y >= self.y_edges[0]) & (y <= self.y_edges[-1])
-        return pts[ok]
+    def _inside(
+        self, source: np.ndarray, r0: np.ndarray, c0: np.ndarray, h: np.ndarray,
+        w: np.ndarray, row0: np.ndarray, shape: tuple[int, int],
+    ) -> np.ndarray:
+        """Grid columns inside the contours of planes ``source`` (−1: none), each on the
+        grid rows r0..r0+h−1 and columns c0..c0+w−1, exactly as
+        :func:`rtcheck.geometry.rasterise_plane` finds them with its rows' parity counted
+        from row ``row0`` (the same crossings, its tie rule): (len(source), *shape) masks,
+        each grid's own in its top left corner.
 
-    def _wall_points(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Edge start points and edge crossings with the grid lines, inside the grid."""
-        xl, yl = self._x_lines, self._y_lines
-        pts = np.concatenate((a, b, _line_crossings(a, b, xl, 0), _line_crossings(a, b, yl, 1)))
-        return self._in_grid_xy(pts)
+        The crossings in a row toggle the parity from their column on."""
+        e = self._edges()
+        xc, yc = self.dose.x_mm, self.dose.y_mm
+        n_rows, n_cols = shape
+        # every crossing of an edge with a row of the grid (rtcheck.geometry._crossings)
+        ek, el, _ = _ragged(np.where(source >= 0, e.up_count[source], 0))
+        edge = e.up_first[source][ek] + el
+        rlo = np.maximum(e.up_rows[0, edge], r0[ek])
+        rhi = np.minimum(e.up_rows[1, edge], r0[ek] + h[ek])
+        at, k, _ = _ragged(np.maximum(rhi - rlo, 0))
+        own, edge, row = ek[at], edge[at], rlo[at] + k
+        x1, y1, x2, y2 = e.up_edges[edge].T
+        x_cross = x1 + (yc[row] - y1) * (x2 - x1) / (y2 - y1)
+        col = xc.searchsorted(x_cross, side="left")
+        tie = xc[np.minimum(col, xc.size - 1)] == x_cross
+        col += tie & ((row - row0[own]) % 2 == 1)
+        col = np.minimum(np.maximum(col - c0[own], 0), w[own])
+        width = n_cols + 1  # column n_cols: toggles right of every column
+        toggles = np.zeros(source.size * n_rows * width, dtype=np.uint8)
+        np.add.at(toggles, (own * n_rows + row - r0[own]) * width + col, 1)
+        # every row has an even number of crossings, so a cumulative sum over all the rows
+        # laid end to end has each row's parity (uint8 wraps mod 256, which keeps it)
+        inside = np.cumsum(toggles, dtype=np.uint8).reshape(source.size, n_rows, width)
+        return (inside[:, :, :n_cols] & 1).astype(bool)
 
     # -- evaluation ------------------------------------------------------------------------
-    def _plane_points(
+    def _slab_extremes(
         self,
-        p: int,
-        lo: float,
-        hi: float,
-        bottom_cover: int | None,
-        top_cover: int | None,
+        q: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        below: np.ndarray,
+        above: np.ndarray,
         beyond: tuple[float, float],
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The surface points of plane p's slab [lo, hi] to evaluate, as (heights z, points
-        xy) pairs, each meaning every (z, x, y) of z × xy (none: nothing to evaluate).
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) dose on the surface of the slabs [lo, hi] of planes q (±inf: no point).
 
-        ``bottom_cover``/``top_cover``: the neighbouring plane whose slab continues the
-        structure across the bottom/top face (its columns are not exposed), or None. Only
-        points whose dose cell reaches below ``beyond[0]`` (for the min) or above
-        ``beyond[1]`` (for the max) are kept; the others cannot be extremes.
+        ``below``/``above``: the neighbouring plane whose slab continues the structure
+        across the bottom/top face (its columns are not exposed), or −1. Only points whose
+        dose cell reaches below ``beyond[0]`` (for the min) or above ``beyond[1]`` (for
+        the max) are evaluated; the others cannot be extremes.
+        """
+        out_min, out_max = np.full(q.size, np.inf), np.full(q.size, -np.inf)
+        a, b = np.maximum(lo, self._z_lo), np.minimum(hi, self._z_hi)
+        live = np.flatnonzero(a <= b)
+        if live.size == 0:
+            return out_min, out_max
+        # batches of planes of similar box sizes (each batch padded to its largest box)
+        r0, r1, c0, c1 = self._edges().box[:, q[live]]
+        h, w = r1 - r0 + 1, c1 - c0 + 1
+        order = np.argsort(-(h * w), kind="stable")
+        batches, start = [], 0
+        h_max = w_max = total = 0
+        for i, (hi_, wi_) in enumerate(zip(h[order].tolist(), w[order].tolist(), strict=True)):
+            hb, wb = max(h_max, hi_), max(w_max, wi_)
+            if i > start and hb * wb * (i + 1 - start) > 2 * (total + hi_ * wi_) + 4096:
+                batches.append(order[start:i])
+                start, hb, wb, total = i, hi_, wi_, 0
+            h_max, w_max, total = hb, wb, total + hi_ * wi_
+        batches.append(order[start:])
+        for batch in batches:
+            at = live[np.sort(batch)]
+            mins, maxs = self._batch_extremes(
+                q[at], a[at], b[at], lo[at], hi[at], below[at], above[at], beyond
+            )
+            out_min[at], out_max[at] = mins, maxs
+        return out_min, out_max
+
+    def _batch_extremes(
+        self,
+        plane: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        below: np.ndarray,
+        above: np.ndarray,
+        beyond: tuple[float, float],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_slab_extremes` of slabs [lo, hi] clipped to the grid's [a, b] (a <= b).
+
+        Hot path (cProfile): a fixed number of numpy calls for all the planes at once, on
+        arrays (planes, rows, columns) of every plane's box of dose columns (padded to the
+        largest), mostly the gathers of the dose boxes and the trilinear evaluation.
         """
         g = self.dose
-        a, b = max(lo, self._z_lo), min(hi, self._z_hi)
-        if a > b:
-            return []
+        e = self._edges()
+        zc, yc, xc = g.z_mm, g.y_mm, g.x_mm
+        ny, nx = yc.size, xc.size
+        out_min, out_max = np.full(plane.size, np.inf), np.full(plane.size, -np.inf)
         # dose nodes that bound the interpolated dose over the slab and the plane's extent:
         # the grid planes bracketing [a, b] and the columns bracketing the contours
-        zc, yc, xc = g.z_mm, g.y_mm, g.x_mm
-        k0 = max(int(zc.searchsorted(a, side="right")) - 1, 0)
-        k1 = min(int(zc.searchsorted(b, side="left")), zc.size - 1)
-        r0, r1, c0, c1 = self._columns(p)
-        box = g.dose_gy[k0 : k1 + 1, r0 : r1 + 1, c0 : c1 + 1]
-        if box.size == 0:
-            return []
-        col_max, col_min = box.max(axis=0), box.min(axis=0)
+        k0 = np.maximum(zc.searchsorted(a, side="right") - 1, 0)
+        k1 = np.minimum(zc.searchsorted(b, side="left"), zc.size - 1)
+        r0, r1, c0, c1 = e.box[:, plane]
+        n_rows, n_cols = int((r1 - r0).max()) + 1, int((c1 - c0).max()) + 1
+        ih, iw = np.arange(n_rows), np.arange(n_cols)
+        if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
+            col_max = np.zeros((plane.size, n_rows, n_cols))
+            col_min = np.zeros((plane.size, n_rows, n_cols))
+            dose = g.dose_gy
+            for i, (za, zb, ra, rb, ca, cb) in enumerate(
+                zip(k0.tolist(), k1.tolist(), r0.tolist(), r1.tolist(), c0.tolist(),
+                    c1.tolist(), strict=True)
+            ):
+                box = dose[za : zb + 1, ra : rb + 1, ca : cb + 1]
+                box.max(axis=0, out=col_max[i, : rb - ra + 1, : cb - ca + 1])
+                box.min(axis=0, out=col_min[i, : rb - ra + 1, : cb - ca + 1])
+        else:  # small boxes: gathers for all planes at once
+            rows = np.minimum(r0[:, None] + ih, r1[:, None])
+            cols = np.minimum(c0[:, None] + iw, c1[:, None])
+            node = (rows * nx)[:, :, None] + cols[:, None, :]
+            flat = g.dose_gy.reshape(-1)
+            col_max = flat[(k0 * (ny * nx))[:, None, None] + node]
+            col_min = col_max
+            for dk in range(1, int((k1 - k0).max()) + 1):
+                v = flat[(np.minimum(k0 + dk, k1) * (ny * nx))[:, None, None] + node]
+                col_max, col_min = np.maximum(col_max, v), np.minimum(col_min, v)
         want_min, want_max = beyond
-        if col_max.max() <= want_max and col_min.min() >= want_min:
-            return []  # nothing on this slab's surface can be an extreme
+        hot: np.ndarray = (col_min < want_min) | (col_max > want_max)
+        hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
+        hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
+        hot_rows: np.ndarray = np.any(hot, axis=2)
+        kept = np.flatnonzero(hot_rows.any(axis=1))
+        if kept.size == 0:
+            return out_min, out_max  # nothing on these slabs' surfaces can be an extreme
+        n_kept = kept.size
+        if n_kept < plane.size:
+            hot, hot_rows = hot[kept], hot_rows[kept]
+            plane, a, b, lo, hi = plane[kept], a[kept], b[kept], lo[kept], hi[kept]
+            below, above, r0, r1, c0, c1 = below[kept], above[kept], r0[kept], r1[kept], c0[kept], c1[kept]
 
         # dose cells that could hold an extreme (a corner node beyond the thresholds); the
         # cell of the last row/column is the node's own (edge padding)
-        hot = (col_min < want_min) | (col_max > want_max)
-        rows_or = hot.copy()
-        rows_or[:-1] |= hot[1:]
-        hot_cell = rows_or.copy()
-        hot_cell[:, :-1] |= rows_or[:, 1:]
-        table = np.zeros((hot.shape[0] + 1, hot.shape[1] + 1), dtype=np.intp)
-        table[1:, 1:] = hot_cell.cumsum(axis=0).cumsum(axis=1)
+        hot_cell = hot.copy()
+        hot_cell[:, :-1] |= hot[:, 1:]
+        hot_cell[:, :, :-1] |= hot_cell[:, :, 1:]
+        def cell_of(xy: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Cell (row, column) of points xy of plane k in its box."""
+            iy = np.minimum(np.maximum(yc.searchsorted(xy[:, 1], side="right") - 1, r0[k]), r1[k])
+            ix = np.minimum(np.maximum(xc.searchsorted(xy[:, 0], side="right") - 1, c0[k]), c1[k])
+            return iy - r0[k], ix - c0[k]
 
-        def cell_of(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            iy = np.minimum(np.maximum(yc.searchsorted(xy[:, 1], side="right") - 1, r0), r1)
-            ix = np.minimum(np.maximum(xc.searchsorted(xy[:, 0], side="right") - 1, c0), c1)
-            return iy - r0, ix - c0
-
-        jobs: list[tuple[np.ndarray, np.ndarray]] = []
-        # walls: only edges that pass through a hot cell (summed-area table of their cells)
-        ea, eb = self._edges(p)
-        ya, xa = cell_of(ea)
-        yb, xb = cell_of(eb)
+        # walls: only edges that pass through a hot cell (any in the box of their cells)
+        ek, el, _ = _ragged(e.count[plane])
+        edge = e.first[plane][ek] + el
+        ea, eb = e.a[edge], e.b[edge]
+        ya, xa = cell_of(ea, ek)
+        yb, xb = cell_of(eb, ek)
         y0, y1 = np.minimum(ya, yb), np.maximum(ya, yb) + 1
         x0, x1 = np.minimum(xa, xb), np.maximum(xa, xb) + 1
-        relevant = (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) > 0
-        if relevant.any():
-            walls = self._wall_points(ea[relevant], eb[relevant])
-            iy, ix = cell_of(walls)
-            walls = walls[hot_cell[iy, ix]]
-            if len(walls):
-                heights: list = [a, b, zc[(zc > a) & (zc < b)]]
-                if a <= self.zs[p] <= b:
-                    heights.append(self.zs[p])
-                jobs.append((np.unique(np.hstack(heights)), walls))
-        # exposed faces: the hot grid columns inside the contours at the slab's ends
-        if hot.any():
-            rows, cols = np.nonzero(hot)
-            wy0, wy1, wx0, wx1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-            xs, ys = xc[c0 + wx0 : c0 + wx1], yc[r0 + wy0 : r0 + wy1]
-            inside = rasterise_plane(self.planes[p].polygons, xs, ys) & hot[wy0:wy1, wx0:wx1]
-            for height, cover, clipped in ((a, bottom_cover, a > lo), (b, top_cover, b < hi)):
-                face = inside
-                if cover is not None and not clipped and face.any():
-                    face = face & ~rasterise_plane(self.planes[cover].polygons, xs, ys)
-                jy, jx = np.nonzero(face)
-                if jy.size:
-                    xy = np.stack((xs[jx], ys[jy]), axis=1)
-                    jobs.append((np.array([height]), xy))
-        return jobs
-
-    def _columns(self, p: int) -> tuple[int, int, int, int]:
-        """Rows r0..r1 and columns c0..c1 of the dose nodes bracketing plane p's contours."""
-        if p not in self._boxes:
-            pts = self._edges(p)[0]
-            xc, yc = self.dose.x_mm, self.dose.y_mm
-            self._boxes[p] = (
-                max(int(yc.searchsorted(pts[:, 1].min(), side="right")) - 1, 0),
-                min(int(yc.searchsorted(pts[:, 1].max(), side="left")), yc.size - 1),
-                max(int(xc.searchsorted(pts[:, 0].min(), side="right")) - 1, 0),
-                min(int(xc.searchsorted(pts[:, 0].max(), side="left")), xc.size - 1),
+        area = (y1 - y0) * (x1 - x0)
+        if int(area.sum()) <= hot_cell.size:  # the cells of every edge's box, one by one
+            rect, k, _ = _ragged(area)
+            dy, dx = np.divmod(k, (x1 - x0)[rect])
+            at = (ek[rect] * n_rows + y0[rect] + dy) * n_cols + x0[rect] + dx
+            hits = np.bincount(rect[hot_cell.reshape(-1)[at]], minlength=ek.size)
+        else:  # long edges across many cells: summed-area tables of the hot cells
+            tables = np.zeros((n_kept, n_rows + 1, n_cols + 1), dtype=np.int32)
+            tables[:, 1:, 1:] = hot_cell.cumsum(axis=1, dtype=np.int32).cumsum(axis=2)
+            table = tables.reshape(-1)
+            tk, tw = ek * ((n_rows + 1) * (n_cols + 1)), n_cols + 1
+            hits = (
+                table[tk + y1 * tw + x1]
+                - table[tk + y0 * tw + x1]
+                - table[tk + y1 * tw + x0]
+                + table[tk + y0 * tw + x0]
             )
-        return self._boxes[p]
-
-    def _evaluate_jobs(self, jobs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """(min, max) dose of each (heights, points) job (rows), all in one interpolation."""
-        g = self.dose
-        zi = _fractional_index(g.z_mm, np.concatenate([z for z, _ in jobs]))
-        xy = np.concatenate([pts for _, pts in jobs])
-        yi = _fractional_index(g.y_mm, xy[:, 1])
-        xi = _fractional_index(g.x_mm, xy[:, 0])
-        sizes = [z.size * len(pts) for z, pts in jobs]
-        idx = np.empty((sum(sizes), 3))
-        at = zo = po = 0
-        for (z, pts), size in zip(jobs, sizes, strict=True):
-            block = idx[at : at + size].reshape(z.size, len(pts), 3)
-            block[:, :, 0] = zi[zo : zo + z.size, None]
-            block[:, :, 1] = yi[None, po : po + len(pts)]
-            block[:, :, 2] = xi[None, po : po + len(pts)]
-            at, zo, po = at + size, zo + z.size, po + len(pts)
-        d = trilinear(g.dose_gy, idx)
-        starts = np.cumsum([0, *sizes[:-1]])
-        return np.stack((np.minimum.reduceat(d, starts), np.maximum.reduceat(d, starts)), axis=1)
+        relevant = np.flatnonzero(hits > 0)
+        ea, eb, ek = ea[relevant], eb[relevant], ek[relevant]
+        # edge start and end points and edge crossings with the grid lines, inside the grid
+        xp, xs = _line_crossings(ea, eb, self._x_lines, 0)
+        yp, ys = _line_crossings(ea, eb, self._y_lines, 1)
+        walls = np.concatenate((ea, eb, xp, yp))
+        wk = np.concatenate((ek, ek, ek[xs], ek[ys]))
+        x, y = walls[:, 0], walls[:, 1]
+        ok = (x >= self.x_edges[0]) & (x <= self.x_edges[-1])
+        ok &= (y >= self.y_edges[0]) & (y <= self.y_edges[-1])
+        walls, wk = walls[ok], wk[ok]
+        iy, ix = cell_of(walls, wk)
+        ok = hot_cell.reshape(-1)[(wk * n_rows + iy) * n_cols + ix]
+        walls, wk = walls[ok], wk[ok]
+        # ... at the slab's ends, the grid planes inside it and the contour's own plane (each
+        # height once)
+        z_own = self.zs[plane]
+        inner0 = zc.searchsorted(a, side="right")
+        inner = np.maximum(zc.searchsorted(b, side="left") - inner0, 0)
+        on_grid = zc[np.minimum(zc.searchsorted(z_own), zc.size - 1)] == z_own
+        own = (a < z_own) & (z_own < b) & ~on_grid
+        top = b > a
+        n_heights = 1 + top + own + inner
+        hq, hl, h_start = _ragged(n_heights)
+        j = hl - 1 - top[hq] - own[hq]
+        heights = np.where(
+            hl == 0,
+            a[hq],
+            np.where(
+                top[hq] & (hl == 1),
+                b[hq],
+                np.where(j < 0, z_own[hq], zc[np.minimum(inner0[hq] + j, zc.size - 1)]),
+            ),
+        )
+        d_walls, pq = _trilinear_columns(
+            g.dose_gy,
+            _fractional_index(zc, heights),
+            h_start,
+            n_heights,
+            _fractional_index(yc, walls[:, 1]),
+            _fractional_index(xc, walls[:, 0]),
+            wk,
+        )
+        z_idx: list[np.ndarray] = []
+        y_idx: list[np.ndarray] = []
+        x_idx: list[np.ndarray] = []
+        owner: list[np.ndarray] = []
+        # exposed faces: the hot grid columns inside the contours at the slab's ends not
+        # covered by the neighbouring slab (the scanline fill of the window of the plane's
+        # hot columns: its row parity counts from the window's first row)
+        hot_cols: np.ndarray = np.any(hot, axis=1)
+        wy0, wx0 = hot_rows.argmax(axis=1), hot_cols.argmax(axis=1)
+        wh = n_rows - hot_rows[:, ::-1].argmax(axis=1) - wy0
+        ww = n_cols - hot_cols[:, ::-1].argmax(axis=1) - wx0
+        apply_b = (below >= 0) & ~(a > lo)
+        apply_t = (above >= 0) & ~(b < hi)
+        sources = np.concatenate((plane, np.where(apply_b, below, -1), np.where(apply_t, above, -1)))
+        three = np.arange(3 * n_kept) % n_kept
+        wr0, wc0 = (r0 + wy0)[three], (c0 + wx0)[three]
+        masks = self._inside(
+            sources, wr0, wc0, wh[three], ww[three], wr0, (int(wh.max()), int(ww.max()))
+        )
+        fk, fr, fc = np.nonzero(hot)
+        cell = (fr - wy0[fk]) * masks.shape[2] + fc - wx0[fk]
+        flat_masks = masks.reshape(n_kept * 3, -1)
+        inside = np.flatnonzero(flat_masks[fk, cell])
+        fk, fr, fc, cell = fk[inside], fr[inside], fc[inside], cell[inside]
+        for height, cover in ((a, n_kept), (b, 2 * n_kept)):
+            sel = np.flatnonzero(~flat_masks[cover + fk, cell])
+            k = fk[sel]
+            z_idx.append(_fractional_index(zc, height[k]))
+            y_idx.append(self._y_index[r0[k] + fr[sel]])
+            x_idx.append(self._x_index[c0[k] + fc[sel]])
+            owner.append(k)
+        idx = np.stack(
+            [np.concatenate(z_idx), np.concatenate(y_idx), np.concatenate(x_idx)], axis=1
+        )
+        d = np.concatenate((d_walls, trilinear(g.dose_gy, idx)))
+        who = np.concatenate((wk[pq], *owner))
+        mins, maxs = np.full(n_kept, np.inf), np.full(n_kept, -np.inf)
+        np.minimum.at(mins, who, d)
+        np.maximum.at(maxs, who, d)
+        out_min[kept], out_max[kept] = mins, maxs
+        return out_min, out_max
 
     def extremes(
         self, end_cap: str, beyond: tuple[float, float] | None = None
@@ -248,35 +492,30 @@ class BoundaryExtremes:
         want = (np.inf, -np.inf) if beyond is None else (float(beyond[0]), float(beyond[1]))
         lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)  # type: ignore[arg-type]
         n = len(self.planes)
-        # Hot path (cProfile, phantoms): per-plane Python/numpy-call overhead on tiny arrays,
-        # so the points of every plane not yet cached are interpolated in one batch.
-        found: list[tuple[float, float]] = []
-        pending: list[tuple[tuple, list[tuple[np.ndarray, np.ndarray]]]] = []
-        for p in range(n):
-            below = p - 1 if p > 0 and abs(hi[p - 1] - lo[p]) < _SAME_HEIGHT_MM else None
-            above = p + 1 if p < n - 1 and abs(lo[p + 1] - hi[p]) < _SAME_HEIGHT_MM else None
-            key = (p, float(lo[p]), float(hi[p]), below, above, want)
-            if key in self._cache:
-                found.append(self._cache[key])
-                continue
-            jobs = self._plane_points(*key)
-            if jobs:
-                pending.append((key, jobs))
-            else:
-                self._cache[key] = (np.inf, -np.inf)
+        if n == 0:
+            return None, None
+        touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
+        below = np.concatenate(([-1], np.where(touch, np.arange(n - 1), -1)))
+        above = np.concatenate((np.where(touch, np.arange(1, n), -1), [-1]))
+        # per-plane results are cached: the end-cap variant recomputes only its changed slabs
+        keys = [
+            (p, *key, want)
+            for p, key in enumerate(
+                zip(lo.tolist(), hi.tolist(), below.tolist(), above.tolist(), strict=True)
+            )
+        ]
+        found = [self._cache.get(key) for key in keys]
+        pending = [p for p, f in enumerate(found) if f is None]
+        dmin, dmax = np.inf, -np.inf
         if pending:
-            ext = self._evaluate_jobs([job for _, jobs in pending for job in jobs]).tolist()
-            at = 0
-            for key, jobs in pending:
-                lo_hi = ext[at : at + len(jobs)]
-                at += len(jobs)
-                self._cache[key] = result = (
-                    min(mn for mn, _ in lo_hi),
-                    max(mx for _, mx in lo_hi),
-                )
-                found.append(result)
-        dmin = min((mn for mn, _ in found), default=np.inf)
-        dmax = max((mx for _, mx in found), default=-np.inf)
+            q = np.array(pending)
+            mins, maxs = self._slab_extremes(q, lo[q], hi[q], below[q], above[q], want)
+            for p, mn, mx in zip(pending, mins.tolist(), maxs.tolist(), strict=True):
+                self._cache[keys[p]] = (mn, mx)
+            dmin, dmax = float(mins.min()), float(maxs.max())
+        for f in found:
+            if f is not None:
+                dmin, dmax = min(dmin, f[0]), max(dmax, f[1])
         return (
             float(dmin) if dmin < want[0] else None,
             float(dmax) if dmax > want[1] else None,

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from rtcheck.dvh import DVHSettings, compute_dvh, compute_union_dvh
+from rtcheck.extremes import BoundaryExtremes, _trilinear_columns
+from rtcheck.geometry import ContourPlane, rasterise_plane, trilinear
 from rtcheck.models import DVH, Contour, DoseGrid, Structure
 from rtcheck.phantoms import make_phantom, shape_for_volume
 from rtcheck.radiobiology import convert_dvh, eqd2
@@ -163,3 +165,38 @@ def test_dvh_validates_surface_extremes():
     dvh = DVH("x", 1, d, v, boundary_min_gy=1.5, boundary_max_gy=1.5)
     assert (dvh.min_gy(), dvh.max_gy()) == (1.0, 2.0)
     assert DVH("x", 1, np.zeros(0), np.zeros(0), boundary_max_gy=2.0).max_gy() is None
+
+
+def test_factored_interpolation_is_trilinear_bit_for_bit():
+    # the wall points' doses: each column's bilinear values per dose plane, weighted along
+    # z, must be geometry.trilinear's arithmetic exactly (clamped beyond the grid too)
+    rng = np.random.default_rng(7)
+    array = rng.uniform(0.0, 60.0, (5, 6, 7))
+    z = rng.uniform(-1.0, 5.0, 9)  # heights of 3 groups (2, 3 and 4 heights)
+    z_start, z_count = np.array([0, 2, 5]), np.array([2, 3, 4])
+    y, x = rng.uniform(-1.0, 6.0, 11), rng.uniform(-1.0, 7.0, 11)
+    group = rng.integers(0, 3, 11)
+    values, point = _trilinear_columns(array, z, z_start, z_count, y, x, group)
+    heights = np.concatenate([z[z_start[g] : z_start[g] + z_count[g]] for g in group])
+    expected = trilinear(array, np.stack((heights, y[point], x[point]), axis=1))
+    assert np.array_equal(values, expected)
+    assert np.array_equal(point, np.repeat(np.arange(11), z_count[group]))
+
+
+@pytest.mark.parametrize("row0", [0, 1, 2])
+def test_inside_masks_are_the_scanline_fill(row0):
+    # exposed faces use the fill's decision per grid column, ties included: contour edges
+    # on grid columns and rows (split by the parity of the row counted from the window)
+    grid = _grid("z", offset_mm=0.0)
+    outer = np.array([[-9.0, -9.0], [9.0, -9.0], [9.0, 6.0], [0.0, 12.0], [-9.0, 6.0]])
+    hole = np.array([[-3.0, -3.0], [-3.0, 3.0], [3.0, 3.0], [3.0, -3.0]])
+    planes = [ContourPlane(0.0, (outer, hole))]
+    surface = BoundaryExtremes(planes, grid, 3.0)
+    r0, c0, h, w = 4, 3, 9, 8  # rows y = -18 .. 6, columns x = -21 .. 0 (within the grid)
+    mask = surface._inside(
+        np.array([0]), np.array([r0 + row0]), np.array([c0]), np.array([h]), np.array([w]),
+        np.array([r0 + row0]), (h, w),
+    )[0]
+    ys, xs = grid.y_mm[r0 + row0 : r0 + row0 + h], grid.x_mm[c0 : c0 + w]
+    assert np.array_equal(mask, rasterise_plane(planes[0].polygons, xs, ys))
+    assert mask.any() and not mask.all()

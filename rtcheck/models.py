@@ -12,6 +12,7 @@ coordinates strictly increasing, whatever the orientation of the file it came fr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,37 @@ class DoseGrid:
     summation_type: str = "PLAN"
 
     def __post_init__(self) -> None:
+        self._check_and_freeze(take=False)
+
+    @classmethod
+    def taking(
+        cls,
+        dose_gy: np.ndarray,
+        x_mm: np.ndarray,
+        y_mm: np.ndarray,
+        z_mm: np.ndarray,
+        **fields: object,
+    ) -> DoseGrid:
+        """As the constructor (same checks, same errors), but ``dose_gy`` is taken over, not
+        copied: when it is a C-contiguous array owning its memory, it is made read-only in
+        place. For a caller that made the array and keeps no reference to it (the reader: a
+        dose grid can be tens of MB, and a copy costs more than reading it).
+        """
+        grid = cls.__new__(cls)
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                values[f.name] = f.default
+        unknown = set(fields) - set(values)
+        if unknown:
+            raise TypeError(f"unexpected DoseGrid field(s) {sorted(unknown)}")
+        values.update(fields, dose_gy=dose_gy, x_mm=x_mm, y_mm=y_mm, z_mm=z_mm)
+        for name, value in values.items():
+            object.__setattr__(grid, name, value)
+        grid._check_and_freeze(take=True)
+        return grid
+
+    def _check_and_freeze(self, *, take: bool) -> None:
         axes = {}
         for name in ("x_mm", "y_mm", "z_mm"):
             coords = np.asarray(getattr(self, name), dtype=float)
@@ -202,7 +234,17 @@ class DoseGrid:
             dose = dose.astype(np.float64)
         if not np.isfinite(dose).all():
             raise ValueError("dose grid contains non-finite values")
-        object.__setattr__(self, "dose_gy", _readonly(dose))
+        if (
+            take
+            and dose is self.dose_gy
+            and dose.flags.owndata
+            and dose.flags.c_contiguous
+            and dose.flags.writeable
+        ):
+            dose.setflags(write=False)  # what _readonly would give, without the copy
+        else:
+            dose = _readonly(dose)
+        object.__setattr__(self, "dose_gy", dose)
         object.__setattr__(self, "sop_instance_uids", tuple(self.sop_instance_uids))
         object.__setattr__(self, "source_files", tuple(Path(p) for p in self.source_files))
 

@@ -1016,7 +1016,8 @@ def _dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
         array_axis_of_patient[1],
         array_axis_of_patient[0],
     ]  # z, y, x
-    dose = np.transpose(dose, order)
+    if order != [0, 1, 2]:
+        dose = np.transpose(dose, order)
     coords = [coords_by_array_axis[a] for a in order]
     for i, c in enumerate(coords):
         if c.size > 1 and c[-1] < c[0]:
@@ -1037,7 +1038,8 @@ def _dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
                 path=path,
                 remedy="re-export the dose on an axial grid, or with evenly spaced planes",
             )
-    return DoseGrid(
+    # the grid takes the array over (no copy) when it is ours alone: not a view of pixels
+    return DoseGrid.taking(
         dose_gy=np.ascontiguousarray(dose),
         x_mm=x,
         y_mm=y,

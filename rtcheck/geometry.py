@@ -1077,10 +1077,12 @@ def _box_range(edges: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
     return max(i0, 0), min(i1, len(edges) - 1)
 
 
-def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges, areas=None) -> float:
+def _in_grid_volume_cc(
+    planes, lo, hi, x_edges, y_edges, z_edges, areas=None, bounds=None
+) -> float:
     """Contour volume (cc) inside the grid's extent: each slab's thickness inside the grid
     × its plane's area inside the grid's x/y extent (``areas``: a cache of those, by plane
-    index, shared by the end-cap conventions)."""
+    index, shared by the end-cap conventions; ``bounds``: each plane's x/y bounds)."""
     xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
     areas = {} if areas is None else areas
     thick = [max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0])) for a, b in zip(lo, hi, strict=True)]
@@ -1088,7 +1090,7 @@ def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges, areas=None) ->
     for p, plane in enumerate(planes):
         if thick[p] <= 0 or p in areas:
             continue
-        x0, x1, y0, y1 = plane.bounds
+        x0, x1, y0, y1 = plane.bounds if bounds is None else bounds[p].tolist()
         if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
             areas[p] = plane.area_mm2
         else:
@@ -1165,9 +1167,23 @@ class _Rasteriser:
         )
         # bounding box: the union of both end-cap conventions, so that variants share it
         lo, hi = slab_bounds(self.zs, "half_slice", slice_thickness_mm)
-        pts = np.concatenate([np.concatenate(p.polygons) for p in planes])
-        self.xb = _box_range(self.x_edges, pts[:, 0].min(), pts[:, 0].max())
-        self.yb = _box_range(self.y_edges, pts[:, 1].min(), pts[:, 1].max())
+        # each plane's (x min, x max, y min, y max), by reduceat over all points at once
+        polys = [poly for p in planes for poly in p.polygons]
+        pts = np.concatenate(polys)
+        starts = np.cumsum([0] + [sum(len(poly) for poly in p.polygons) for p in planes])[:-1]
+        xs_all, ys_all = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
+        self.plane_bounds = np.stack(
+            [
+                np.minimum.reduceat(xs_all, starts),
+                np.maximum.reduceat(xs_all, starts),
+                np.minimum.reduceat(ys_all, starts),
+                np.maximum.reduceat(ys_all, starts),
+            ],
+            axis=1,
+        )
+        b = self.plane_bounds
+        self.xb = _box_range(self.x_edges, b[:, 0].min(), b[:, 1].max())
+        self.yb = _box_range(self.y_edges, b[:, 2].min(), b[:, 3].max())
         self.zb = _box_range(self.z_edges, float(lo.min()), float(hi.max()))
         self.empty = (
             self.xb[0] >= self.xb[1] or self.yb[0] >= self.yb[1] or self.zb[0] >= self.zb[1]
@@ -1346,7 +1362,9 @@ def structure_mask(
     areas = np.array([p.area_mm2 for p in r.planes])
     volume_cc = float(np.dot(areas, hi - lo)) / MM3_PER_CC
     in_grid_cc = (
-        _in_grid_volume_cc(r.planes, lo, hi, r.x_edges, r.y_edges, r.z_edges, r.in_grid_areas)
+        _in_grid_volume_cc(
+            r.planes, lo, hi, r.x_edges, r.y_edges, r.z_edges, r.in_grid_areas, r.plane_bounds
+        )
         if not r.empty
         else 0.0
     )

@@ -181,7 +181,9 @@ class _Accumulator:
     def _index(self, d: np.ndarray) -> np.ndarray:
         span = self.hi - self.lo
         scale = (_DOSE_BINS - 1) / span if span > 0 else 0.0
-        idx = ((d - self.lo) * scale).astype(np.intp)
+        t = d - self.lo
+        t *= scale
+        idx = t.astype(np.intp)
         return np.clip(idx, 0, _DOSE_BINS - 1, out=idx)
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:

@@ -876,14 +876,18 @@ class StructureMask:
                 groups = []
                 at_end = None if ends is None else ends[k]
                 for sel in (None,) if at_end is None or not at_end.any() else (~at_end, at_end):
-                    g_sub = sub if sel is None else sub[sel]
-                    g_in = inside if sel is None else inside[sel]
+                    # the voxels are sorted by layer: a selection is a few runs of them
+                    runs = [(0, len(k))] if sel is None else _true_runs(sel)
+                    runs = runs or [(0, 0)]
+                    d_g = np.concatenate([sub[a:b][inside[a:b]] for a, b in runs])
                     if vol_1 is not None:
-                        groups.append((g_sub[g_in], vol_1 / s3))
+                        groups.append((d_g, vol_1 / s3))
                     else:
-                        nin = g_in.reshape(len(g_in), s3).sum(axis=1)
-                        vol = vol_b if sel is None else vol_b[sel]
-                        groups.append((g_sub[g_in], np.repeat(vol / s3, nin)))
+                        nin = np.concatenate(
+                            [inside[a:b].reshape(b - a, s3).sum(axis=1) for a, b in runs]
+                        )
+                        vol = np.concatenate([vol_b[a:b] for a, b in runs])
+                        groups.append((d_g, np.repeat(vol / s3, nin)))
                 d_b, v_b = groups[0]
                 return SampleChunk(
                     k0, k1, d_int, per_layer, v_int, per_voxel, d_b, v_b, None, coarse,
@@ -941,6 +945,12 @@ class SampleChunk:
             np.concatenate([v_int, v_b]),
             np.concatenate([layers, k_b]),
         )
+
+
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in a boolean vector."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 #: Rows per BLAS call in :func:`_matmul_rows`.

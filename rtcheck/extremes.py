@@ -134,6 +134,7 @@ class _Edges:
 
     a: np.ndarray  #: (E, 2) edge start points (x, y), plane by plane
     b: np.ndarray  #: (E, 2) edge end points
+    nxt: np.ndarray  #: the next edge of each edge's contour (which starts at its end)
     first: np.ndarray  #: index of each plane's first edge
     count: np.ndarray  #: number of edges of each plane
     box: np.ndarray  #: (4, planes) rows r0, r1 and columns c0, c1 of the bracketing nodes
@@ -212,7 +213,7 @@ class BoundaryExtremes:
         rows = np.stack((yc.searchsorted(ylo, side="left"), yc.searchsorted(yhi, side="left")))
         up_count = np.bincount(plane, minlength=count.size)
         return _Edges(
-            a, b, first, count, box, np.stack((x1, ylo, x2, yhi), axis=1), rows,
+            a, b, nxt, first, count, box, np.stack((x1, ylo, x2, yhi), axis=1), rows,
             np.cumsum(up_count) - up_count, up_count,
         )
 
@@ -323,17 +324,21 @@ class BoundaryExtremes:
         r0, r1, c0, c1 = e.box[:, plane]
         n_rows, n_cols = int((r1 - r0).max()) + 1, int((c1 - c0).max()) + 1
         ih, iw = np.arange(n_rows), np.arange(n_cols)
+        want_min, want_max = beyond
+        # hot: the columns of dose nodes (over the slab) with a node beyond the thresholds
         if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
-            col_max = np.zeros((plane.size, n_rows, n_cols))
-            col_min = np.zeros((plane.size, n_rows, n_cols))
+            hot = np.zeros((plane.size, n_rows, n_cols), dtype=bool)
             dose = g.dose_gy
             for i, (za, zb, ra, rb, ca, cb) in enumerate(
                 zip(k0.tolist(), k1.tolist(), r0.tolist(), r1.tolist(), c0.tolist(),
                     c1.tolist(), strict=True)
             ):
                 box = dose[za : zb + 1, ra : rb + 1, ca : cb + 1]
-                box.max(axis=0, out=col_max[i, : rb - ra + 1, : cb - ca + 1])
-                box.min(axis=0, out=col_min[i, : rb - ra + 1, : cb - ca + 1])
+                np.logical_or(
+                    box.min(axis=0) < want_min,
+                    box.max(axis=0) > want_max,
+                    out=hot[i, : rb - ra + 1, : cb - ca + 1],
+                )
         else:  # small boxes: gathers for all planes at once
             rows = np.minimum(r0[:, None] + ih, r1[:, None])
             cols = np.minimum(c0[:, None] + iw, c1[:, None])
@@ -344,10 +349,9 @@ class BoundaryExtremes:
             for dk in range(1, int((k1 - k0).max()) + 1):
                 v = flat[(np.minimum(k0 + dk, k1) * (ny * nx))[:, None, None] + node]
                 col_max, col_min = np.maximum(col_max, v), np.minimum(col_min, v)
-        want_min, want_max = beyond
-        hot: np.ndarray = (col_min < want_min) | (col_max > want_max)
-        hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
-        hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
+            hot = (col_min < want_min) | (col_max > want_max)
+            hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
+            hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
         hot_rows: np.ndarray = np.any(hot, axis=2)
         kept = np.flatnonzero(hot_rows.any(axis=1))
         if kept.size == 0:
@@ -395,12 +399,16 @@ class BoundaryExtremes:
                 + table[tk + y0 * tw + x0]
             )
         relevant = np.flatnonzero(hits > 0)
-        ea, eb, ek = ea[relevant], eb[relevant], ek[relevant]
-        # edge start and end points and edge crossings with the grid lines, inside the grid
+        ea, eb, ek, edge = ea[relevant], eb[relevant], ek[relevant], edge[relevant]
+        # edge start and end points (an end only where the next edge, which starts there,
+        # is not relevant) and edge crossings with the grid lines, inside the grid
+        is_relevant = np.zeros(e.nxt.size, dtype=bool)
+        is_relevant[edge] = True
+        ends = np.flatnonzero(~is_relevant[e.nxt[edge]])
         xp, xs = _line_crossings(ea, eb, self._x_lines, 0)
         yp, ys = _line_crossings(ea, eb, self._y_lines, 1)
-        walls = np.concatenate((ea, eb, xp, yp))
-        wk = np.concatenate((ek, ek, ek[xs], ek[ys]))
+        walls = np.concatenate((ea, eb[ends], xp, yp))
+        wk = np.concatenate((ek, ek[ends], ek[xs], ek[ys]))
         x, y = walls[:, 0], walls[:, 1]
         ok = (x >= self.x_edges[0]) & (x <= self.x_edges[-1])
         ok &= (y >= self.y_edges[0]) & (y <= self.y_edges[-1])
@@ -444,30 +452,22 @@ class BoundaryExtremes:
         # exposed faces: the hot grid columns inside the contours at the slab's ends not
         # covered by the neighbouring slab (the scanline fill of the window of the plane's
         # hot columns: its row parity counts from the window's first row)
-        hot_cols: np.ndarray = np.any(hot, axis=1)
-        wy0, wx0 = hot_rows.argmax(axis=1), hot_cols.argmax(axis=1)
-        wh = n_rows - hot_rows[:, ::-1].argmax(axis=1) - wy0
-        ww = n_cols - hot_cols[:, ::-1].argmax(axis=1) - wx0
         apply_b = (below >= 0) & ~(a > lo)
         apply_t = (above >= 0) & ~(b < hi)
         sources = np.concatenate((plane, np.where(apply_b, below, -1), np.where(apply_t, above, -1)))
         three = np.arange(3 * n_kept) % n_kept
-        wr0, wc0 = (r0 + wy0)[three], (c0 + wx0)[three]
+        h, w = r1 - r0 + 1, c1 - c0 + 1
+        row0 = r0 + hot_rows.argmax(axis=1)
         masks = self._inside(
-            sources, wr0, wc0, wh[three], ww[three], wr0, (int(wh.max()), int(ww.max()))
+            sources, r0[three], c0[three], h[three], w[three], row0[three], (n_rows, n_cols)
         )
-        fk, fr, fc = np.nonzero(hot)
-        cell = (fr - wy0[fk]) * masks.shape[2] + fc - wx0[fk]
-        flat_masks = masks.reshape(n_kept * 3, -1)
-        inside = np.flatnonzero(flat_masks[fk, cell])
-        fk, fr, fc, cell = fk[inside], fr[inside], fc[inside], cell[inside]
-        for height, cover in ((a, n_kept), (b, 2 * n_kept)):
-            sel = np.flatnonzero(~flat_masks[cover + fk, cell])
-            k = fk[sel]
-            z_idx.append(_fractional_index(zc, height[k]))
-            y_idx.append(self._y_index[r0[k] + fr[sel]])
-            x_idx.append(self._x_index[c0[k] + fc[sel]])
-            owner.append(k)
+        inside = masks[:n_kept] & hot
+        for height, cover in ((a, masks[n_kept : 2 * n_kept]), (b, masks[2 * n_kept :])):
+            fk, fr, fc = np.nonzero(inside & ~cover)
+            z_idx.append(_fractional_index(zc, height[fk]))
+            y_idx.append(self._y_index[r0[fk] + fr])
+            x_idx.append(self._x_index[c0[fk] + fc])
+            owner.append(fk)
         idx = np.stack(
             [np.concatenate(z_idx), np.concatenate(y_idx), np.concatenate(x_idx)], axis=1
         )

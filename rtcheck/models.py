@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -360,9 +359,6 @@ class DVH:
     variants: tuple[DVH, ...] = field(default=())
     boundary_min_gy: float | None = None
     boundary_max_gy: float | None = None
-    if TYPE_CHECKING:  # set in __post_init__; at run time not a dataclass field
-        _cumulative_cc: np.ndarray = field(init=False, repr=False, compare=False)
-        _volume_with_dose_cc: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Hot path: rtcheck.dvh builds three DVHs per ROI (up to 65 536 samples each). The
@@ -392,15 +388,10 @@ class DVH:
             raise bad  # sorted: the ends are the extremes, or a NaN is last
         if not owned:
             dose, vol = dose.copy(), vol.copy()
-        cumulative = np.cumsum(vol)
-        for array in (dose, vol, cumulative):
+        for array in (dose, vol):
             array.setflags(write=False)
         object.__setattr__(self, "dose_gy", dose)
         object.__setattr__(self, "volume_cc", vol)
-        object.__setattr__(self, "_cumulative_cc", cumulative)
-        object.__setattr__(
-            self, "_volume_with_dose_cc", float(cumulative[-1]) if cumulative.size else 0.0
-        )
         object.__setattr__(self, "variants", tuple(self.variants))
         for attr in ("boundary_min_gy", "boundary_max_gy"):
             value = getattr(self, attr)
@@ -416,10 +407,18 @@ class DVH:
             raise ValueError("boundary_min_gy must not exceed boundary_max_gy")
 
     # -- sizes ---------------------------------------------------------------------------
-    @property
+    @functools.cached_property
+    def _cumulative_cc(self) -> np.ndarray:
+        # made on first use: the variants are often asked only for their structure volume
+        cumulative = np.cumsum(self.volume_cc)
+        cumulative.setflags(write=False)
+        return cumulative
+
+    @functools.cached_property
     def volume_with_dose_cc(self) -> float:
         """Volume (cc) of the structure where the dose is known (inside the grid)."""
-        return self._volume_with_dose_cc
+        cumulative = self._cumulative_cc
+        return float(cumulative[-1]) if cumulative.size else 0.0
 
     @property
     def total_volume_cc(self) -> float:

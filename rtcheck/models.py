@@ -457,11 +457,12 @@ class DVH:
 
     @functools.cached_property
     def _mean_gy(self) -> float | None:
-        # once per DVH: on large arrays np.dot is a multi-threaded BLAS call (~10x its
-        # single-thread cost in wall time), and uncertainty(mean) asks again
+        # once per DVH (uncertainty(mean) asks again); a plain product and pairwise sum,
+        # not np.dot: on large arrays that is a multi-threaded BLAS call (~10x its
+        # single-thread cost in wall time) whose last bits depend on the thread count
         if not self.dose_gy.size:
             return None
-        return float(np.dot(self.dose_gy, self.volume_cc) / self.volume_with_dose_cc)
+        return float(np.sum(self.dose_gy * self.volume_cc) / self.volume_with_dose_cc)
 
     # -- dose-volume metrics --------------------------------------------------------------
     def _volume_cc_from(self, cc: float | None, percent: float | None) -> float:

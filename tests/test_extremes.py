@@ -176,11 +176,12 @@ def test_factored_interpolation_is_trilinear_bit_for_bit():
     z_start, z_count = np.array([0, 2, 5]), np.array([2, 3, 4])
     y, x = rng.uniform(-1.0, 6.0, 11), rng.uniform(-1.0, 7.0, 11)
     group = rng.integers(0, 3, 11)
-    values, point = _trilinear_columns(array, z, z_start, z_count, y, x, group)
-    heights = np.concatenate([z[z_start[g] : z_start[g] + z_count[g]] for g in group])
-    expected = trilinear(array, np.stack((heights, y[point], x[point]), axis=1))
-    assert np.array_equal(values, expected)
-    assert np.array_equal(point, np.repeat(np.arange(11), z_count[group]))
+    values = _trilinear_columns(array, z, z_start, z_count, y, x, group)
+    assert values.shape == (11, 4)  # each point's heights, the last repeated
+    for i, g in enumerate(group):
+        heights = z[z_start[g] + np.minimum(np.arange(4), z_count[g] - 1)]
+        points = np.stack((heights, np.full(4, y[i]), np.full(4, x[i])), axis=1)
+        assert np.array_equal(values[i], trilinear(array, points))
 
 
 @pytest.mark.parametrize("row0", [0, 1, 2])

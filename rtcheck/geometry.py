@@ -1294,19 +1294,40 @@ class _Rasteriser:
         masks, plane_counts = self.plane_masks(p0, p1)
         n = p1 - p0
         local = np.where(pid >= 0, pid - p0, n)  # n: no plane (outside every slab)
-        with_none = np.concatenate((plane_counts, np.zeros((1, ny, nx), dtype=np.uint8)))
-        count = with_none[local[:, 0]]  # (k1 − k0, ny, nx); at most s³ ≤ 216 in uint8
-        for j in range(1, s):
-            count += with_none[local[:, j]]
-        kk, iy, ix = np.nonzero((count > 0) & (count < s**3))
-        # inside sub-samples of the boundary voxels: one gather from the plane masks
+        # a layer whose s sub-sample heights all lie in one plane (the usual case: contour
+        # spacing ≥ dose spacing) is s copies of that plane: counts × s, one s × s gather
+        single = (local == local[:, :1]).all(axis=1) & (local[:, 0] < n)
+        count = np.empty((k1 - k0, ny, nx), dtype=np.uint8)  # at most s³ ≤ 216
+        if single.any():
+            count[single] = plane_counts[local[single, 0]] * np.uint8(s)
+        mixed = np.flatnonzero(~single)
+        if mixed.size:
+            with_none = np.concatenate((plane_counts, np.zeros((1, ny, nx), dtype=np.uint8)))
+            part = with_none[local[mixed, 0]]
+            for j in range(1, s):
+                part += with_none[local[mixed, j]]
+            count[mixed] = part
+        # boundary: 0 < count < s³ (uint8 arithmetic: count − 1 wraps 0 to 255)
+        kk, iy, ix = np.nonzero(count - np.uint8(1) < np.uint8(s**3 - 1))
+        # inside sub-samples of the boundary voxels, gathered from the plane masks: the s × s
+        # block of the first sub-sample height for every voxel, then the other heights where
+        # they lie in other planes (or in none)
         lb = local[kk]  # (nb, s) plane of each sub-sample height
         off = np.arange(s)
         nys, nxs = ny * s, nx * s
-        corner = (np.minimum(lb, n - 1) * nys + (iy * s)[:, None]) * nxs + (ix * s)[:, None]
-        flat = corner[:, :, None, None] + (off[:, None] * nxs + off[None, :])[None, None]
-        sub = masks.reshape(-1)[flat]
-        sub &= (lb < n)[:, :, None, None]
+        block = (off[:, None] * nxs + off[None, :])[None]
+        first = (np.minimum(lb[:, 0], n - 1) * nys + iy * s) * nxs + ix * s
+        sub = np.empty((len(kk), s, s, s), dtype=bool)
+        sub[:] = masks.reshape(-1)[first[:, None, None] + block][:, None]
+        other = np.flatnonzero(~single[kk])
+        if other.size:
+            lo_ = lb[other]
+            corner = (np.minimum(lo_, n - 1) * nys + (iy[other] * s)[:, None]) * nxs + (
+                ix[other] * s
+            )[:, None]
+            part_sub = masks.reshape(-1)[corner[:, :, None, None] + block[None]]
+            part_sub &= (lo_ < n)[:, :, None, None]
+            sub[other] = part_sub
         return count, ((kk + k0) * ny + iy) * nx + ix, sub
 
     def layer_chunks(self, layers: np.ndarray, plane_idx: np.ndarray):

@@ -190,7 +190,7 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
         heights.setdefault(key, []).append(contour.z_mm)
         areas.setdefault(key, []).append(area)
     planes = [
-        ContourPlane(float(np.mean(heights[k])), tuple(by_plane[k]), np.array(areas[k]))
+        ContourPlane(_mean_height(heights[k]), tuple(by_plane[k]), np.array(areas[k]))
         for k in sorted(by_plane)
     ]
     crossing = _first_crossing(planes)
@@ -203,6 +203,16 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             "and export the structure set again",
         )
     return planes
+
+
+def _mean_height(heights: list[float]) -> float:
+    """Mean of a plane's contour heights: as np.mean (the same sequential sum below eight
+    values), without its overhead for the usual one or two."""
+    if len(heights) == 1:
+        return float(heights[0])
+    if len(heights) < 8:
+        return float(sum(heights) / len(heights))
+    return float(np.mean(heights))
 
 
 def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
@@ -230,20 +240,20 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     shift = plane_of * span  # planes never overlap in y
     ylo = np.minimum(py, qy) + shift
     yhi = np.maximum(py, qy) + shift
+    # candidate pairs in y-sorted order: edge a and the edges after it that start at or
+    # below its top (contiguous runs, so the gathers below stay local)
     order = np.argsort(ylo, kind="stable")
-    rank = np.empty(n, dtype=np.intp)
-    rank[order] = np.arange(n)
-    start = rank + 1
-    count = np.maximum(np.searchsorted(ylo[order], yhi, side="right") - start, 0)
+    ylo_s = ylo[order]
+    count = np.maximum(np.searchsorted(ylo_s, yhi[order], side="right") - np.arange(1, n + 1), 0)
     total = int(count.sum())
     if total == 0:
         return None
-    i = np.repeat(np.arange(n), count)
-    j = order[start[i] + (np.arange(total) - (np.cumsum(count) - count)[i])]
+    a = np.repeat(np.arange(n), count)
+    b = a + 1 + (np.arange(total) - (np.cumsum(count) - count)[a])
     # x ranges must overlap too (most pairs fail here: edges across the contour)
-    xlo, xhi = np.minimum(px, qx), np.maximum(px, qx)
-    keep = (xlo[i] <= xhi[j]) & (xlo[j] <= xhi[i])
-    i, j = i[keep], j[keep]
+    xlo_s, xhi_s = np.minimum(px, qx)[order], np.maximum(px, qx)[order]
+    keep = (xlo_s[a] <= xhi_s[b]) & (xlo_s[b] <= xhi_s[a])
+    i, j = order[a[keep]], order[b[keep]]
     # neighbouring edges of one contour share a vertex: not a crossing
     gap = np.abs(i - j)
     ci = contour[i]
@@ -262,7 +272,11 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     ) & (orient(pjx, pjy, qjx, qjy, pix, piy) * orient(pjx, pjy, qjx, qjy, qix, qiy) < 0)
     if not proper.any():
         return None
-    k = int(np.flatnonzero(proper)[0])
+    # the first edge in contour order with a crossing, and its first partner in y order
+    i, j = i[proper], j[proper]
+    rank = np.empty(n, dtype=np.intp)
+    rank[order] = np.arange(n)
+    k = int(np.lexsort((rank[j], i))[0])
     return planes[int(plane_of[i[k]])].z_mm, bool(contour[i[k]] == contour[j[k]])
 
 
@@ -1308,7 +1322,9 @@ class _Rasteriser:
                 part += with_none[local[mixed, j]]
             count[mixed] = part
         # boundary: 0 < count < s³ (uint8 arithmetic: count − 1 wraps 0 to 255)
-        kk, iy, ix = np.nonzero(count - np.uint8(1) < np.uint8(s**3 - 1))
+        flat_b = np.flatnonzero(count - np.uint8(1) < np.uint8(s**3 - 1))
+        kk, rest = np.divmod(flat_b, ny * nx)
+        iy, ix = np.divmod(rest, nx)
         # inside sub-samples of the boundary voxels, gathered from the plane masks: the s × s
         # block of the first sub-sample height for every voxel, then the other heights where
         # they lie in other planes (or in none)
@@ -1328,7 +1344,7 @@ class _Rasteriser:
             part_sub = masks.reshape(-1)[corner[:, :, None, None] + block[None]]
             part_sub &= (lo_ < n)[:, :, None, None]
             sub[other] = part_sub
-        return count, ((kk + k0) * ny + iy) * nx + ix, sub
+        return count, flat_b + k0 * ny * nx, sub
 
     def layer_chunks(self, layers: np.ndarray, plane_idx: np.ndarray):
         """Runs [k0, k1) of consecutive ``layers`` whose planes' sub-sample masks together

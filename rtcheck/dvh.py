@@ -406,10 +406,11 @@ def compute_dvh_and_mask(
     if len(planes) == 1 and slice_thickness_mm is None:
         slice_thickness_mm = _grid_slice_thickness(dose)
     s = settings.supersampling
-    # Hot path (cProfile on the breast export, BODY dominates): the per-plane scanline
-    # fills (rasterise_plane: bincount + uint8 cumsum over the supersampled box), the
-    # per-layer gather of boundary sub-sample masks, and the 3×3×3-patch interpolation
-    # (StructureMask._chunk_samples); sorting millions of samples is avoided by binning.
+    # Hot path (cProfile on the breast export at 2f225d7, BODY ≈ 45 %): rasterising
+    # (structure_mask: one scanline fill of all planes of a chunk, block counts, boundary
+    # gathers) ≈ 30 % of the DVH time, surface extremes ≈ 20 %, the 3×3×3-patch
+    # interpolation (StructureMask._chunk_parts) ≈ 17 %, contour validation ≈ 8 %, binning
+    # and DVH assembly ≈ 14 %; sorting millions of samples is avoided by binning.
     raster = _Rasteriser(planes, dose, s, slice_thickness_mm)
     mask = structure_mask(
         structure, dose, s, settings.end_cap, slice_thickness_mm, _rasteriser=raster

@@ -544,6 +544,60 @@ def rasterise_planes(
     return np.repeat(parity, lengths).reshape(out_shape)
 
 
+def rasterise_planes_packed(
+    polygon_sets, x_mm: np.ndarray, y_mm: np.ndarray, s: int, row0: int = 0
+) -> np.ndarray:
+    """As :func:`rasterise_planes`, packed: uint8 (P, len(y_mm), len(x_mm) // s) whose bit
+    a of element [p, r, v] is the sample [p, r, v·s + a] (``len(x_mm)`` a multiple of s ≤ 8).
+
+    The same run boundaries (crossings, half-open rows, tie rule), laid out at 1/s of the
+    samples: the state at each group's first sample by the np.repeat parity layout of the
+    boundaries' groups (a boundary at column c changes the groups from ⌈c/s⌉ on), and the
+    boundaries inside a group as XOR-ed bit masks (a boundary at offset o flips bits o…s−1).
+    """
+    x_mm = np.asarray(x_mm, dtype=float)
+    y_mm = np.asarray(y_mm, dtype=float)
+    n_planes, nrows, ncols = len(polygon_sets), len(y_mm), len(x_mm)
+    if ncols % s or not 1 <= s <= 8:
+        raise ValueError("len(x_mm) must be a multiple of s, and 1 <= s <= 8")
+    ngroups = ncols // s
+    out_shape = (n_planes, nrows, ngroups)
+    polys = [poly for ps in polygon_sets for poly in ps]
+    if not polys or nrows == 0 or ncols == 0:
+        return np.zeros(out_shape, dtype=np.uint8)
+    sizes = [len(poly) for ps in polygon_sets for poly in ps]
+    plane_of_poly = np.repeat(np.arange(n_planes), [len(ps) for ps in polygon_sets])
+    rows, x_cross, plane = _crossings(polys, x_mm, y_mm, np.repeat(plane_of_poly, sizes))
+    if rows.size == 0:
+        return np.zeros(out_shape, dtype=np.uint8)
+    # the boundary columns of rasterise_planes (the tie rule does not depend on the order)
+    cols = np.searchsorted(x_mm, x_cross, side="left")
+    tie = x_mm[np.minimum(cols, ncols - 1)] == x_cross
+    cols += tie & ((rows + row0) % 2 == 1)
+    row_key = plane * nrows + rows
+    # state at each group's first sample: parity of the boundaries at columns <= v·s
+    flat = row_key * ngroups + (cols + (s - 1)) // s  # ⌈c/s⌉ = ngroups: the next row's start
+    flat.sort()
+    lengths = np.empty(flat.size + 1, dtype=flat.dtype)
+    lengths[0] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=lengths[1:-1])
+    lengths[-1] = n_planes * nrows * ngroups - flat[-1]
+    parity = np.zeros(lengths.size, dtype=np.uint8)
+    parity[1::2] = (1 << s) - 1
+    packed = np.repeat(parity, lengths)
+    # boundaries inside a group flip the samples from their offset on
+    inner = cols % s != 0
+    if inner.any():
+        offset = (cols[inner] % s).astype(np.uint8)
+        flips = (np.uint8((1 << s) - 1) >> offset) << offset
+        np.bitwise_xor.at(packed, row_key[inner] * ngroups + cols[inner] // s, flips)
+    return packed.reshape(out_shape)
+
+
+#: Each byte's bits as booleans (bit a at index a).
+_BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(bool)
+
+
 # --------------------------------------------------------------------------------------
 # Volumes from contours
 # --------------------------------------------------------------------------------------
@@ -1275,13 +1329,16 @@ class _Rasteriser:
         return idx
 
     def plane_masks(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sub-sample masks (p1 − p0, ny·s, nx·s) of planes p0 … p1 − 1 over the box, and
+        """Packed sub-sample masks (p1 − p0, ny·s, nx) of planes p0 … p1 − 1 over the box
+        (bit a of [p, r, ix]: sub-sample column ix·s + a, see rasterise_planes_packed), and
         their per-voxel counts (p1 − p0, ny, nx) (uint8), all planes in one pass."""
         ny, nx, s = self.shape[1], self.shape[2], self.s
         planes = self.planes[p0:p1]
         # row parity (tie rule) by the grid's global sub-sample row: the same for all ROIs
-        masks = rasterise_planes([pl.polygons for pl in planes], self.xs, self.ys, self.yb[0] * s)
-        empty = ~masks.reshape(len(planes), -1).any(axis=1)
+        packed = rasterise_planes_packed(
+            [pl.polygons for pl in planes], self.xs, self.ys, s, self.yb[0] * s
+        )
+        empty = ~packed.reshape(len(planes), -1).any(axis=1)
         for j in np.flatnonzero(empty):
             # a contour smaller than a sub-sample cell (the tip of a cone or an organ) is
             # represented by the sub-sample nearest its centre, so it is never lost
@@ -1289,8 +1346,13 @@ class _Rasteriser:
             pts = np.concatenate(polys) if len(polys) > 1 else polys[0]
             cx, cy = pts.mean(axis=0)
             if self.xs[0] - 1 <= cx <= self.xs[-1] + 1 and self.ys[0] - 1 <= cy <= self.ys[-1] + 1:
-                masks[j, _nearest_corner(self.ys, cy, s), _nearest_corner(self.xs, cx, s)] = True
-        return masks, _block_counts(masks, ny, nx, s)
+                col = _nearest_corner(self.xs, cx, s)
+                packed[j, _nearest_corner(self.ys, cy, s), col // s] |= np.uint8(1 << (col % s))
+        per_row = np.bitwise_count(packed).reshape(len(planes), ny, s, nx)
+        counts = per_row[:, :, 0].copy()
+        for a in range(1, s):
+            counts += per_row[:, :, a]
+        return packed, counts
 
     def layers(self, k0: int, k1: int, plane_idx: np.ndarray):
         """Counts (k1 − k0, ny, nx) of box layers k0 … k1 − 1, and their boundary voxels:
@@ -1329,19 +1391,17 @@ class _Rasteriser:
         # block of the first sub-sample height for every voxel, then the other heights where
         # they lie in other planes (or in none)
         lb = local[kk]  # (nb, s) plane of each sub-sample height
-        off = np.arange(s)
-        nys, nxs = ny * s, nx * s
-        block = (off[:, None] * nxs + off[None, :])[None]
-        first = (np.minimum(lb[:, 0], n - 1) * nys + iy * s) * nxs + ix * s
+        rows_off = np.arange(s) * nx
+        nys = ny * s
+        first = (np.minimum(lb[:, 0], n - 1) * nys + iy * s) * nx + ix
         sub = np.empty((len(kk), s, s, s), dtype=bool)
-        sub[:] = masks.reshape(-1)[first[:, None, None] + block][:, None]
+        # the s packed rows of each voxel → (nb, s rows, s columns) booleans
+        sub[:] = _BITS[masks.reshape(-1)[first[:, None] + rows_off], :s][:, None]
         other = np.flatnonzero(~single[kk])
         if other.size:
             lo_ = lb[other]
-            corner = (np.minimum(lo_, n - 1) * nys + (iy[other] * s)[:, None]) * nxs + (
-                ix[other] * s
-            )[:, None]
-            part_sub = masks.reshape(-1)[corner[:, :, None, None] + block[None]]
+            start = (np.minimum(lo_, n - 1) * nys + (iy[other] * s)[:, None]) * nx + ix[other][:, None]
+            part_sub = _BITS[masks.reshape(-1)[start[:, :, None] + rows_off], :s]
             part_sub &= (lo_ < n)[:, :, None, None]
             sub[other] = part_sub
         return count, flat_b + k0 * ny * nx, sub

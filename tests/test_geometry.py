@@ -17,6 +17,7 @@ from rtcheck.geometry import (
     points_in_polygons,
     rasterise_plane,
     rasterise_planes,
+    rasterise_planes_packed,
     slab_bounds,
     structure_mask,
     structure_volume_cc,
@@ -462,3 +463,25 @@ def test_polygons_clipped_to_the_grid_in_one_batch_have_their_closed_form_areas(
     got = _clipped_polygon_areas(polys, (0.0, 5.0), (-5.0, 2.0))
     # the triangle below y = 2: area 8 minus the top triangle (legs 2) = 6
     assert got == pytest.approx([8.0, 2.0, 0.0, 6.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3, 4])
+def test_packed_fill_holds_the_same_samples_as_the_boolean_fill(s):
+    # islands, holes, shared edges, vertices on sample rows/columns; boundaries at every
+    # offset inside a group of s columns, several inside one group (a narrow sliver)
+    planes = [
+        [square(0, 0, 3)],
+        [square(0, 0, 4), square(0, 0, 2, ccw=False)],
+        [rect(-4, 0, -3, 5), rect(0, 4, -3, 5)],
+        [np.array([[-3.3, -2.1], [2.7, -1.9], [0.4, 3.6]])],
+        [rect(0.1, 0.3, -4, 4)],
+    ]
+    xs = -5.0 + 0.25 * np.arange(40 // s * s)
+    ys = np.arange(-5.0, 6.01, 1.0 / 3.0)
+    for row0 in (0, 1):
+        full = rasterise_planes(planes, xs, ys, row0)
+        packed = rasterise_planes_packed(planes, xs, ys, s, row0)
+        assert packed.shape == (len(planes), len(ys), len(xs) // s)
+        bits = (packed[..., None] >> np.arange(s)) & 1  # bit a: column v·s + a
+        assert np.array_equal(bits.reshape(full.shape).astype(bool), full)
+        assert full.any(axis=(1, 2)).all()

@@ -367,39 +367,6 @@ def even_odd_area_mm2(polygons: tuple[np.ndarray, ...] | list[np.ndarray]) -> fl
     return float(np.dot(_nesting_signs(polygons), areas))
 
 
-def _clip_half_plane(pts: np.ndarray, axis: int, bound: float, keep_above: bool) -> np.ndarray:
-    """One Sutherland–Hodgman pass (vectorised): keep the part with coord ≥ / ≤ bound."""
-    if len(pts) == 0:
-        return pts
-    v = pts[:, axis]
-    inside = v >= bound if keep_above else v <= bound
-    nxt = _next(pts)
-    cross = inside != _next(inside)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(cross, (bound - v) / (nxt[:, axis] - v), 0.0)
-    inter = pts + t[:, None] * (nxt - pts)
-    emit = np.stack([pts, inter], axis=1)
-    flags = np.stack([inside, cross], axis=1)
-    return emit[flags]
-
-
-def clipped_area_mm2(
-    polygons, x_range: tuple[float, float], y_range: tuple[float, float], signs=None
-) -> float:
-    """Even-odd area (mm²) of a plane's contours inside an axis-aligned rectangle."""
-    if signs is None:
-        signs = _nesting_signs(polygons)
-    total = 0.0
-    for sign, poly in zip(signs, polygons, strict=True):
-        clipped = poly
-        for axis, (lo, hi) in ((0, x_range), (1, y_range)):
-            clipped = _clip_half_plane(clipped, axis, lo, True)
-            clipped = _clip_half_plane(clipped, axis, hi, False)
-        if len(clipped) >= 3:
-            total += sign * abs(_polygon_area(clipped))
-    return total
-
-
 def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np.ndarray:
     """Boolean mask (len(y_mm), len(x_mm)) of sample points inside the polygons (even-odd).
 
@@ -513,47 +480,25 @@ def rasterise_planes(
     Plane p's mask is exactly ``rasterise_plane(polygon_sets[p], x_mm, y_mm, row0)`` (same
     even-odd fill, same half-open rows and tie rule); doing all planes at once removes the
     per-plane cost of some thirty small numpy calls, which dominated rasterisation (ROIs
-    have tens to hundreds of planes). A plane without polygons is empty.
+    have tens to hundreds of planes). A plane without polygons is empty. (The packed form
+    with one sample a byte: see :func:`rasterise_planes_packed`.)
     """
-    x_mm = np.asarray(x_mm, dtype=float)
-    y_mm = np.asarray(y_mm, dtype=float)
-    n_planes, nrows, ncols = len(polygon_sets), len(y_mm), len(x_mm)
-    out_shape = (n_planes, nrows, ncols)
-    polys = [poly for ps in polygon_sets for poly in ps]
-    if not polys or nrows == 0 or ncols == 0:
-        return np.zeros(out_shape, dtype=bool)
-    sizes = [len(poly) for ps in polygon_sets for poly in ps]
-    plane_of_poly = np.repeat(np.arange(n_planes), [len(ps) for ps in polygon_sets])
-    rows, x_cross, plane = _crossings(polys, x_mm, y_mm, np.repeat(plane_of_poly, sizes))
-    if rows.size == 0:
-        return np.zeros(out_shape, dtype=bool)
-    # the tie rule of _run_keys, per crossing (it does not depend on the crossings' order)
-    cols = np.searchsorted(x_mm, x_cross, side="left")
-    tie = x_mm[np.minimum(cols, ncols - 1)] == x_cross
-    cols += tie & ((rows + row0) % 2 == 1)
-    # sorted flat run boundaries: every row of every plane holds an even number of them,
-    # alternately opening and closing inside runs (column ncols: the next row's column 0)
-    flat = (plane * nrows + rows) * ncols + cols
-    flat.sort()
-    lengths = np.empty(flat.size + 1, dtype=flat.dtype)
-    lengths[0] = flat[0]
-    np.subtract(flat[1:], flat[:-1], out=lengths[1:-1])
-    lengths[-1] = n_planes * nrows * ncols - flat[-1]
-    parity = np.zeros(lengths.size, dtype=bool)
-    parity[1::2] = True
-    return np.repeat(parity, lengths).reshape(out_shape)
+    return rasterise_planes_packed(polygon_sets, x_mm, y_mm, 1, row0).view(bool)
 
 
 def rasterise_planes_packed(
     polygon_sets, x_mm: np.ndarray, y_mm: np.ndarray, s: int, row0: int = 0
 ) -> np.ndarray:
-    """As :func:`rasterise_planes`, packed: uint8 (P, len(y_mm), len(x_mm) // s) whose bit
-    a of element [p, r, v] is the sample [p, r, v·s + a] (``len(x_mm)`` a multiple of s ≤ 8).
+    """Sample masks of P planes' polygon sets in one vectorised pass, packed: uint8
+    (P, len(y_mm), len(x_mm) // s) whose bit a of element [p, r, v] is sample [p, r, v·s + a]
+    (``len(x_mm)`` a multiple of s ≤ 8); the sample masks are exactly those of
+    :func:`rasterise_plane` for each plane (the same crossings, half-open rows and tie rule).
 
-    The same run boundaries (crossings, half-open rows, tie rule), laid out at 1/s of the
-    samples: the state at each group's first sample by the np.repeat parity layout of the
-    boundaries' groups (a boundary at column c changes the groups from ⌈c/s⌉ on), and the
-    boundaries inside a group as XOR-ed bit masks (a boundary at offset o flips bits o…s−1).
+    All planes at once: per-plane numpy calls dominated rasterisation before (ROIs have tens
+    to hundreds of planes). The run boundaries are laid out at 1/s of the samples: the state
+    at each group's first sample by the np.repeat parity layout of the boundaries' groups (a
+    boundary at column c changes the groups from ⌈c/s⌉ on), and the boundaries inside a
+    group as XOR-ed bit masks (a boundary at offset o flips bits o…s−1).
     """
     x_mm = np.asarray(x_mm, dtype=float)
     y_mm = np.asarray(y_mm, dtype=float)
@@ -570,7 +515,7 @@ def rasterise_planes_packed(
     rows, x_cross, plane = _crossings(polys, x_mm, y_mm, np.repeat(plane_of_poly, sizes))
     if rows.size == 0:
         return np.zeros(out_shape, dtype=np.uint8)
-    # the boundary columns of rasterise_planes (the tie rule does not depend on the order)
+    # the boundary columns of rasterise_plane (the tie rule does not depend on the order)
     cols = np.searchsorted(x_mm, x_cross, side="left")
     tie = x_mm[np.minimum(cols, ncols - 1)] == x_cross
     cols += tie & ((rows + row0) % 2 == 1)
@@ -1104,23 +1049,6 @@ def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
     return (c00 * gy + c01 * fy) * (1 - fz) + (c10 * gy + c11 * fy) * fz
 
 
-def _block_counts(mask: np.ndarray, ny: int, nx: int, s: int) -> np.ndarray:
-    """Number of True sub-samples in each s×s block of an (ny·s, nx·s) mask (uint8).
-
-    Adds the s strided views explicitly: ~10× faster than ``reshape(...).sum(axis=(1, 3))``,
-    whose reduction over non-contiguous axes was the top line of the profile.
-    """
-    lead = mask.shape[:-2]  # (P, ny·s, nx·s) masks of several planes → (P, ny, nx)
-    u = mask.view(np.uint8).reshape(-1, ny, s, nx, s)
-    cols = u[..., 0].copy()
-    for j in range(1, s):
-        cols += u[..., j]
-    out = cols[:, :, 0].copy()
-    for i in range(1, s):
-        out += cols[:, :, i]
-    return out.reshape(*lead, ny, nx)
-
-
 def _fractional_index(centres: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Fractional indices of positions along an axis (linear beyond the outermost centres)."""
     n = centres.size
@@ -1192,8 +1120,9 @@ def _in_grid_volume_cc(
 
 def _clipped_polygon_areas(polygons, x_range, y_range) -> np.ndarray:
     """|area| (mm²) of each polygon clipped to an axis-aligned rectangle: the four
-    Sutherland–Hodgman passes of :func:`clipped_area_mm2` run on all polygons at once
-    (same points per polygon; a polygon reduced to fewer than 3 points has no area)."""
+    Sutherland–Hodgman passes (keep x ≥ x0, x ≤ x1, y ≥ y0, y ≤ y1; each vertex kept when
+    inside, plus the crossing point of each edge that crosses the bound) run on all
+    polygons at once; a polygon reduced to fewer than 3 points has no area."""
     n_poly = len(polygons)
     pts = np.concatenate(polygons)
     pid = np.repeat(np.arange(n_poly), [len(p) for p in polygons])
@@ -1491,7 +1420,7 @@ def structure_mask(
             keep = ~changed[_base.boundary_voxels // (ny * nx)]
             vox_list.append(_base.boundary_voxels[keep])
             sub_list.append(_base.boundary_inside[keep])
-        # Hot path: the scanline fill of all planes of a chunk at once (rasterise_planes),
+        # Hot path: the scanline fill of all planes of a chunk at once (packed),
         # the per-voxel block counts and one gather of the boundary voxels' sub-samples.
         for k0, k1 in r.layer_chunks(layers, plane_idx):
             count, vox, sub = r.layers(k0, k1, plane_idx)

@@ -314,3 +314,52 @@ def test_a_slab_thinner_than_the_sub_sample_spacing_is_not_lost(z_mm):
     dvh = compute_dvh(s, grid, DVHSettings(variants=False), slice_thickness_mm=1.0)
     assert dvh.volume_with_dose_cc == pytest.approx(0.1)
     assert dvh.mean_gy() == pytest.approx(40 + 0.5 * z_mm, abs=0.5 * 5 / 3)
+
+
+# -- the sample accumulators' paths (binning, flushing) give the same DVH -----------------
+def test_interpolation_off_with_variants_is_sound():
+    # the non-interpolated samples with the end layers kept apart for the end-cap variant
+    p = make_phantom(shape_for_volume("sphere", 20.0), slice_mm=2.0, grid_mm=3.0, gradient="x")
+    dvh = compute_dvh(p.structure, p.dose, DVHSettings(interpolate_dose=False))
+    assert_matches_truth(dvh, p, dose_tol=0.02)
+    other_cap, coarse = dvh.variants
+    assert other_cap.total_volume_cc == pytest.approx(p.truth("none").volume_cc, rel=1e-6)
+    assert coarse.total_volume_cc == pytest.approx(p.truth("half_slice").volume_cc, rel=1e-6)
+    assert coarse.mean_gy() == pytest.approx(p.truth("half_slice").mean_gy, abs=0.02 * 50)
+
+
+def test_raw_samples_binned_early_give_the_same_dvh(monkeypatch):
+    import rtcheck.dvh as dvh_module
+
+    # 100 cc on a 1 mm grid: ~10^5 samples, binned; then again binning after every chunk
+    p = make_phantom(shape_for_volume("sphere", 100.0), slice_mm=2.0, grid_mm=1.0, gradient="z")
+    whole = compute_dvh(p.structure, p.dose)
+    monkeypatch.setattr(dvh_module, "_RAW_LIMIT", 1000)
+    early = compute_dvh(p.structure, p.dose)
+    assert_matches_truth(early, p)
+    for a, b in zip((whole, *whole.variants), (early, *early.variants), strict=True):
+        assert b.dose_gy.size == a.dose_gy.size
+        assert b.total_volume_cc == pytest.approx(a.total_volume_cc, rel=1e-12)
+        assert b.mean_gy() == pytest.approx(a.mean_gy(), rel=1e-12)
+        assert (b.min_gy(), b.max_gy()) == (a.min_gy(), a.max_gy())
+        assert b.dose_at_volume(cc=0.035) == pytest.approx(a.dose_at_volume(cc=0.035), rel=1e-9)
+
+
+def test_binned_samples_of_unequal_voxels_keep_volume_and_mean(monkeypatch):
+    import rtcheck.dvh as dvh_module
+
+    # the non-uniform planes of test_non_uniform_dose_planes_interpolate_exactly, with so
+    # few bins that every DVH is binned with per-sample volumes
+    monkeypatch.setattr(dvh_module, "_DOSE_BINS", 64)
+    x = np.arange(-20.0, 20.1, 2.0)
+    z = np.array([-14.0, -11.0, -9.5, -6.0, -2.0, 0.0, 1.5, 5.0, 7.0, 10.0, 13.0, 16.0])
+    zz, yy, xx = np.meshgrid(z, x, x, indexing="ij")
+    grid = DoseGrid(30.0 + 0.8 * zz, x, x, z)
+    planes = np.arange(-7.0, 7.1, 1.0)
+    s = Structure(1, "Box", tuple(Contour(zp, _rect(-5.3, 4.7, -4.6, 5.4)) for zp in planes))
+    dvh = compute_dvh(s, grid)
+    assert dvh.dose_gy.size <= 64
+    assert dvh.total_volume_cc == pytest.approx(10 * 10 * 15 / 1000)
+    assert dvh.volume_with_dose_cc == pytest.approx(10 * 10 * 15 / 1000)
+    assert dvh.mean_gy() == pytest.approx(30.0, abs=0.05)  # bins keep the mean dose
+    assert dvh.max_gy() == pytest.approx(30 + 0.8 * 7.5, abs=0.8 * 1.25)

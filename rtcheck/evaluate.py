@@ -26,6 +26,7 @@ with the coverage reported. Dmean and Dmin of a partly covered organ are NOT_EVA
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -247,7 +248,10 @@ def overall_level(results: Iterable[ConstraintResult], missing_required: Sequenc
     return worst
 
 
-DVHInput = Mapping[str, "DVH | Exception | None"] | Sequence[tuple[str, "DVH | Exception | None"]]
+#: A structure's DVH, the error that prevented one, None, or a function computing one of
+#: those on first use (so that only the structures a table checks are computed).
+DVHEntry = DVH | Exception | None | Callable[[], DVH | Exception]
+DVHInput = Mapping[str, DVHEntry] | Sequence[tuple[str, DVHEntry]]
 #: Computes the DVH of the union of the structures at these positions of the DVH input.
 UnionDVH = Callable[[tuple[int, ...]], "DVH | Exception"]
 
@@ -264,7 +268,8 @@ def evaluate(
 ) -> tuple[tuple[ConstraintResult, ...], tuple[NameMatch, ...], tuple[str, ...]]:
     """Evaluate every row of ``table`` on the structures' DVHs.
 
-    ``dvhs`` maps structure names to their DVH (or the error that prevented one); a
+    ``dvhs`` maps structure names to their DVH (or the error that prevented one, or a
+    function computing either, called once and only for a structure that a row checks); a
     sequence of (name, DVH) pairs keeps structures that share a name. The DVHs' doses must
     be in ``dose_quantity``, the table's quantity (else :class:`UsageError`). Returns the
     results (table order), how each structure name was understood, and the required organs
@@ -284,6 +289,15 @@ def evaluate(
         )
     pairs = list(dvhs.items()) if isinstance(dvhs, Mapping) else list(dvhs)
     matches = tuple(names.match(name) for name, _ in pairs)
+
+    def dvh_at(i: int) -> DVH | Exception | None:
+        name, value = pairs[i]
+        if isinstance(value, DVH | Exception) or value is None:
+            return value
+        computed = value()
+        pairs[i] = (name, computed)
+        return computed
+
     required = set(table.required_organs) | set(required_organs)
     assignments: dict[str, OrganAssignment] = {}
     unions: dict[str, OrganUnion | str | None] = {}
@@ -338,7 +352,7 @@ def evaluate(
             listed = ", ".join(pairs[i][0] for i in chosen)
             several = f"{len(chosen)} structures match {assignment.canonical} ({listed}): each is checked"
         for i in chosen:
-            name, dvh = pairs[i]
+            name, dvh = pairs[i][0], dvh_at(i)
             res = evaluate_constraint(
                 constraint,
                 dvh,
@@ -437,7 +451,7 @@ def check_course(
     override, or a course without a plan). This checks one course alone: the composite of
     prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
-    from .dvh import DEFAULT, compute_dvhs, compute_union_dvh, typical_slice_thickness_mm
+    from .dvh import DEFAULT, compute_dvh, compute_union_dvh, typical_slice_thickness_mm
 
     if course.structure_set is None:
         raise UsageError(
@@ -445,15 +459,32 @@ def check_course(
         )
     check_dose_reaches_prescription(course)
     structures = course.structure_set.structures
-    dvhs = compute_dvhs(course.structure_set, course.dose, dvh_settings or DEFAULT)
     source = course.structure_set.source_file
-    pairs = [(s.name, contour_gap_error(s, names, source) or d) for s, d in zip(structures, dvhs, strict=True)]
     plan = course.plan
     prescription = plan.prescription_gy if plan is not None else None
     thickness = typical_slice_thickness_mm(course.structure_set)
+    # DVHs only of the structures the table checks (a BODY or a couch is rarely one),
+    # each computed once, when first needed — as compute_dvhs would compute it
+    computed: dict[int, DVH | Exception] = {}
+
+    def dvh_of(i: int) -> DVH | Exception:
+        if i not in computed:
+            gap = contour_gap_error(structures[i], names, source)
+            if gap is not None:
+                computed[i] = gap
+            else:
+                try:
+                    computed[i] = compute_dvh(
+                        structures[i], course.dose, dvh_settings or DEFAULT, slice_thickness_mm=thickness
+                    )
+                except GeometryError as err:
+                    computed[i] = err
+        return computed[i]
+
+    pairs = [(s.name, functools.partial(dvh_of, i)) for i, s in enumerate(structures)]
 
     def union_dvh(positions: tuple[int, ...]) -> DVH | Exception:
-        side_errors = [pairs[i][1] for i in positions if isinstance(pairs[i][1], Exception)]
+        side_errors = [e for e in (dvh_of(i) for i in positions) if isinstance(e, Exception)]
         if side_errors:
             return side_errors[0]  # a side that cannot be used makes the union unusable
         try:

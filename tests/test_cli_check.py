@@ -345,3 +345,41 @@ def test_json_keys_are_the_documented_ones(sabr_json):
         assert f'"{key}"' in documented, key
     for key in plan["table"]:
         assert f'"{key}"' in documented, key
+
+
+def test_check_computes_each_checked_structure_once_and_no_other(monkeypatch):
+    """DVHs are computed only for the structures the table's rows use (a BODY is not), each
+    once, and the results are those of every DVH computed up front."""
+    import rtcheck.dvh as dvh_module
+    from rtcheck.constraints import select_table, shipped_names
+    from rtcheck.dicom_io import discover
+    from rtcheck.evaluate import check_course, evaluate
+
+    course = discover(SABR)[0]
+    table = select_table(fractions=course.fractions, prescription_gy=course.plan.prescription_gy).table
+    names = shipped_names()
+    structures = course.structure_set.structures
+    full = dvh_module.compute_dvhs(course.structure_set, course.dose)
+    seen = []
+    real = dvh_module.compute_dvh
+
+    def counting(structure, *args, **kwargs):
+        seen.append(structure.name)
+        return real(structure, *args, **kwargs)
+
+    monkeypatch.setattr(dvh_module, "compute_dvh", counting)
+    result = check_course(course, table, names)
+    assert len(seen) == len(set(seen)) > 0
+    matched = {s.name for s in structures if names.match(s.name).canonical in {c.organ for c in table.constraints}}
+    assert set(seen) <= matched | {s.name for s in structures if names.match(s.name).canonical in ("Lung_L", "Lung_R", "Kidney_L", "Kidney_R")}
+    assert "BODY" not in seen and "PTV_Lung" not in seen  # no row checks them
+    assert len(seen) < len(structures)
+    # the same results as with every structure's DVH given up front (no unions involved)
+    upfront, _, _ = evaluate(
+        table, [(s.name, d) for s, d in zip(structures, full, strict=True)], names=names,
+        prescription_gy=course.plan.prescription_gy,
+    )
+    single = [r for r in result.results if r.structure_name is None or " + " not in r.structure_name]
+    expected = {(r.constraint, r.structure_name): (r.level, r.value) for r in upfront}
+    for r in single:
+        assert expected[(r.constraint, r.structure_name)] == (r.level, r.value)

@@ -452,6 +452,7 @@ def check_course(
     prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
     from .dvh import DEFAULT, compute_dvh, compute_union_dvh, typical_slice_thickness_mm
+    from .geometry import contour_planes
 
     if course.structure_set is None:
         raise UsageError(
@@ -484,9 +485,20 @@ def check_course(
     pairs = [(s.name, functools.partial(dvh_of, i)) for i, s in enumerate(structures)]
 
     def union_dvh(positions: tuple[int, ...]) -> DVH | Exception:
-        side_errors = [e for e in (dvh_of(i) for i in positions) if isinstance(e, Exception)]
-        if side_errors:
-            return side_errors[0]  # a side that cannot be used makes the union unusable
+        # a side that cannot be used makes the union unusable (the first such side, as its
+        # own DVH would say: a gap, or contours that make no volume); the sides' own DVHs
+        # are not needed for the union, so they are not computed for it
+        for i in positions:
+            known = computed.get(i)
+            if isinstance(known, Exception):
+                return known
+            gap = contour_gap_error(structures[i], names, source)
+            if gap is not None:
+                return gap
+            try:
+                contour_planes(structures[i])
+            except GeometryError as err:
+                return err
         try:
             return compute_union_dvh(
                 [structures[i] for i in positions],

@@ -383,3 +383,30 @@ def test_check_computes_each_checked_structure_once_and_no_other(monkeypatch):
     expected = {(r.constraint, r.structure_name): (r.level, r.value) for r in upfront}
     for r in single:
         assert expected[(r.constraint, r.structure_name)] == (r.level, r.value)
+
+
+def test_a_union_side_with_crossing_contours_makes_the_union_row_not_evaluated():
+    import dataclasses
+
+    import numpy as np
+
+    from rtcheck.constraints import select_table, shipped_names
+    from rtcheck.dicom_io import discover
+    from rtcheck.evaluate import check_course
+    from rtcheck.models import Contour
+
+    course = discover(SPINE)[0]
+    ss = course.structure_set
+    bow_tie = np.array([[0.0, 0.0], [20.0, 20.0], [20.0, 0.0], [0.0, 10.0]])  # crosses itself
+    structures = tuple(
+        dataclasses.replace(s, contours=(Contour(s.contours[0].z_mm, bow_tie), *s.contours[1:]))
+        if s.name == "Kidney Rt"
+        else s
+        for s in ss.structures
+    )
+    course = dataclasses.replace(course, structure_set=dataclasses.replace(ss, structures=structures))
+    table = select_table(fractions=course.fractions, prescription_gy=course.plan.prescription_gy).table
+    result = check_course(course, table, shipped_names())
+    rows = [r for r in result.results if r.structure_name == "Kidney Lt + Kidney Rt"]
+    assert rows and all(r.level.value == "NOT_EVALUATED" for r in rows)
+    assert all("Kidney Rt" in r.reason and "cross" in r.reason for r in rows)

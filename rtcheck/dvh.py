@@ -116,14 +116,6 @@ class _Accumulator:
         self.dmin, self.dmax = np.inf, -np.inf
         self._raw_bins: tuple | None = None
 
-    def copy(self) -> _Accumulator:
-        other = _Accumulator(self.lo, self.hi)
-        other.raw, other.n = list(self.raw), self.n
-        if self.vol is not None:
-            other.vol, other.dv = self.vol.copy(), self.dv.copy()  # type: ignore[union-attr]
-        other.dmin, other.dmax = self.dmin, self.dmax
-        return other
-
     def add(self, d: np.ndarray, v: np.ndarray | float) -> None:
         """Add samples ``d`` (Gy) with volumes ``v`` (cc; one number: all the same)."""
         if d.size == 0:
@@ -132,23 +124,6 @@ class _Accumulator:
         self.dmax = max(self.dmax, float(d.max()))
         self.raw.append((d, v))
         self.n += d.size
-        if self.n > _RAW_LIMIT:
-            self._flush()
-
-    def add_uniform(self, d: np.ndarray, volume_cc: float) -> None:
-        """Add samples that all stand for the same volume (interior voxels of a layer)."""
-        self.add(d, float(volume_cc))
-
-    def merge(self, other: _Accumulator) -> None:
-        """Add every sample of ``other`` (its raw chunks are shared, not copied)."""
-        self.dmin, self.dmax = min(self.dmin, other.dmin), max(self.dmax, other.dmax)
-        if other.vol is not None:
-            if self.vol is None:
-                self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
-            self.vol += other.vol
-            self.dv += other.dv  # type: ignore[operator]
-        self.raw.extend(other.raw)
-        self.n += other.n
         if self.n > _RAW_LIMIT:
             self._flush()
 
@@ -251,7 +226,7 @@ def _accumulate(mask, dose, interpolate, lo_hi, split=None, layers=None) -> _Par
                     continue
                 dest = parts.int_ends if ends[run] else parts.int_rest
                 a, b = start[run - ch.k0], stop[j - 1 - ch.k0]
-                dest.add_uniform(ch.interior_dose_gy[a:b], float(vols[run - ch.k0]))
+                dest.add(ch.interior_dose_gy[a:b], float(vols[run - ch.k0]))
                 run = j
         parts.bnd_rest.add(ch.boundary_dose_gy, ch.boundary_volume_cc)
         if ch.boundary_ends is not None:
@@ -278,9 +253,12 @@ def _merge(*accs: _Accumulator | None) -> _Accumulator:
             out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
         out.vol, out.dv = vol_sum, dv_sum
         return out
-    out = present[0].copy()
-    for b in present[1:]:
-        out.merge(b)
+    # raw samples throughout (at most 65 536): the parts' chunks, shared, not copied
+    out = _Accumulator(present[0].lo, present[0].hi)
+    for a in present:
+        out.raw.extend(a.raw)
+        out.n += a.n
+        out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
     return out
 
 
@@ -322,14 +300,17 @@ def _draft(
     return _Draft(mask, d, v, settings, end_cap)
 
 
-def _dvh_from_accumulator(mask: StructureMask, acc: _Accumulator, settings: DVHSettings) -> DVH:
-    return _draft(mask, acc, settings, settings.end_cap).build()
+def _draft_of_mask(
+    mask: StructureMask, dose: DoseGrid, settings: DVHSettings, end_cap: EndCap | None
+) -> _Draft:
+    """The samples of a rasterised structure on its own (no parts shared with variants)."""
+    parts = _accumulate(mask, dose, settings.interpolate_dose, _dose_range(mask, dose))
+    return _draft(mask, _merge(parts.int_rest, parts.bnd_rest), settings, end_cap)
 
 
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
     """The DVH of a rasterised structure (no variants, no surface extremes)."""
-    parts = _accumulate(mask, dose, settings.interpolate_dose, _dose_range(mask, dose))
-    return _dvh_from_accumulator(mask, _merge(parts.int_rest, parts.bnd_rest), settings)
+    return _draft_of_mask(mask, dose, settings, settings.end_cap).build()
 
 
 Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
@@ -456,8 +437,7 @@ def compute_dvh_and_mask(
             alt_mask = structure_mask(
                 structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm
             )
-            alt_parts = _accumulate(alt_mask, dose, alt.interpolate_dose, _dose_range(alt_mask, dose))
-            drafts.append(_draft(alt_mask, _merge(alt_parts.int_rest, alt_parts.bnd_rest), alt, cap))
+            drafts.append(_draft_of_mask(alt_mask, dose, alt, cap))
     return _finish(drafts, surface.extremes), mask
 
 
@@ -521,8 +501,7 @@ def compute_union_dvh(
                 structure_mask(st, dose, alt.supersampling, alt.end_cap, t) for st, t, _ in rasters
             ]
             alt_mask = union_mask(alt_masks, dose, label)
-        alt_parts = _accumulate(alt_mask, dose, alt.interpolate_dose, _dose_range(alt_mask, dose))
-        drafts.append(_draft(alt_mask, _merge(alt_parts.int_rest, alt_parts.bnd_rest), alt, cap))
+        drafts.append(_draft_of_mask(alt_mask, dose, alt, cap))
     # no ROI number of its own
     return _finish(drafts, _union_extremes(surfaces), roi_number=None)
 

@@ -40,7 +40,11 @@ import numpy as np
 
 from rtcheck.geometry import (
     ContourPlane,
+    _axis_cells,
     _fractional_index,
+    _plane_bounds,
+    _ragged,
+    _successor_index,
     slab_bounds,
     trilinear,
     voxel_edges,
@@ -52,14 +56,6 @@ _SAME_HEIGHT_MM = 1e-6
 #: Boxes of dose columns up to this size are gathered for all planes at once (above, the
 #: contiguous slices of each plane are cheaper than the gathers' index arithmetic).
 _GATHER_CELLS = 1024
-
-
-def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Groups of the given sizes laid end to end: each element's group and position in it,
-    and each group's first element."""
-    starts = np.cumsum(counts) - counts
-    owner = np.repeat(np.arange(counts.size), counts)
-    return owner, np.arange(owner.size) - starts[owner], starts
 
 
 def _line_crossings(
@@ -76,14 +72,6 @@ def _line_crossings(
     at = lines[i0[seg] + k]
     t = (at - a[seg]) / (b[seg] - a[seg])
     return p[seg] + t[:, None] * (q[seg] - p[seg]), seg
-
-
-def _axis_cells(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower node, weight of the upper node and upper node of fractional indices along an
-    axis of n nodes, clamped: :func:`rtcheck.geometry.trilinear`'s arithmetic."""
-    p = np.minimum(np.maximum(index, 0.0), n - 1)
-    i0 = np.minimum(np.floor(p).astype(np.intp), max(n - 2, 0))
-    return i0, p - i0, np.minimum(i0 + 1, n - 1)
 
 
 def _trilinear_columns(
@@ -188,21 +176,20 @@ class BoundaryExtremes:
         polys = [poly for plane in self.planes for poly in plane.polygons]
         sizes = np.array([len(poly) for poly in polys])
         a = np.concatenate(polys).astype(float, copy=False)
-        nxt = np.arange(1, a.shape[0] + 1)
-        ends = np.cumsum(sizes)
-        nxt[ends - 1] = ends - sizes  # each polygon's last vertex joins its first
+        nxt = _successor_index(sizes)  # each polygon's last vertex joins its first
         b = a[nxt]
         count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
         first = np.cumsum(count) - count
         plane = np.repeat(np.arange(count.size), count)
         g = self.dose
         xc, yc = g.x_mm, g.y_mm
+        x_min, x_max, y_min, y_max = _plane_bounds(a, first).T
         box = np.stack(
             (
-                np.maximum(yc.searchsorted(np.minimum.reduceat(a[:, 1], first), "right") - 1, 0),
-                np.minimum(yc.searchsorted(np.maximum.reduceat(a[:, 1], first), "left"), yc.size - 1),
-                np.maximum(xc.searchsorted(np.minimum.reduceat(a[:, 0], first), "right") - 1, 0),
-                np.minimum(xc.searchsorted(np.maximum.reduceat(a[:, 0], first), "left"), xc.size - 1),
+                np.maximum(yc.searchsorted(y_min, "right") - 1, 0),
+                np.minimum(yc.searchsorted(y_max, "left"), yc.size - 1),
+                np.maximum(xc.searchsorted(x_min, "right") - 1, 0),
+                np.minimum(xc.searchsorted(x_max, "left"), xc.size - 1),
             )
         )
         # the scanline fill's edges (rtcheck.geometry._crossings)

@@ -100,17 +100,51 @@ class ContourPlane:
             return float(areas[0])
         return float(np.dot(self.nesting_signs, areas))
 
-    @cached_property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(x min, x max, y min, y max) of the plane's contour points (mm)."""
-        pts = np.concatenate(self.polygons) if len(self.polygons) > 1 else self.polygons[0]
-        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-        return float(x0), float(x1), float(y0), float(y1)
-
 
 def _next(points: np.ndarray) -> np.ndarray:
     """The polygon's vertices shifted by one (cheaper than np.roll for small arrays)."""
     return np.concatenate((points[1:], points[:1]))
+
+
+def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of the given sizes laid end to end: each element's group and position in it,
+    and each group's first element."""
+    starts = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(counts.size), counts)
+    return owner, np.arange(owner.size) - starts[owner], starts
+
+
+def _successor_index(sizes: np.ndarray) -> np.ndarray:
+    """For polygons of ``sizes`` points laid end to end: the index of each point's
+    successor in its polygon (each polygon's last point is followed by its first)."""
+    sizes = np.asarray(sizes, dtype=np.intp)
+    ends = np.cumsum(sizes)
+    nxt = np.arange(1, int(ends[-1]) + 1) if ends.size else np.zeros(0, dtype=np.intp)
+    nxt[ends[sizes > 0] - 1] = (ends - sizes)[sizes > 0]
+    return nxt
+
+
+def _plane_bounds(points: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(planes, 4) x min, x max, y min, y max of the points of each plane, the planes' points
+    laid end to end from ``starts``."""
+    xs, ys = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    return np.stack(
+        [
+            np.minimum.reduceat(xs, starts),
+            np.maximum.reduceat(xs, starts),
+            np.minimum.reduceat(ys, starts),
+            np.maximum.reduceat(ys, starts),
+        ],
+        axis=1,
+    )
+
+
+def _axis_cells(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower node, weight of the upper node and upper node of fractional indices along an
+    axis of n nodes, clamped to [0, n − 1] (the arithmetic of :func:`trilinear`)."""
+    p = np.minimum(np.maximum(index, 0.0), n - 1)
+    i0 = np.minimum(np.floor(p).astype(np.intp), max(n - 2, 0))
+    return i0, p - i0, np.minimum(i0 + 1, n - 1)
 
 
 def _polygon_area(points: np.ndarray) -> float:
@@ -227,10 +261,7 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     sizes = np.array([len(poly) for poly in polys])
     p = np.concatenate(polys)
     n = len(p)
-    first_of = np.cumsum(sizes) - sizes  # first edge of each contour
-    nxt = np.arange(1, n + 1)
-    nxt[np.cumsum(sizes) - 1] = first_of  # each contour's last edge ends at its first point
-    q = p[nxt]
+    q = p[_successor_index(sizes)]  # each edge's end: its contour's next point
     contour = np.repeat(np.arange(len(polys)), sizes)
     plane_of = np.repeat(
         np.arange(len(planes)), [sum(len(poly) for poly in pl.polygons) for pl in planes]
@@ -248,8 +279,8 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     total = int(count.sum())
     if total == 0:
         return None
-    a = np.repeat(np.arange(n), count)
-    b = a + 1 + (np.arange(total) - (np.cumsum(count) - count)[a])
+    a, k, _ = _ragged(count)
+    b = a + 1 + k
     # x ranges must overlap too (most pairs fail here: edges across the contour)
     xlo_s, xhi_s = np.minimum(px, qx)[order], np.maximum(px, qx)[order]
     keep = (xlo_s[a] <= xhi_s[b]) & (xlo_s[b] <= xhi_s[a])
@@ -276,8 +307,8 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     i, j = i[proper], j[proper]
     rank = np.empty(n, dtype=np.intp)
     rank[order] = np.arange(n)
-    k = int(np.lexsort((rank[j], i))[0])
-    return planes[int(plane_of[i[k]])].z_mm, bool(contour[i[k]] == contour[j[k]])
+    first = int(np.lexsort((rank[j], i))[0])
+    return planes[int(plane_of[i[first]])].z_mm, bool(contour[i[first]] == contour[j[first]])
 
 
 def slab_bounds(
@@ -462,9 +493,8 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndar
     total = int(counts.sum())
     if total == 0:
         return (empty, np.zeros(0)) if label is None else (empty, np.zeros(0), empty)
-    edge = np.repeat(np.arange(len(counts)), counts)
-    first = np.cumsum(counts) - counts
-    rows = r0[edge] + (np.arange(total) - first[edge])
+    edge, k, _ = _ragged(counts)
+    rows = r0[edge] + k
     ex1, ey1 = x1[edge], ylo[edge]
     x_cross = ex1 + (y_mm[rows] - ey1) * (x2[edge] - ex1) / (yhi[edge] - ey1)
     if label is not None:
@@ -1030,16 +1060,13 @@ def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
     a = np.asarray(array)
     if len(index_points) == 0:
         return np.zeros(0)
-    shape = np.array(a.shape)
-    p = np.minimum(np.maximum(index_points.astype(np.float64), 0.0), shape - 1)  # clamp
-    i0 = np.minimum(np.floor(p).astype(np.intp), np.maximum(shape - 2, 0))
-    f = p - i0
-    i1 = np.minimum(i0 + 1, shape - 1)
+    idx = index_points.astype(np.float64)
+    z0, fz, z1 = _axis_cells(idx[:, 0], a.shape[0])
+    y0, fy, y1 = _axis_cells(idx[:, 1], a.shape[1])
+    x0, fx, x1 = _axis_cells(idx[:, 2], a.shape[2])
     flat = a.reshape(-1)
     sy, sx = a.shape[1] * a.shape[2], a.shape[2]
-    z0, y0, x0 = i0[:, 0] * sy, i0[:, 1] * sx, i0[:, 2]
-    z1, y1, x1 = i1[:, 0] * sy, i1[:, 1] * sx, i1[:, 2]
-    fz, fy, fx = f[:, 0], f[:, 1], f[:, 2]
+    z0, y0, z1, y1 = z0 * sy, y0 * sx, z1 * sy, y1 * sx
     gx, gy = 1 - fx, 1 - fy
     r00, r01, r10, r11 = z0 + y0, z0 + y1, z1 + y0, z1 + y1  # rows of the 4 x-pairs
     c00 = flat[r00 + x0] * gx + flat[r00 + x1] * fx
@@ -1083,20 +1110,17 @@ def _box_range(edges: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
     return max(i0, 0), min(i1, len(edges) - 1)
 
 
-def _in_grid_volume_cc(
-    planes, lo, hi, x_edges, y_edges, z_edges, areas=None, bounds=None
-) -> float:
+def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges, areas, bounds) -> float:
     """Contour volume (cc) inside the grid's extent: each slab's thickness inside the grid
     × its plane's area inside the grid's x/y extent (``areas``: a cache of those, by plane
-    index, shared by the end-cap conventions; ``bounds``: each plane's x/y bounds)."""
+    index, shared by the end-cap conventions; ``bounds``: :func:`_plane_bounds`)."""
     xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
-    areas = {} if areas is None else areas
     thick = [max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0])) for a, b in zip(lo, hi, strict=True)]
     to_clip = []
     for p, plane in enumerate(planes):
         if thick[p] <= 0 or p in areas:
             continue
-        x0, x1, y0, y1 = plane.bounds if bounds is None else bounds[p].tolist()
+        x0, x1, y0, y1 = bounds[p].tolist()
         if x0 >= xr[0] and x1 <= xr[1] and y0 >= yr[0] and y1 <= yr[1]:
             areas[p] = plane.area_mm2
         else:
@@ -1128,14 +1152,7 @@ def _clipped_polygon_areas(polygons, x_range, y_range) -> np.ndarray:
     pid = np.repeat(np.arange(n_poly), [len(p) for p in polygons])
 
     def wrap(pid):  # index of each point's successor within its polygon
-        n = len(pid)
-        nxt = np.arange(1, n + 1)
-        if n:
-            last = np.flatnonzero(np.diff(pid) != 0)
-            ends = np.concatenate((last, [n - 1]))
-            starts = np.concatenate(([0], last + 1))
-            nxt[ends] = starts
-        return nxt
+        return _successor_index(np.unique(pid, return_counts=True)[1])
 
     for axis, (lo, hi) in ((0, x_range), (1, y_range)):
         for bound, keep_above in ((lo, True), (hi, False)):
@@ -1175,19 +1192,9 @@ class _Rasteriser:
         # bounding box: the union of both end-cap conventions, so that variants share it
         lo, hi = slab_bounds(self.zs, "half_slice", slice_thickness_mm)
         # each plane's (x min, x max, y min, y max), by reduceat over all points at once
-        polys = [poly for p in planes for poly in p.polygons]
-        pts = np.concatenate(polys)
+        pts = np.concatenate([poly for p in planes for poly in p.polygons])
         starts = np.cumsum([0] + [sum(len(poly) for poly in p.polygons) for p in planes])[:-1]
-        xs_all, ys_all = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
-        self.plane_bounds = np.stack(
-            [
-                np.minimum.reduceat(xs_all, starts),
-                np.maximum.reduceat(xs_all, starts),
-                np.minimum.reduceat(ys_all, starts),
-                np.maximum.reduceat(ys_all, starts),
-            ],
-            axis=1,
-        )
+        self.plane_bounds = _plane_bounds(pts, starts)
         b = self.plane_bounds
         self.xb = _box_range(self.x_edges, b[:, 0].min(), b[:, 1].max())
         self.yb = _box_range(self.y_edges, b[:, 2].min(), b[:, 3].max())

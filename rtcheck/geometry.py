@@ -871,7 +871,7 @@ class StructureMask:
                 e = ends[k]
                 return SampleChunk(
                     k0, k1, d_int, per_layer, v_int, per_voxel, d_b[~e], v_b[~e], None,
-                    None if coarse is None else coarse, (d_b[e], v_b[e]),
+                    coarse, (d_b[e], v_b[e]),
                 )
         else:
             # Hot path. Interpolation by 3×3×3 patches: one gather of the 27 neighbours

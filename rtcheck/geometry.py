@@ -326,9 +326,14 @@ def slab_bounds(
     n = z.size
     if n == 0:
         return np.zeros(0), np.zeros(0)
-    diffs = np.diff(z)
+    # Called several times per ROI (rasteriser, masks, surface extremes): kept to a few
+    # small numpy calls (np.median and np.where cost more than the arithmetic here).
+    diffs = z[1:] - z[:-1]
     if n >= 3:
-        typical = float(np.median(diffs))
+        ordered = np.sort(diffs)
+        mid = (n - 1) // 2
+        # the median (as np.median: the mean of the two middle values for an even count)
+        typical = float(ordered[mid]) if (n - 1) % 2 else (float(ordered[mid - 1]) + float(ordered[mid])) / 2.0
     elif slice_thickness_mm is not None:
         typical = float(slice_thickness_mm)
     elif n == 2:
@@ -337,13 +342,21 @@ def slab_bounds(
         raise ValueError("a single-plane ROI needs slice_thickness_mm")
     if not typical > 0:
         raise ValueError("slice thickness must be > 0 mm")
+    half = typical / 2.0
     gap = diffs > GAP_FACTOR * typical + 1e-6
     # half spacing below / above each plane; at ends and gaps: half the typical spacing
+    inner = diffs / 2.0
     below = np.empty(n)
     above = np.empty(n)
-    below[0] = above[-1] = typical / 2.0
-    below[1:] = np.where(gap, typical / 2.0, diffs / 2.0)
-    above[:-1] = np.where(gap, typical / 2.0, diffs / 2.0)
+    below[0] = above[-1] = half
+    below[1:] = inner
+    above[:-1] = inner
+    if not gap.any() and n > 1:  # usual: one piece, no single planes
+        if end_cap == "none":
+            below[0] = above[-1] = 0.0
+        return z - below, z + above
+    below[1:][gap] = half
+    above[:-1][gap] = half
     starts = np.ones(n, dtype=bool)
     starts[1:] = gap  # first plane of a piece
     ends = np.ones(n, dtype=bool)
@@ -353,8 +366,8 @@ def slab_bounds(
         thickness = float(slice_thickness_mm) if slice_thickness_mm is not None else typical
         below[single] = above[single] = thickness / 2.0
     if end_cap == "none":
-        below = np.where(starts & ~single, 0.0, below)
-        above = np.where(ends & ~single, 0.0, above)
+        below[starts & ~single] = 0.0
+        above[ends & ~single] = 0.0
     return z - below, z + above
 
 
@@ -1190,7 +1203,7 @@ class _Rasteriser:
             voxel_edges(grid.z_mm),
         )
         # bounding box: the union of both end-cap conventions, so that variants share it
-        lo, hi = slab_bounds(self.zs, "half_slice", slice_thickness_mm)
+        lo, hi = self.slabs("half_slice")
         # each plane's (x min, x max, y min, y max), by reduceat over all points at once
         pts = np.concatenate([poly for p in planes for poly in p.polygons])
         starts = np.cumsum([0] + [sum(len(poly) for poly in p.polygons) for p in planes])[:-1]
@@ -1227,6 +1240,20 @@ class _Rasteriser:
         return {}
 
     @cached_property
+    def _slabs(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {}
+
+    def slabs(self, end_cap: EndCap) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`slab_bounds` of the ROI's planes with ``end_cap`` (computed once)."""
+        cached = self._slabs.get(end_cap)
+        if cached is None:
+            cached = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)
+            for bound in cached:
+                bound.setflags(write=False)
+            self._slabs[end_cap] = cached
+        return cached
+
+    @cached_property
     def in_grid_areas(self) -> dict[int, float]:
         """Cache of each plane's contour area inside the grid's x/y extent (mm²)."""
         return {}
@@ -1247,7 +1274,7 @@ class _Rasteriser:
         cached = self._plane_of_subz.get(end_cap)
         if cached is not None:
             return cached
-        lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)
+        lo, hi = self.slabs(end_cap)
         idx = np.searchsorted(lo, self.zsub, side="right") - 1
         ok = (idx >= 0) & (self.zsub < hi[np.clip(idx, 0, None)])
         idx = np.where(ok, idx, -1)
@@ -1329,17 +1356,28 @@ class _Rasteriser:
         lb = local[kk]  # (nb, s) plane of each sub-sample height
         rows_off = np.arange(s) * nx
         nys = ny * s
-        first = (np.minimum(lb[:, 0], n - 1) * nys + iy * s) * nx + ix
+        # reference plane of each voxel: the lowest plane among its heights (its only one
+        # in single layers; every occupied layer has one)
+        ref = lb.min(axis=1)
+        first = (np.minimum(ref, n - 1) * nys + iy * s) * nx + ix
         sub = np.empty((len(kk), s, s, s), dtype=bool)
         # the s packed rows of each voxel → (nb, s rows, s columns) booleans
         sub[:] = _BITS[masks.reshape(-1)[first[:, None] + rows_off], :s][:, None]
-        other = np.flatnonzero(~single[kk])
-        if other.size:
-            lo_ = lb[other]
-            start = (np.minimum(lo_, n - 1) * nys + (iy[other] * s)[:, None]) * nx + ix[other][:, None]
-            part_sub = _BITS[masks.reshape(-1)[start[:, :, None] + rows_off], :s]
-            part_sub &= (lo_ < n)[:, :, None, None]
-            sub[other] = part_sub
+        if not single[kk].all():
+            # mixed layers: heights in no plane are empty, heights in another plane than
+            # the reference are gathered from it (at the ends of a structure and at
+            # contour spacings finer than the dose planes; most heights are in ref)
+            for j in range(s):
+                lj = lb[:, j]
+                moved = np.flatnonzero(lj != ref)
+                if not moved.size:
+                    continue
+                none = lj[moved] >= n
+                sub[moved[none], j] = False
+                g = moved[~none]
+                if g.size:
+                    start = (lj[g] * nys + iy[g] * s) * nx + ix[g]
+                    sub[g, j] = _BITS[masks.reshape(-1)[start[:, None] + rows_off], :s]
         return count, flat_b + k0 * ny * nx, sub
 
     def layer_chunks(self, layers: np.ndarray, plane_idx: np.ndarray):
@@ -1400,8 +1438,7 @@ def structure_mask(
         r = _Rasteriser(planes, grid, s, slice_thickness_mm)
     else:
         r = _rasteriser
-    zs = r.zs
-    lo, hi = slab_bounds(zs, end_cap, r.slice_thickness_mm)
+    lo, hi = r.slabs(end_cap)
     areas = np.array([p.area_mm2 for p in r.planes])
     volume_cc = float(np.dot(areas, hi - lo)) / MM3_PER_CC
     in_grid_cc = (

@@ -46,7 +46,7 @@ their inside is ambiguous.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 
 import numpy as np
@@ -692,6 +692,16 @@ class StructureMask:
         out[self.slices] = self.fraction
         return out
 
+    @cached_property
+    def _voxel_sizes_alike(self) -> tuple[bool, bool, bool]:
+        """(x and y voxel sizes equal within 1e-9 mm; x and y sizes each equal within
+        1e-12 relative; z sizes exactly equal): per-mask facts the sampling of every chunk
+        asks for."""
+        dy, dx, dz = self.dy_mm, self.dx_mm, self.dz_mm
+        xy = bool(np.ptp(dy) < 1e-9 and np.ptp(dx) < 1e-9)
+        xy_rel = all(d.size and np.ptp(d) <= 1e-12 * d[0] for d in (dy, dx))
+        return xy, bool(xy_rel), bool(dz.size and np.ptp(dz) == 0)
+
     def _boundary_box_index(self, voxels=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ny, nx = self.counts.shape[1], self.counts.shape[2]
         k, rest = np.divmod(self.boundary_voxels if voxels is None else voxels, ny * nx)
@@ -849,7 +859,8 @@ class StructureMask:
             interior = np.zeros_like(interior)
         per_layer = np.count_nonzero(interior.reshape(len(interior), -1), axis=1)
         d_int = box[interior]
-        if np.ptp(self.dy_mm) < 1e-9 and np.ptp(self.dx_mm) < 1e-9:  # usual: x, y uniform
+        xy_alike, xy_one_volume, z_constant = self._voxel_sizes_alike
+        if xy_alike:  # usual: x, y uniform
             v_int = self.dz_mm[k0:k1] * float(self.dy_mm[0] * self.dx_mm[0]) / MM3_PER_CC
             per_voxel = False
         else:
@@ -861,17 +872,15 @@ class StructureMask:
         vol_b = self.dz_mm[k] * self.dy_mm[iy] * self.dx_mm[ix] / MM3_PER_CC
         # parts: one voxel volume for the whole chunk (a number, no per-sample array) when
         # the box's voxels are all alike, as on a uniform grid
-        one_volume = as_parts and all(
-            np.ptp(d) <= 1e-12 * d[0] for d in (self.dz_mm[k0:k1], self.dy_mm, self.dx_mm)
+        dz = self.dz_mm[k0:k1]
+        one_volume = (
+            as_parts and xy_one_volume and (z_constant or bool(np.ptp(dz) <= 1e-12 * dz[0]))
         )
         vol_1 = float(vol_b[0]) if one_volume and len(vol_b) else None
         # the "corner" sub-lattice (indices 0 and s−1 per axis: 8 of the s³ sub-samples, at
         # ±(s−1)/2s of a voxel) is a coarser sampling that comes for free (DVH variant)
         coarse = None
-        corner = None
-        if s % 2 == 1 and s > 1:
-            corner = np.zeros((s, s, s), dtype=bool)
-            corner[np.ix_([0, s - 1], [0, s - 1], [0, s - 1])] = True
+        corner = _corner_mask(s) if s % 2 == 1 and s > 1 else None
         if not interpolate:
             c = self.counts[k, iy, ix]
             d_b = box[k - k0, iy, ix]
@@ -906,7 +915,10 @@ class StructureMask:
             patch = dose_gy.reshape(-1)[flat]  # (nb, 27)
             (cz, wz), (cy, wy), (cx, wx) = self._weight_tables
             cls = (cz[k] * len(wy) + cy[iy]) * len(wx) + cx[ix]
-            classes, members = np.unique(cls, return_counts=True)
+            if not len(cls) or (cls == cls[0]).all():  # usual: one class (no sorting)
+                classes = members = cls[:1]
+            else:
+                classes, members = np.unique(cls, return_counts=True)
 
             def kron_weights(c: int) -> np.ndarray:
                 iz_, rest = divmod(int(c), len(wy) * len(wx))
@@ -923,19 +935,25 @@ class StructureMask:
             sub = sub.reshape(len(k), s, s, s)
             if as_parts:
                 if corner is not None:
-                    inside_c = inside & corner
+                    # the 8 corner columns first, then their inside ones (same order as
+                    # selecting inside & corner over all s³ columns, a third of the work)
+                    at = _corner_columns(s)
+                    inside_c = inside.reshape(len(k), s3)[:, at]
+                    sub_c = sub.reshape(len(k), s3)[:, at][inside_c]
                     if vol_1 is not None:
-                        coarse = (sub[inside_c], vol_1 / 8.0)
+                        coarse = (sub_c, vol_1 / 8.0)
                     else:
-                        nin_c = inside_c.reshape(len(k), s3).sum(axis=1)
-                        coarse = (sub[inside_c], np.repeat(vol_b / 8.0, nin_c))
+                        coarse = (sub_c, np.repeat(vol_b / 8.0, inside_c.sum(axis=1)))
                 groups = []
                 at_end = None if ends is None else ends[k]
                 for sel in (None,) if at_end is None or not at_end.any() else (~at_end, at_end):
                     # the voxels are sorted by layer: a selection is a few runs of them
                     runs = [(0, len(k))] if sel is None else _true_runs(sel)
                     runs = runs or [(0, 0)]
-                    d_g = np.concatenate([sub[a:b][inside[a:b]] for a, b in runs])
+                    if len(runs) == 1:
+                        d_g = sub[runs[0][0] : runs[0][1]][inside[runs[0][0] : runs[0][1]]]
+                    else:
+                        d_g = np.concatenate([sub[a:b][inside[a:b]] for a, b in runs])
                     if vol_1 is not None:
                         groups.append((d_g, vol_1 / s3))
                     else:
@@ -1001,6 +1019,24 @@ class SampleChunk:
             np.concatenate([v_int, v_b]),
             np.concatenate([layers, k_b]),
         )
+
+
+@cache
+def _corner_mask(s: int) -> np.ndarray:
+    """The 8 corner sub-samples (index 0 or s − 1 along each axis) of a voxel's s × s × s
+    (read-only; made once per s)."""
+    corner = np.zeros((s, s, s), dtype=bool)
+    corner[np.ix_([0, s - 1], [0, s - 1], [0, s - 1])] = True
+    corner.setflags(write=False)
+    return corner
+
+
+@cache
+def _corner_columns(s: int) -> np.ndarray:
+    """Flat indices (ascending) of the corner sub-samples among a voxel's s³."""
+    columns = np.flatnonzero(_corner_mask(s))
+    columns.setflags(write=False)
+    return columns
 
 
 def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:

@@ -115,6 +115,7 @@ class _Accumulator:
         self.dv: np.ndarray | None = None
         self.dmin, self.dmax = np.inf, -np.inf
         self._raw_bins: tuple | None = None
+        self._raw_sorted = False
 
     def add(self, d: np.ndarray, v: np.ndarray | float) -> None:
         """Add samples ``d`` (Gy) with volumes ``v`` (cc; one number: all the same)."""
@@ -123,6 +124,7 @@ class _Accumulator:
         self.dmin = min(self.dmin, float(d.min()))
         self.dmax = max(self.dmax, float(d.max()))
         self.raw.append((d, v))
+        self._raw_sorted = False
         self.n += d.size
         if self.n > _RAW_LIMIT:
             self._flush()
@@ -160,6 +162,21 @@ class _Accumulator:
         t *= scale
         idx = t.astype(np.intp)
         return np.clip(idx, 0, _DOSE_BINS - 1, out=idx)
+
+    def sort_raw(self) -> None:
+        """Sort each raw chunk by descending dose (stable), in place, once.
+
+        Raw chunks are shared by the DVH and its variants (:func:`_merge`); sorted chunks
+        make the stable sort of their concatenation (``DVH``) a merge of runs, the same
+        order as sorting the concatenation of the unsorted chunks (stable sorts keep the
+        order of equal doses: chunk order, then order within the chunk)."""
+        if self._raw_sorted:
+            return
+        for i, (d, v) in enumerate(self.raw):
+            if d.size > 1 and not (d[:-1] >= d[1:]).all():
+                order = np.argsort(-d, kind="stable")
+                self.raw[i] = (d[order], v if isinstance(v, float) else v[order])
+        self._raw_sorted = True
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
         if self.vol is None and self.n <= _DOSE_BINS:
@@ -253,9 +270,11 @@ def _merge(*accs: _Accumulator | None) -> _Accumulator:
             out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
         out.vol, out.dv = vol_sum, dv_sum
         return out
-    # raw samples throughout (at most 65 536): the parts' chunks, shared, not copied
+    # raw samples throughout (at most 65 536): the parts' chunks, shared, not copied;
+    # sorted once in their parts, so that each DVH's sort merges sorted runs
     out = _Accumulator(present[0].lo, present[0].hi)
     for a in present:
+        a.sort_raw()
         out.raw.extend(a.raw)
         out.n += a.n
         out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)

@@ -1314,7 +1314,9 @@ class _Rasteriser:
         idx = np.searchsorted(lo, self.zsub, side="right") - 1
         ok = (idx >= 0) & (self.zsub < hi[np.clip(idx, 0, None)])
         idx = np.where(ok, idx, -1)
-        missing = np.setdiff1d(np.arange(len(self.zs)), idx)
+        seen = np.zeros(len(self.zs) + 1, dtype=bool)
+        seen[idx] = True  # idx −1 marks the extra last entry
+        missing = np.flatnonzero(~seen[:-1])  # planes without a sub-sample height
         if missing.size and self.zsub.size:
             corner = np.isin(np.arange(self.zsub.size) % self.s, [0, self.s - 1])
             reach = np.repeat(self.dz, self.s) / self.s  # sub-sample spacing at each height

@@ -164,7 +164,7 @@ def _nesting_signs(polygons) -> np.ndarray:
         return np.ones(1)
     firsts = np.array([p[0] for p in polygons])
     pts = np.concatenate(polygons)
-    nxt = np.concatenate([_next(p) for p in polygons])
+    nxt = pts[_successor_index([len(p) for p in polygons])]
     up = pts[:, 1] < nxt[:, 1]  # each edge from its lower end, as points_in_polygons
     lo, hi = np.where(up[:, None], pts, nxt), np.where(up[:, None], nxt, pts)
     x1, y1, x2, y2 = lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]
@@ -490,7 +490,7 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndar
     """
     empty = np.zeros(0, dtype=np.intp)
     pts = np.concatenate(polygons)
-    nxt = np.concatenate([_next(p) for p in polygons])
+    nxt = pts[_successor_index([len(p) for p in polygons])]
     x1, y1, x2, y2 = pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1]
     keep = y1 != y2
     x1, y1, x2, y2 = x1[keep], y1[keep], x2[keep], y2[keep]

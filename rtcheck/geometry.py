@@ -45,6 +45,7 @@ their inside is ambiguous.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Literal
@@ -114,7 +115,7 @@ def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - starts[owner], starts
 
 
-def _successor_index(sizes: np.ndarray) -> np.ndarray:
+def _successor_index(sizes: np.ndarray | Sequence[int]) -> np.ndarray:
     """For polygons of ``sizes`` points laid end to end: the index of each point's
     successor in its polygon (each polygon's last point is followed by its first)."""
     sizes = np.asarray(sizes, dtype=np.intp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +247,60 @@ def test_not_a_dose(tmp_path):
     ss = save(structure_dataset([]), tmp_path / "rs.dcm")
     with pytest.raises(InputError, match="RTDOSE"):
         read_dose(ss)
+
+
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_BE = "1.2.840.10008.1.2.2"
+
+
+@pytest.mark.parametrize(
+    "syntax, bits, stored, signed, extra_bytes",
+    [
+        (_EXPLICIT_LE, 32, 32, False, 0),
+        (_EXPLICIT_LE, 16, 16, False, 0),
+        (_EXPLICIT_LE, 16, 16, True, 0),
+        (_EXPLICIT_LE, 32, 32, True, 0),
+        (_IMPLICIT_LE, 16, 16, False, 0),
+        (_EXPLICIT_LE, 16, 12, False, 0),  # high bits set above BitsStored: kept as stored
+        (_EXPLICIT_LE, 8, 8, False, 0),
+        (_EXPLICIT_LE, 16, 16, False, 2),  # excess padding after the pixels
+        (_EXPLICIT_BE, 16, 16, False, 0),
+    ],
+)
+def test_dose_pixels_are_the_values_pydicom_decodes(
+    tmp_path, syntax, bits, stored, signed, extra_bytes
+):
+    """Whatever the layout of PixelData, the dose is pydicom's decoded pixel_array × scaling
+    (the reader reads the plain layouts from the bytes itself, and leaves the rest to pydicom)."""
+    ds = dose_dataset()
+    shape = (ds.NumberOfFrames, ds.Rows, ds.Columns)
+    rng = np.random.default_rng(bits + stored)
+    top = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
+    values = rng.integers(1, top, size=shape)
+    values.flat[0] = top  # the largest value the layout holds
+    kind = "i" if signed else "u"
+    order = ">" if syntax == _EXPLICIT_BE else "<"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, stored, stored - 1
+    ds.PixelRepresentation = int(signed)
+    ds.PixelData = values.astype(f"{order}{kind}{bits // 8}").tobytes() + bytes(extra_bytes)
+    ds.file_meta.TransferSyntaxUID = syntax
+    path = save(ds, tmp_path / "d.dcm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom: excess padding, retired transfer syntax
+        expected = pydicom_read(path).pixel_array.astype(np.float64) * float(ds.DoseGridScaling)
+        grid = read_dose(path)
+    assert grid.shape == shape
+    np.testing.assert_array_equal(grid.dose_gy, expected)
+
+
+def test_dose_pixel_data_too_short_is_refused(tmp_path):
+    ds = dose_dataset()
+    ds.PixelData = ds.PixelData[: -4 * ds.Columns]
+    path = save(ds, tmp_path / "d.dcm")
+    with pytest.raises(InputError, match="cannot be decoded") as info:
+        read_dose(path)
+    assert info.value.path == path
 
 
 # --------------------------------------------------------------------------------------

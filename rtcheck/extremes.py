@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtcheck.geometry import (
+    END_CAPS,
     ContourPlane,
     _axis_cells,
     _fractional_index,
@@ -164,7 +165,10 @@ class BoundaryExtremes:
         #: fractional indices of the grid's own columns (x) and rows (y)
         self._x_index = _fractional_index(dose.x_mm, dose.x_mm)
         self._y_index = _fractional_index(dose.y_mm, dose.y_mm)
+        #: (min, max) of each slab's surface, by its key and the thresholds
         self._cache: dict[tuple, tuple[float, float]] = {}
+        #: the slab keys of each end cap
+        self._keys: dict[str, list[tuple[int, float, float, int, int]]] = {}
 
     # -- per-ROI geometry (independent of the end cap) -----------------------------------
     def _edges(self) -> _Edges:
@@ -484,33 +488,48 @@ class BoundaryExtremes:
         point lies inside the dose grid. Points outside the dose grid are not counted.
         """
         want = (np.inf, -np.inf) if beyond is None else (float(beyond[0]), float(beyond[1]))
-        lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)  # type: ignore[arg-type]
-        n = len(self.planes)
-        if n == 0:
+        keys = self._slab_keys(end_cap)
+        if not keys:
             return None, None
-        touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
-        below = np.concatenate(([-1], np.where(touch, np.arange(n - 1), -1)))
-        above = np.concatenate((np.where(touch, np.arange(1, n), -1), [-1]))
-        # per-plane results are cached: the end-cap variant recomputes only its changed slabs
-        keys = [
-            (p, *key, want)
-            for p, key in enumerate(
-                zip(lo.tolist(), hi.tolist(), below.tolist(), above.tolist(), strict=True)
-            )
-        ]
-        found = [self._cache.get(key) for key in keys]
-        pending = [p for p, f in enumerate(found) if f is None]
-        dmin, dmax = np.inf, -np.inf
+        # The DVH asks for both end caps with the same ``beyond`` (its main DVH and the
+        # end-cap variant), and the caps differ only in the slabs at the ends and gaps: the
+        # other cap's changed slabs are evaluated in the same batch, so that its call finds
+        # every slab cached (a batch's cost is mostly its fixed number of numpy calls).
+        pending: dict[tuple, None] = {}
+        for cap in (end_cap, *(c for c in END_CAPS if c != end_cap)):
+            for key in self._slab_keys(cap):
+                if (key, want) not in self._cache:
+                    pending[key] = None
         if pending:
-            q = np.array(pending)
-            mins, maxs = self._slab_extremes(q, lo[q], hi[q], below[q], above[q], want)
-            for p, mn, mx in zip(pending, mins.tolist(), maxs.tolist(), strict=True):
-                self._cache[keys[p]] = (mn, mx)
-            dmin, dmax = float(mins.min()), float(maxs.max())
-        for f in found:
-            if f is not None:
-                dmin, dmax = min(dmin, f[0]), max(dmax, f[1])
+            p, lo, hi, below, above = (np.array(v) for v in zip(*pending, strict=True))
+            mins, maxs = self._slab_extremes(p, lo, hi, below, above, want)
+            for key, mn, mx in zip(pending, mins.tolist(), maxs.tolist(), strict=True):
+                self._cache[key, want] = (mn, mx)
+        found = [self._cache[key, want] for key in keys]
+        dmin = min(mn for mn, _ in found)
+        dmax = max(mx for _, mx in found)
         return (
             float(dmin) if dmin < want[0] else None,
             float(dmax) if dmax > want[1] else None,
         )
+
+    def _slab_keys(self, end_cap: str) -> list[tuple[int, float, float, int, int]]:
+        """(plane, lo, hi, below, above) of every slab with ``end_cap`` (see
+        :meth:`_slab_extremes`): what a slab's surface extremes depend on besides the
+        thresholds."""
+        keys = self._keys.get(end_cap)
+        if keys is None:
+            lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)  # type: ignore[arg-type]
+            n = len(self.planes)
+            if n == 0:
+                keys = []
+            else:
+                touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
+                below = np.concatenate(([-1], np.where(touch, np.arange(n - 1), -1)))
+                above = np.concatenate((np.where(touch, np.arange(1, n), -1), [-1]))
+                keys = list(
+                    zip(range(n), lo.tolist(), hi.tolist(), below.tolist(), above.tolist(),
+                        strict=True)
+                )
+            self._keys[end_cap] = keys
+        return keys

@@ -47,7 +47,6 @@ from rtcheck.geometry import (
     _ragged,
     _successor_index,
     slab_bounds,
-    trilinear,
     voxel_edges,
 )
 from rtcheck.models import DoseGrid
@@ -113,9 +112,9 @@ def _trilinear_columns(
     # every point at each of its heights: its two planes' values weighted along z
     heights = z_start[:, None] + np.minimum(np.arange(int(z_count.max())), z_count[:, None] - 1)
     h = heights[group]
-    base = k_lo[group][:, None]
-    lower = np.take_along_axis(layer, z0[h] - base, axis=1)
-    upper = np.take_along_axis(layer, z1[h] - base, axis=1)
+    row = (np.arange(group.size) * layer.shape[1])[:, None] - k_lo[group][:, None]
+    flat_layer = layer.reshape(-1)
+    lower, upper = flat_layer[row + z0[h]], flat_layer[row + z1[h]]
     return lower * (1 - fz[h]) + upper * fz[h]
 
 
@@ -162,9 +161,6 @@ class BoundaryExtremes:
         self._x_lines = np.concatenate(([self.x_edges[0]], dose.x_mm, [self.x_edges[-1]]))
         self._y_lines = np.concatenate(([self.y_edges[0]], dose.y_mm, [self.y_edges[-1]]))
         self._edge_data: _Edges | None = None
-        #: fractional indices of the grid's own columns (x) and rows (y)
-        self._x_index = _fractional_index(dose.x_mm, dose.x_mm)
-        self._y_index = _fractional_index(dose.y_mm, dose.y_mm)
         #: (min, max) of each slab's surface, by its key and the thresholds
         self._cache: dict[tuple, tuple[float, float]] = {}
         #: the slab keys of each end cap
@@ -210,19 +206,29 @@ class BoundaryExtremes:
             np.cumsum(up_count) - up_count, up_count,
         )
 
-    def _inside(
+    def _exposed(
         self, source: np.ndarray, r0: np.ndarray, c0: np.ndarray, h: np.ndarray,
         w: np.ndarray, row0: np.ndarray, shape: tuple[int, int],
-    ) -> np.ndarray:
-        """Grid columns inside the contours of planes ``source`` (−1: none), each on the
-        grid rows r0..r0+h−1 and columns c0..c0+w−1, exactly as
-        :func:`rtcheck.geometry.rasterise_plane` finds them with its rows' parity counted
-        from row ``row0`` (the same crossings, its tie rule): (len(source), *shape) masks,
-        each grid's own in its top left corner.
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The exposed faces' grid columns of n slabs: ``source`` = (planes, planes below,
+        planes above) (3n; −1: none), each slab's window the grid rows r0..r0+h−1 and columns
+        c0..c0+w−1 (of the first n entries; ``shape``: the largest window).
 
-        The crossings in a row toggle the parity from their column on."""
+        For the bottom (top) face: the (slab, row, column) of every column of the window
+        inside the contours of the slab's plane and not inside those of the plane below
+        (above), row and column counted from the window's top left corner; each plane's
+        inside exactly as :func:`rtcheck.geometry.rasterise_plane` finds it with its rows'
+        parity counted from row ``row0`` (the same crossings, its tie rule).
+
+        The crossings in a row toggle the parity from their column on. Merged in order, the
+        plane's crossings (bit 1) and the neighbour's (bit 2) toggle a two-bit state; the
+        runs between crossings in state 1 are the exposed columns. Only those columns are
+        listed — no masks of whole windows (the exposed ring between two similar contours
+        is a small part of the window).
+        """
         e = self._edges()
         xc, yc = self.dose.x_mm, self.dose.y_mm
+        n = source.size // 3
         n_rows, n_cols = shape
         # every crossing of an edge with a row of the grid (rtcheck.geometry._crossings)
         ek, el, _ = _ragged(np.where(source >= 0, e.up_count[source], 0))
@@ -238,14 +244,21 @@ class BoundaryExtremes:
         col += tie & ((row - row0[own]) % 2 == 1)
         col = np.minimum(np.maximum(col - c0[own], 0), w[own])
         width = n_cols + 1  # column n_cols: toggles right of every column
-        # the masks are the gaps and runs between the crossings (sorted) laid end to end:
-        # every row has an even number of crossings, so runs never carry over a row's end
-        keys = np.sort((own * n_rows + row - r0[own]) * width + col)
-        lengths = np.diff(keys, prepend=0, append=source.size * n_rows * width)
-        parity = np.zeros(lengths.size, dtype=bool)
-        parity[1::2] = True
-        inside = np.repeat(parity, lengths).reshape(source.size, n_rows, width)
-        return inside[:, :, :n_cols]
+        part, slab = np.divmod(own, n)  # 0: the plane, 1: below, 2: above
+        # position in the windows laid end to end, times 4, plus the crossing's state bit;
+        # every row has an even number of crossings of each plane, so the state is 0 at
+        # every row's end and runs never carry over
+        code = ((slab * n_rows + row - r0[own]) * width + col) * 4 + np.where(part == 0, 1, 2)
+        faces = []
+        for neighbour in (1, 2):
+            merged = np.sort(code[part != 3 - neighbour])
+            key, state = merged >> 2, np.bitwise_xor.accumulate(merged & 3)
+            run = np.flatnonzero(state[:-1] == 1)
+            start = key[run]
+            rk, offset, _ = _ragged(key[run + 1] - start)
+            slab_of, in_window = np.divmod(start[rk] + offset, n_rows * width)
+            faces.append((slab_of, *np.divmod(in_window, width)))
+        return faces
 
     # -- evaluation ------------------------------------------------------------------------
     def _slab_extremes(
@@ -322,32 +335,33 @@ class BoundaryExtremes:
         r0, r1, c0, c1 = e.box[:, plane]
         n_rows, n_cols = int((r1 - r0).max()) + 1, int((c1 - c0).max()) + 1
         ih, iw = np.arange(n_rows), np.arange(n_cols)
+        # hot: the columns of dose nodes (over the slab) with a node beyond the thresholds,
+        # from the nodes beyond them in the block that spans the batch (one comparison each)
+        z_lo, z_hi = int(k0.min()), int(k1.max())
+        y_lo, y_hi, x_lo, x_hi = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
+        block = g.dose_gy[z_lo : z_hi + 1, y_lo : y_hi + 1, x_lo : x_hi + 1]
         want_min, want_max = beyond
-        # hot: the columns of dose nodes (over the slab) with a node beyond the thresholds
+        node_beyond = (block < want_min) | (block > want_max)
         if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
             hot = np.zeros((plane.size, n_rows, n_cols), dtype=bool)
-            dose = g.dose_gy
             for i, (za, zb, ra, rb, ca, cb) in enumerate(
-                zip(k0.tolist(), k1.tolist(), r0.tolist(), r1.tolist(), c0.tolist(),
-                    c1.tolist(), strict=True)
+                zip((k0 - z_lo).tolist(), (k1 - z_lo).tolist(), (r0 - y_lo).tolist(),
+                    (r1 - y_lo).tolist(), (c0 - x_lo).tolist(), (c1 - x_lo).tolist(), strict=True)
             ):
-                box = dose[za : zb + 1, ra : rb + 1, ca : cb + 1]
-                np.logical_or(
-                    box.min(axis=0) < want_min,
-                    box.max(axis=0) > want_max,
+                np.any(
+                    node_beyond[za : zb + 1, ra : rb + 1, ca : cb + 1],
+                    axis=0,
                     out=hot[i, : rb - ra + 1, : cb - ca + 1],
                 )
         else:  # small boxes: gathers for all planes at once
-            rows = np.minimum(r0[:, None] + ih, r1[:, None])
-            cols = np.minimum(c0[:, None] + iw, c1[:, None])
-            node = (rows * nx)[:, :, None] + cols[:, None, :]
-            flat = g.dose_gy.reshape(-1)
-            col_max = flat[(k0 * (ny * nx))[:, None, None] + node]
-            col_min = col_max
+            bw, bp = x_hi - x_lo + 1, (y_hi - y_lo + 1) * (x_hi - x_lo + 1)
+            rows = np.minimum(r0[:, None] + ih, r1[:, None]) - y_lo
+            cols = np.minimum(c0[:, None] + iw, c1[:, None]) - x_lo
+            node = (rows * bw)[:, :, None] + cols[:, None, :]
+            flat_beyond = node_beyond.reshape(-1)
+            hot = flat_beyond[((k0 - z_lo) * bp)[:, None, None] + node]
             for dk in range(1, int((k1 - k0).max()) + 1):
-                v = flat[(np.minimum(k0 + dk, k1) * (ny * nx))[:, None, None] + node]
-                col_max, col_min = np.maximum(col_max, v), np.minimum(col_min, v)
-            hot = (col_min < want_min) | (col_max > want_max)
+                hot |= flat_beyond[((np.minimum(k0 + dk, k1) - z_lo) * bp)[:, None, None] + node]
             hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
             hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
         hot_rows: np.ndarray = np.any(hot, axis=2)
@@ -374,9 +388,11 @@ class BoundaryExtremes:
         # walls: only edges that pass through a hot cell (any in the box of their cells)
         ek, el, _ = _ragged(e.count[plane])
         edge = e.first[plane][ek] + el
-        ea, eb = e.a[edge], e.b[edge]
+        ea = e.a[edge]
         ya, xa = cell_of(ea, ek)
-        yb, xb = cell_of(eb, ek)
+        # an edge ends where the next edge of its contour (in the same plane) starts
+        succ = np.arange(edge.size) + (e.nxt[edge] - edge)
+        yb, xb = ya[succ], xa[succ]
         y0, y1 = np.minimum(ya, yb), np.maximum(ya, yb) + 1
         x0, x1 = np.minimum(xa, xb), np.maximum(xa, xb) + 1
         area = (y1 - y0) * (x1 - x0)
@@ -397,7 +413,8 @@ class BoundaryExtremes:
                 + table[tk + y0 * tw + x0]
             )
         relevant = np.flatnonzero(hits > 0)
-        ea, eb, ek, edge = ea[relevant], eb[relevant], ek[relevant], edge[relevant]
+        ea, ek, edge = ea[relevant], ek[relevant], edge[relevant]
+        eb = e.b[edge]
         # edge start and end points (an end only where the next edge, which starts there,
         # is not relevant) and edge crossings with the grid lines, inside the grid
         is_relevant = np.zeros(e.nxt.size, dtype=bool)
@@ -443,10 +460,6 @@ class BoundaryExtremes:
             _fractional_index(xc, walls[:, 0]),
             wk,
         )
-        z_idx: list[np.ndarray] = []
-        y_idx: list[np.ndarray] = []
-        x_idx: list[np.ndarray] = []
-        owner: list[np.ndarray] = []
         # exposed faces: the hot grid columns inside the contours at the slab's ends not
         # covered by the neighbouring slab (the scanline fill of the window of the plane's
         # hot columns: its row parity counts from the window's first row)
@@ -456,21 +469,28 @@ class BoundaryExtremes:
         three = np.arange(3 * n_kept) % n_kept
         h, w = r1 - r0 + 1, c1 - c0 + 1
         row0 = r0 + hot_rows.argmax(axis=1)
-        masks = self._inside(
+        exposed = self._exposed(
             sources, r0[three], c0[three], h[three], w[three], row0[three], (n_rows, n_cols)
         )
-        inside = masks[:n_kept] & hot
-        for height, cover in ((a, masks[n_kept : 2 * n_kept]), (b, masks[2 * n_kept :])):
-            fk, fr, fc = np.nonzero(inside & ~cover)
-            z_idx.append(_fractional_index(zc, height[fk]))
-            y_idx.append(self._y_index[r0[fk] + fr])
-            x_idx.append(self._x_index[c0[fk] + fc])
-            owner.append(fk)
-        idx = np.stack(
-            [np.concatenate(z_idx), np.concatenate(y_idx), np.concatenate(x_idx)], axis=1
-        )
-        d = np.concatenate((d_walls.reshape(-1), trilinear(g.dose_gy, idx)))
-        who = np.concatenate((np.repeat(wk, d_walls.shape[1]), *owner))
+        # A face point is a grid column (integer y and x indices): trilinear's bilinear
+        # part there is the node's own value exactly (weights 1 and 0, finite doses), so
+        # its dose is the two dose planes' values weighted along z — trilinear's
+        # arithmetic bit for bit, with 2 gathers instead of 8.
+        flat = g.dose_gy.reshape(-1)
+        corner = r0 * nx + c0
+        d_faces = []
+        who_faces = []
+        for height, (fk, fr, fc) in zip((a, b), exposed, strict=True):
+            hot_face = hot.reshape(-1)[(fk * n_rows + fr) * n_cols + fc]
+            k = fk[hot_face]
+            col = corner[k] + fr[hot_face] * nx + fc[hot_face]
+            z0, fz, z1 = _axis_cells(_fractional_index(zc, height), zc.size)
+            d_faces.append(
+                flat[z0[k] * (ny * nx) + col] * (1 - fz[k]) + flat[z1[k] * (ny * nx) + col] * fz[k]
+            )
+            who_faces.append(k)
+        d = np.concatenate((d_walls.reshape(-1), *d_faces))
+        who = np.concatenate((np.repeat(wk, d_walls.shape[1]), *who_faces))
         mins, maxs = np.full(n_kept, np.inf), np.full(n_kept, -np.inf)
         np.minimum.at(mins, who, d)
         np.maximum.at(maxs, who, d)

@@ -185,19 +185,37 @@ def test_factored_interpolation_is_trilinear_bit_for_bit():
 
 
 @pytest.mark.parametrize("row0", [0, 1, 2])
-def test_inside_masks_are_the_scanline_fill(row0):
+def test_exposed_columns_are_the_scanline_fill(row0):
     # exposed faces use the fill's decision per grid column, ties included: contour edges
-    # on grid columns and rows (split by the parity of the row counted from the window)
+    # on grid columns and rows (split by the parity of the row counted from the window);
+    # a face is exposed where its plane's fill is inside and its neighbour's is not
     grid = _grid("z", offset_mm=0.0)
     outer = np.array([[-9.0, -9.0], [9.0, -9.0], [9.0, 6.0], [0.0, 12.0], [-9.0, 6.0]])
     hole = np.array([[-3.0, -3.0], [-3.0, 3.0], [3.0, 3.0], [3.0, -3.0]])
-    planes = [ContourPlane(0.0, (outer, hole))]
+    smaller = np.array([[-6.0, -12.0], [6.0, -12.0], [6.0, 3.0], [-6.0, 3.0]])
+    planes = [ContourPlane(0.0, (outer, hole)), ContourPlane(3.0, (smaller,))]
     surface = BoundaryExtremes(planes, grid, 3.0)
     r0, c0, h, w = 4, 3, 9, 8  # rows y = -18 .. 6, columns x = -21 .. 0 (within the grid)
-    mask = surface._inside(
-        np.array([0]), np.array([r0 + row0]), np.array([c0]), np.array([h]), np.array([w]),
-        np.array([r0 + row0]), (h, w),
-    )[0]
+
+    def three(v):
+        return np.full(3, v)
+
+    # the slab of plane 0: nothing below, plane 1 above
+    bottom, top = surface._exposed(
+        np.array([0, -1, 1]), three(r0 + row0), three(c0), three(h), three(w),
+        three(r0 + row0), (h, w),
+    )
     ys, xs = grid.y_mm[r0 + row0 : r0 + row0 + h], grid.x_mm[c0 : c0 + w]
-    assert np.array_equal(mask, rasterise_plane(planes[0].polygons, xs, ys))
-    assert mask.any() and not mask.all()
+    fill, fill_above = (rasterise_plane(p.polygons, xs, ys) for p in planes)
+
+    def mask(columns):
+        slab, row, col = columns
+        found = np.zeros((1, h, w), dtype=bool)
+        found[slab, row, col] = True
+        assert found.sum() == slab.size  # each column once
+        return found[0]
+
+    assert np.array_equal(mask(bottom), fill)
+    assert np.array_equal(mask(top), fill & ~fill_above)
+    assert fill.any() and not fill.all()
+    assert (fill & fill_above).any() and (fill & ~fill_above).any()

@@ -521,16 +521,17 @@ class BoundaryExtremes:
         keys = self._slab_keys(end_cap)
         if not keys:
             return None, None
-        # The DVH asks for both end caps with the same ``beyond`` (its main DVH and the
-        # end-cap variant), and the caps differ only in the slabs at the ends and gaps: the
-        # other cap's changed slabs are evaluated in the same batch, so that its call finds
-        # every slab cached (a batch's cost is mostly its fixed number of numpy calls).
-        pending: dict[tuple, None] = {}
-        for cap in (end_cap, *(c for c in END_CAPS if c != end_cap)):
-            for key in self._slab_keys(cap):
-                if (key, want) not in self._cache:
-                    pending[key] = None
-        if pending:
+        if any((key, want) not in self._cache for key in keys):
+            # The DVH asks for both end caps with the same ``beyond`` (its main DVH and the
+            # end-cap variant), and the caps differ only in the slabs at the ends and gaps:
+            # the other cap's changed slabs are evaluated in the same batch (each batch
+            # costs some 150 numpy calls besides its data), so that its call finds every
+            # slab cached.
+            pending: dict[tuple, None] = {}
+            for cap in (end_cap, *(c for c in END_CAPS if c != end_cap)):
+                for key in self._slab_keys(cap):
+                    if (key, want) not in self._cache:
+                        pending[key] = None
             p, lo, hi, below, above = (np.array(v) for v in zip(*pending, strict=True))
             mins, maxs = self._slab_extremes(p, lo, hi, below, above, want)
             for key, mn, mx in zip(pending, mins.tolist(), maxs.tolist(), strict=True):

@@ -332,6 +332,11 @@ def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = D
     return _draft_of_mask(mask, dose, settings, settings.end_cap).build()
 
 
+#: Relative margin (× max(1 Gy, |dose|)) by which a surface extreme must lie beyond the DVH
+#: samples' reach to be reported (:func:`_finish`): far below any clinical resolution, far
+#: above the rounding of trilinear interpolation (~1e-15 relative).
+_SURFACE_MARGIN = 1e-9
+
 Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
 
 
@@ -344,7 +349,7 @@ def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number=-1) -> DVH:
     The samples lie inside the structure; the surface extremes (no volume) correct the
     point max/min for the part of the structure between the outermost samples and the
     surface. Only surface points that could lie beyond what the samples of the DVHs with
-    their own solid reach are evaluated.
+    their own solid reach (by more than :data:`_SURFACE_MARGIN`) are evaluated.
     """
     reach = []
     for dr in drafts:
@@ -352,7 +357,15 @@ def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number=-1) -> DVH:
             d = dr.dose_gy[dr.volume_cc > 0]  # the samples the DVH keeps
             if d.size:
                 reach.append((float(d.min()), float(d.max())))
-    beyond = (max(lo for lo, _ in reach), min(hi for _, hi in reach)) if reach else None
+    beyond = None
+    if reach:
+        low, high = max(r[0] for r in reach), min(r[1] for r in reach)
+        # surface points within a rounding-level margin of what the samples reach change
+        # no metric: not reported, and not evaluated (in a uniform dose the interpolated
+        # samples sit an ulp below the nodes, and without a margin every surface point of
+        # the structure passed the extremes' screen)
+        margin = _SURFACE_MARGIN * max(1.0, abs(low), abs(high))
+        beyond = (low - margin, high + margin)
     cap0 = drafts[0].end_cap
     main = extremes(cap0, beyond)  # type: ignore[arg-type]
     built = []

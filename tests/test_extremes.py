@@ -93,6 +93,34 @@ def test_x_gradient_extremes_are_at_the_outermost_vertex(solid):
         assert variant.max_gy() == pytest.approx(dvh.max_gy(), abs=TOL_GY)
 
 
+@pytest.mark.parametrize("dose_gy", [50.0, 50.0 / 3.0, 49.99999999968405])
+def test_uniform_dose_has_no_surface_extreme_beyond_its_samples(dose_gy):
+    # on 1 mm planes in a 1 mm grid, interpolated samples of a uniform dose come out a few
+    # ulps above the nodes; a surface extreme is reported only when it lies beyond the
+    # samples by more than a rounding-level margin, so a uniform dose has none (without the
+    # margin its surface minimum was reported, one ulp below the samples)
+    phantom = make_phantom(shape_for_volume("cone", 5.0), slice_mm=1.0, grid_mm=1.0)
+    g = phantom.dose
+    uniform = DoseGrid(np.full(g.shape, dose_gy), g.z_mm, g.y_mm, g.x_mm)
+    dvh = compute_dvh(phantom.structure, uniform)
+    for h in (dvh, *dvh.variants):
+        assert h.boundary_max_gy is None and h.boundary_min_gy is None
+        assert h.max_gy() == pytest.approx(dose_gy, rel=1e-12)
+        assert h.min_gy() == pytest.approx(dose_gy, rel=1e-12)
+
+
+def test_surface_extremes_just_beyond_the_margin_are_reported():
+    # a gradient of 1e-6 Gy/mm: the surface lies ~1e-6 Gy beyond the samples (1 000 × the
+    # margin at this dose scale) and must still be found, exactly (linear dose)
+    polygon, _ = SOLIDS["box"]
+    grid = _grid("z")
+    zz = np.broadcast_to(grid.z_mm[:, None, None], grid.shape)
+    dose = DoseGrid(SCALE_GY + 1e-6 * zz, grid.z_mm, grid.y_mm, grid.x_mm)
+    dvh = compute_dvh(_structure(polygon), dose)
+    assert dvh.boundary_max_gy == pytest.approx(SCALE_GY + 1e-6 * 10.5, abs=1e-12)
+    assert dvh.boundary_min_gy == pytest.approx(SCALE_GY - 1e-6 * 10.5, abs=1e-12)
+
+
 def test_surface_points_carry_no_volume():
     structure = _structure(_box())
     grid = _grid("z")

@@ -66,7 +66,8 @@ def timed(func: Callable, *args, **kwargs) -> tuple[float, object]:
 # -- (c) floor ---------------------------------------------------------------------------
 def run_floor(structure_file: Path, dose_files: list[Path]) -> float:
     """Read the files, decode every contour's points and the dose to Gy (the least any DVH
-    tool must do); returns the summed dose max plus the point count (so nothing is skipped).
+    tool must do; each the fastest way we know, which is what rtcheck's reader does);
+    returns the summed dose max plus the point count (so nothing is skipped).
 
     pydicom converts element values lazily, so the contour coordinates are decoded
     explicitly; from the raw bytes (ContourData as a backslash-separated decimal string →
@@ -91,9 +92,34 @@ def run_floor(structure_file: Path, dose_files: list[Path]) -> float:
     total = None
     for path in dose_files:
         ds = pydicom.dcmread(path)
-        dose = ds.pixel_array * float(ds.DoseGridScaling)
+        dose = _stored_pixels(ds) * float(ds.DoseGridScaling)
         total = dose if total is None else total + dose
     return float(total.max()) + n_points
+
+
+#: Uncompressed little-endian transfer syntaxes (implicit and explicit VR).
+_NATIVE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+
+
+def _stored_pixels(ds) -> np.ndarray:
+    """The dose's stored values: straight from the PixelData bytes (``np.frombuffer``) in the
+    plain layout, as rtcheck's reader does (pydicom's ``pixel_array`` costs ≈ 0.3 ms more per
+    file in option handling before the same buffer view), else ``pixel_array``."""
+    data = ds.get("PixelData")
+    bits = ds.get("BitsAllocated")
+    if (
+        ds.file_meta.get("TransferSyntaxUID") in _NATIVE
+        and isinstance(data, bytes)
+        and bits in (16, 32)
+        and ds.get("BitsStored") == bits
+        and ds.get("SamplesPerPixel", 1) == 1
+    ):
+        dtype = np.dtype(f"<{'ui'[int(ds.get('PixelRepresentation', 0))]}{bits // 8}")
+        frames = int(ds.get("NumberOfFrames") or 1)
+        pixels = np.frombuffer(data, dtype=dtype)
+        if pixels.size == frames * ds.Rows * ds.Columns:
+            return pixels.reshape(frames, ds.Rows, ds.Columns)
+    return ds.pixel_array
 
 
 # -- (a) rtcheck -------------------------------------------------------------------------

@@ -363,3 +363,33 @@ def test_binned_samples_of_unequal_voxels_keep_volume_and_mean(monkeypatch):
     assert dvh.volume_with_dose_cc == pytest.approx(10 * 10 * 15 / 1000)
     assert dvh.mean_gy() == pytest.approx(30.0, abs=0.05)  # bins keep the mean dose
     assert dvh.max_gy() == pytest.approx(30 + 0.8 * 7.5, abs=0.8 * 1.25)
+
+
+def test_parts_sorted_before_a_merge_give_the_dvh_of_the_unsorted_samples():
+    # the DVH and its variants share their parts' raw chunks, sorted once in place before a
+    # merge; the stable order of equal doses (chunk order, then order in the chunk) must be
+    # that of sorting the unsorted concatenation, so the DVH is the same to the last bit
+    from rtcheck.dvh import _Accumulator, _merge
+
+    rng = np.random.default_rng(5)
+    chunks = []
+    for size, scalar in ((700, True), (300, False), (1, True), (500, False)):
+        d = np.round(rng.uniform(10.0, 12.0, size), 2)  # many equal doses
+        v = 0.001 if scalar else rng.uniform(0.0005, 0.002, size)
+        chunks.append((d, v))
+    parts = [_Accumulator(10.0, 12.0), _Accumulator(10.0, 12.0)]
+    for i, (d, v) in enumerate(chunks):
+        parts[i % 2].add(d.copy(), v)
+    # reference: the chunks in the order the merge lays them out (part by part)
+    order = [c for i, c in enumerate(chunks) if i % 2 == 0] + [
+        c for i, c in enumerate(chunks) if i % 2 == 1
+    ]
+    ref_d = np.concatenate([d for d, _ in order])
+    ref_v = np.concatenate([np.full(d.size, v) if isinstance(v, float) else v for d, v in order])
+    expected = DVH("x", 1, ref_d, ref_v)
+    for _ in range(2):  # the second merge finds the parts sorted already
+        d, v = _merge(*parts).samples()
+        got = DVH("x", 1, d, v)
+        assert np.array_equal(got.dose_gy, expected.dose_gy)
+        assert np.array_equal(got.volume_cc, expected.volume_cc)
+    assert all(np.all(d[:-1] >= d[1:]) for p in parts for d, _ in p.raw)

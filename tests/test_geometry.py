@@ -485,3 +485,42 @@ def test_packed_fill_holds_the_same_samples_as_the_boolean_fill(s):
         bits = (packed[..., None] >> np.arange(s)) & 1  # bit a: column v·s + a
         assert np.array_equal(bits.reshape(full.shape).astype(bool), full)
         assert full.any(axis=(1, 2)).all()
+
+
+@pytest.mark.parametrize("end_cap", ["half_slice", "none"])
+@pytest.mark.parametrize("contour_step", [1.0, 3.0])
+def test_mask_sub_samples_equal_a_sub_sample_by_sub_sample_fill(end_cap, contour_step):
+    # Independent reference: every sub-sample height takes its contour plane (the
+    # rasteriser's plane_of_subz: slab limits, end caps), every plane is filled on its own
+    # (rasterise_plane), and the voxels' counts and boundary masks are read off the full
+    # sub-sample volume. Contours every 1 mm on a 3 mm dose grid make every layer "mixed"
+    # (its three sub-sample heights in three planes, or in none at the ends); planes differ
+    # (a square growing with z, a hole on some planes), so a sub-sample taken from the
+    # wrong plane changes the result.
+    from rtcheck.geometry import _Rasteriser
+
+    zs = np.arange(-6.0, 6.01, contour_step)
+    contours = []
+    for i, z in enumerate(zs):
+        contours.append(Contour(float(z), square(0.4, -0.3, 3.0 + 0.25 * i)))
+        if i % 3 == 1:
+            contours.append(Contour(float(z), square(0.4, -0.3, 1.2, ccw=False)))
+    st_ = Structure(1, "ROI", tuple(contours))
+    g = grid(spacing=(1.5, 1.5, 3.0), n=(14, 14, 8), origin=(-9.7, -9.9, -10.4))
+    s = 3
+    mask = structure_mask(st_, g, s, end_cap)
+    planes = contour_planes(st_)
+    r = _Rasteriser(planes, g, s, None)
+    plane_idx = r.plane_of_subz(end_cap)
+    nz, ny, nx = r.shape
+    full = np.zeros((nz * s, ny * s, nx * s), dtype=bool)
+    for h, p in enumerate(plane_idx):
+        if p >= 0:
+            full[h] = rasterise_plane(planes[p].polygons, r.xs, r.ys, r.yb[0] * s)
+    blocks = full.reshape(nz, s, ny, s, nx, s).transpose(0, 2, 4, 1, 3, 5)
+    counts = blocks.reshape(nz, ny, nx, -1).sum(axis=3)
+    boundary = np.flatnonzero((counts > 0) & (counts < s**3))
+    assert np.array_equal(mask.counts, counts)
+    assert np.array_equal(mask.boundary_voxels, boundary)
+    assert np.array_equal(mask.boundary_inside, blocks.reshape(-1, s, s, s)[boundary])
+    assert boundary.size > 0 and (counts == s**3).any()

@@ -339,9 +339,10 @@ class DVH:
     * ``max_gy``/``min_gy`` are point values: the extreme sample doses, together with
       ``boundary_max_gy``/``boundary_min_gy`` — the highest/lowest dose on the structure's
       surface (contour vertices and edges over their slabs, :mod:`rtcheck.extremes`), which
-      carry no volume; ``None`` when unknown or when the samples already reach it. Samples
-      lie inside the structure, so without them a point extreme in a gradient is biased
-      toward the interior. The near-point maximum is :meth:`near_max_gy` (D0.035cc, from
+      carry no volume; ``None`` when unknown or when the samples already reach it (to within
+      a rounding-level margin, :data:`rtcheck.dvh._SURFACE_MARGIN`). Samples lie inside
+      the structure, so without them a point extreme in a gradient is biased toward the
+      interior. The near-point maximum is :meth:`near_max_gy` (D0.035cc, from
       the samples only).
 
     ``variants`` are DVHs of the same structure computed with other defensible settings

@@ -169,9 +169,9 @@ class StructureSet:
 class DoseGrid:
     """A 3-D dose distribution on a rectilinear grid, in canonical order.
 
-    ``dose_gy`` has shape (len(z_mm), len(y_mm), len(x_mm)); ``x_mm``, ``y_mm``, ``z_mm`` are
-    the voxel-centre coordinates in patient space (mm), strictly increasing. Plane spacing
-    along z may be non-uniform.
+    ``dose_gy`` has shape (len(z_mm), len(y_mm), len(x_mm)) and is stored as float64 (other
+    dtypes are converted); ``x_mm``, ``y_mm``, ``z_mm`` are the voxel-centre coordinates in
+    patient space (mm), strictly increasing. Plane spacing along z may be non-uniform.
     """
 
     dose_gy: np.ndarray
@@ -230,7 +230,10 @@ class DoseGrid:
         expected = (axes["z_mm"].size, axes["y_mm"].size, axes["x_mm"].size)
         if dose.shape != expected:
             raise ValueError(f"dose array shape {dose.shape} does not match coordinates {expected}")
-        if not np.issubdtype(dose.dtype, np.floating):
+        if dose.dtype != np.float64:
+            # float64 throughout: interpolation, binning and the surface-extreme screen
+            # compare doses with float64 thresholds (a float32 grid would be compared at
+            # float32 precision, coarser than the screen's margin)
             dose = dose.astype(np.float64)
         if not np.isfinite(dose).all():
             raise ValueError("dose grid contains non-finite values")

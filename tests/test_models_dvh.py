@@ -133,3 +133,14 @@ def test_bad_samples_are_refused_before_bad_boundary_doses():
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="same length"):
         DVH("x", 1, np.array([np.nan, 1.0]), np.array([1.0]))
+
+
+def test_dose_grid_is_float64_whatever_the_input_dtype():
+    # the DVH and the surface-extreme screen compare doses with float64 thresholds
+    from rtcheck.models import DoseGrid
+
+    axis = np.arange(3.0)
+    for dtype in (np.float32, np.int32, np.float64):
+        grid = DoseGrid(np.ones((3, 3, 3), dtype=dtype) * 7, axis, axis, axis)
+        assert grid.dose_gy.dtype == np.float64
+        assert np.all(grid.dose_gy == 7.0)

@@ -616,6 +616,18 @@ def _grid_slice_thickness(grid: DoseGrid) -> float:
     return float(np.median(np.diff(grid.z_mm))) if grid.z_mm.size > 1 else 1.0
 
 
+def _rasteriser_for(
+    structure: Structure, grid: DoseGrid, s: int, slice_thickness_mm: float | None
+) -> _Rasteriser:
+    """The rasteriser of ``structure``'s validated contour planes (:func:`contour_planes`:
+    raises GeometryError) on ``grid`` at supersampling ``s``. A single-plane ROI without a
+    ``slice_thickness_mm`` takes the grid's median plane spacing as its slab."""
+    planes = contour_planes(structure)
+    if len(planes) == 1 and slice_thickness_mm is None:
+        slice_thickness_mm = _grid_slice_thickness(grid)
+    return _Rasteriser(planes, grid, s, slice_thickness_mm)
+
+
 # --------------------------------------------------------------------------------------
 # The reusable mask
 # --------------------------------------------------------------------------------------
@@ -1470,13 +1482,9 @@ def structure_mask(
         raise ValueError(f"supersampling must be within 1–{MAX_SUPERSAMPLING}, got {supersampling}")
     if end_cap not in END_CAPS:
         raise ValueError(f"end_cap must be one of {END_CAPS}, got {end_cap!r}")
-    if _rasteriser is None:
-        planes = contour_planes(structure)
-        if len(planes) == 1 and slice_thickness_mm is None:
-            slice_thickness_mm = _grid_slice_thickness(grid)
-        r = _Rasteriser(planes, grid, s, slice_thickness_mm)
-    else:
-        r = _rasteriser
+    r = _rasteriser if _rasteriser is not None else _rasteriser_for(
+        structure, grid, s, slice_thickness_mm
+    )
     lo, hi = r.slabs(end_cap)
     areas = np.array([p.area_mm2 for p in r.planes])
     volume_cc = float(np.dot(areas, hi - lo)) / MM3_PER_CC

@@ -154,28 +154,31 @@ def _polygon_area(points: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, nxt[:, 1]) - np.dot(y, nxt[:, 0]))
 
 
-def _nesting_signs(polygons) -> np.ndarray:
-    """(−1)^depth per contour, depth = number of other contours containing its first vertex.
-
-    Every first vertex is tested against every edge of the plane at once (the crossing
-    test of :func:`points_in_polygons`, counted per polygon).
-    """
-    n = len(polygons)
-    if n == 1:
-        return np.ones(1)
-    firsts = np.array([p[0] for p in polygons])
+def _inside_each_polygon(points: np.ndarray, polygons) -> np.ndarray:
+    """(M, P) booleans: point m inside polygon p, by the crossing-number test against every
+    edge of every polygon at once (memory M × edges). Each edge is taken from its lower end,
+    as in the fill, so a point exactly on an edge shared by two contours is in one of them."""
     pts = np.concatenate(polygons)
     nxt = pts[_successor_index([len(p) for p in polygons])]
-    up = pts[:, 1] < nxt[:, 1]  # each edge from its lower end, as points_in_polygons
+    up = pts[:, 1] < nxt[:, 1]
     lo, hi = np.where(up[:, None], pts, nxt), np.where(up[:, None], nxt, pts)
     x1, y1, x2, y2 = lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]
-    px, py = firsts[:, 0:1], firsts[:, 1:2]
+    px, py = points[:, 0:1], points[:, 1:2]
     straddle = (y1 <= py) != (y2 <= py)
     with np.errstate(divide="ignore", invalid="ignore"):
         x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
-    hits = (straddle & (px < x_cross)).astype(np.intp)  # (n vertices, all edges)
+    hits = (straddle & (px < x_cross)).astype(np.intp)  # (points, all edges)
     starts = np.concatenate(([0], np.cumsum([len(p) for p in polygons])[:-1]))
-    inside = np.add.reduceat(hits, starts, axis=1) % 2 == 1  # (vertex, polygon)
+    return np.add.reduceat(hits, starts, axis=1) % 2 == 1
+
+
+def _nesting_signs(polygons) -> np.ndarray:
+    """(−1)^depth per contour, depth = number of other contours containing its first vertex
+    (every first vertex against every edge of the plane at once)."""
+    n = len(polygons)
+    if n == 1:
+        return np.ones(1)
+    inside = _inside_each_polygon(np.array([p[0] for p in polygons]), polygons)
     np.fill_diagonal(inside, False)
     depth = inside.sum(axis=1)
     return np.where(depth % 2 == 0, 1.0, -1.0)
@@ -385,20 +388,11 @@ def points_in_polygons(
     edge is inside the region at larger x (on a horizontal edge, at larger y) — the fill's
     rule in its even rows — so contours sharing an edge count such a point once.
     """
-    pts = np.asarray(points_xy, dtype=float)
-    inside = np.zeros(len(pts), dtype=bool)
-    px, py = pts[:, 0:1], pts[:, 1:2]
-    for poly in polygons:
-        nxt = _next(poly)
-        up = poly[:, 1] < nxt[:, 1]  # each edge from its lower end, as in the fill
-        lo, hi = np.where(up[:, None], poly, nxt), np.where(up[:, None], nxt, poly)
-        x1, y1 = lo[:, 0], lo[:, 1]
-        x2, y2 = hi[:, 0], hi[:, 1]
-        straddle = (y1 <= py) != (y2 <= py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= (np.count_nonzero(straddle & (px < x_cross), axis=1) % 2).astype(bool)
-    return inside
+    pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
+    if not len(polygons) or not len(pts):
+        return np.zeros(len(pts), dtype=bool)
+    # XOR over the polygons: an odd number of them contain the point
+    return _inside_each_polygon(pts, polygons).sum(axis=1) % 2 == 1
 
 
 def even_odd_area_mm2(polygons: tuple[np.ndarray, ...] | list[np.ndarray]) -> float:
@@ -418,8 +412,8 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0)
     ``x_mm`` and ``y_mm`` are sorted sample coordinates (any spacing). A scanline fill: each
     polygon edge is intersected with the sample rows it spans (half-open in y, so vertices
     are counted once); along each row the crossings, in x order, open and close inside runs
-    (:func:`_run_keys`), whose ends toggle the parity, and a cumulative sum along x fills
-    them. Cost is O(edges + crossings + samples) — no test of every point against every
+    (:func:`_run_keys`), and the runs and gaps between them, laid end to end, fill the
+    mask. Cost is O(edges + crossings + samples) — no test of every point against every
     edge. Several polygons combine by XOR (holes and islands) for free.
 
     Ties (a sample exactly on an edge) are split by row parity: in rows whose global index
@@ -435,22 +429,17 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0)
     keys = _run_keys(polygons, x_mm, y_mm, row0)
     if keys.size == 0:
         return np.zeros((nrows, ncols), dtype=bool)
-    # Hot path: the runs are sorted, so the mask is the gaps and runs laid end to end (one
-    # np.repeat, one write per sample) — 4× faster than toggles + cumsum + parity below.
+    # The keys are sorted (_run_keys), so the mask is the gaps and runs laid end to end: one
+    # np.repeat, one write per sample (4× faster than toggles, a cumsum and the parity).
     row, col = np.divmod(keys, ncols + 1)
     flat = row * ncols + col  # column ncols (end of a row) is the next row's column 0
     lengths = np.empty(flat.size + 1, dtype=flat.dtype)  # np.diff(prepend, append), cheaper
     lengths[0] = flat[0]
     np.subtract(flat[1:], flat[:-1], out=lengths[1:-1])
     lengths[-1] = nrows * ncols - flat[-1]
-    if lengths.min() >= 0:
-        parity = np.zeros(lengths.size, dtype=bool)
-        parity[1::2] = True
-        return np.repeat(parity, lengths).reshape(nrows, ncols)
-    counts = np.bincount(keys, minlength=nrows * (ncols + 1))
-    toggles = counts.astype(np.uint8).reshape(nrows, ncols + 1)[:, :ncols]
-    # uint8 cumsum wraps mod 256, which keeps the parity
-    return (np.cumsum(toggles, axis=1, dtype=np.uint8) & 1).astype(bool)
+    parity = np.zeros(lengths.size, dtype=bool)
+    parity[1::2] = True
+    return np.repeat(parity, lengths).reshape(nrows, ncols)
 
 
 def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np.ndarray:

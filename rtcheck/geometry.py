@@ -802,11 +802,9 @@ class StructureMask:
             starts = list(range(0, nz, step))
             chunks = [(k0, min(nz, k0 + step)) for k0 in starts]
         else:
-            on = np.concatenate(([False], np.asarray(layers, dtype=bool), [False]))
-            edges = np.flatnonzero(np.diff(on.astype(np.int8)))
             chunks = [
                 (k0, min(b, k0 + step))
-                for a, b in zip(edges[::2], edges[1::2], strict=True)
+                for a, b in _true_runs(np.asarray(layers, dtype=bool))
                 for k0 in range(a, b, step)
             ]
         for k0, k1 in chunks:

@@ -132,10 +132,9 @@ class _Accumulator:
         if self.n == 0:
             return None, None
         if self._raw_bins is None or self._raw_bins[0] != len(self.raw):
-            binned = _Accumulator(self.lo, self.hi)
-            binned.raw = self.raw
-            binned._flush()
-            self._raw_bins = (len(self.raw), binned.vol, binned.dv)
+            vol, dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
+            self._bin_raw_into(vol, dv)
+            self._raw_bins = (len(self.raw), vol, dv)
         return self._raw_bins[1], self._raw_bins[2]
 
     def _flush(self) -> None:
@@ -143,15 +142,19 @@ class _Accumulator:
         if self.vol is None:
             self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
         self._raw_bins = None
+        self._bin_raw_into(self.vol, self.dv)  # type: ignore[arg-type]
+        self.raw, self.n = [], 0
+
+    def _bin_raw_into(self, vol: np.ndarray, dv: np.ndarray) -> None:
+        """Add the raw chunks' volumes and dose × volume to the bins ``vol``, ``dv``."""
         for d, v in self.raw:
             idx = self._index(d)
             if isinstance(v, float):
-                self.vol += np.bincount(idx, minlength=_DOSE_BINS) * v
-                self.dv += np.bincount(idx, weights=d, minlength=_DOSE_BINS) * v  # type: ignore[operator]
+                vol += np.bincount(idx, minlength=_DOSE_BINS) * v
+                dv += np.bincount(idx, weights=d, minlength=_DOSE_BINS) * v
             else:
-                self.vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)
-                self.dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)  # type: ignore[operator]
-        self.raw, self.n = [], 0
+                vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)
+                dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)
 
     def _index(self, d: np.ndarray) -> np.ndarray:
         span = self.hi - self.lo

@@ -522,27 +522,12 @@ def _contour_points(item: Dataset) -> np.ndarray:
     return values.reshape(-1, 3)
 
 
-#: ContourType of each raw ContourGeometricType value already seen (b"CLOSED_PLANAR ", ...).
-_TYPE_OF_RAW: dict[bytes, ContourType] = {}
-
-
 def _contour_type(item: Dataset, roi: str, path: Path) -> ContourType:
     raw = item.get_item(_CONTOUR_TYPE_TAG)
     value = getattr(raw, "value", None)
     if isinstance(raw, RawDataElement) and raw.VR in (None, "CS") and isinstance(value, bytes):
-        known = _TYPE_OF_RAW.get(value)
-        if known is not None:
-            return known
         # the raw text (pydicom's element conversion costs more than the rest of the contour)
         text = value.decode("ascii", "replace").strip(" \x00").upper()
-        try:
-            kind = ContourType(text)
-        except ValueError:
-            pass  # refused below
-        else:
-            if len(_TYPE_OF_RAW) < 64:
-                _TYPE_OF_RAW[value] = kind
-            return kind
     else:
         text = str(item.get("ContourGeometricType", "") or "").strip().upper()
     try:

@@ -265,35 +265,38 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     sizes = np.array([len(poly) for poly in polys])
     p = np.concatenate(polys)
     n = len(p)
-    q = p[_successor_index(sizes)]  # each edge's end: its contour's next point
-    contour = np.repeat(np.arange(len(polys)), sizes)
-    plane_of = np.repeat(
-        np.arange(len(planes)), [sum(len(poly) for poly in pl.polygons) for pl in planes]
-    )
+    ends = np.cumsum(sizes)
+    q = np.empty_like(p)  # each edge's end: its contour's next point (two copies, no gather)
+    q[:-1] = p[1:]
+    q[ends - 1] = p[ends - sizes]
     px, py, qx, qy = p[:, 0], p[:, 1], q[:, 0], q[:, 1]
     span = float(py.max() - py.min()) + 1.0
-    shift = plane_of * span  # planes never overlap in y
+    plane_of_poly = np.repeat(np.arange(len(planes)), [len(pl.polygons) for pl in planes])
+    shift = np.repeat(plane_of_poly * span, sizes)  # planes never overlap in y
     ylo = np.minimum(py, qy) + shift
     yhi = np.maximum(py, qy) + shift
     # candidate pairs in y-sorted order: edge a and the edges after it that start at or
-    # below its top (contiguous runs, so the gathers below stay local)
+    # below its top (contiguous runs a + 1 … a + count[a], so the gathers stay local)
     order = np.argsort(ylo, kind="stable")
     ylo_s = ylo[order]
     count = np.maximum(np.searchsorted(ylo_s, yhi[order], side="right") - np.arange(1, n + 1), 0)
     total = int(count.sum())
     if total == 0:
         return None
-    a, k, _ = _ragged(count)
-    b = a + 1 + k
-    # x ranges must overlap too (most pairs fail here: edges across the contour)
+    a = np.repeat(np.arange(n), count)
+    b = np.arange(total) + np.repeat(np.arange(1, n + 1) - (np.cumsum(count) - count), count)
+    # x ranges must overlap too (most pairs fail here: edges across the contour); np.take
+    # and index lists rather than fancy and boolean indexing: the same elements, faster
+    take = np.take
     xlo_s, xhi_s = np.minimum(px, qx)[order], np.maximum(px, qx)[order]
-    keep = (xlo_s[a] <= xhi_s[b]) & (xlo_s[b] <= xhi_s[a])
-    i, j = order[a[keep]], order[b[keep]]
+    keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
+    i, j = take(order, take(a, keep)), take(order, take(b, keep))
     # neighbouring edges of one contour share a vertex: not a crossing
     gap = np.abs(i - j)
+    contour = np.repeat(np.arange(len(polys)), sizes)
     ci = contour[i]
-    neighbours = (ci == contour[j]) & ((gap == 1) | (gap == sizes[ci] - 1))
-    i, j = i[~neighbours], j[~neighbours]
+    apart = np.flatnonzero((ci != contour[j]) | ((gap != 1) & (gap != sizes[ci] - 1)))
+    i, j = i[apart], j[apart]
     if i.size == 0:
         return None
 
@@ -312,7 +315,10 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     rank = np.empty(n, dtype=np.intp)
     rank[order] = np.arange(n)
     first = int(np.lexsort((rank[j], i))[0])
-    return planes[int(plane_of[i[first]])].z_mm, bool(contour[i[first]] == contour[j[first]])
+    return (
+        planes[int(np.repeat(plane_of_poly, sizes)[i[first]])].z_mm,
+        bool(contour[i[first]] == contour[j[first]]),
+    )
 
 
 def slab_bounds(

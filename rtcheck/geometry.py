@@ -167,20 +167,33 @@ def _polygon_area(points: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, nxt[:, 1]) - np.dot(y, nxt[:, 0]))
 
 
+def _edge_hits(px, py, x1, y1, x2, y2) -> np.ndarray:
+    """The crossing-number test of points (px, py) against edges (x1, y1)–(x2, y2) taken
+    from their lower end (broadcast): the edge straddles the point's row (half-open) and
+    crosses it right of the point."""
+    straddle = (y1 <= py) != (y2 <= py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
+    return straddle & (px < x_cross)
+
+
+def _lower_first_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The polygons' points laid end to end, and each edge's lower and upper end ((N, 2)
+    each): every edge taken from its lower end, as in the fill, so that an edge shared by
+    two contours gives the same test in both."""
+    pts = np.concatenate(polygons)
+    nxt = _next_points(pts, [len(p) for p in polygons])
+    up = (pts[:, 1] < nxt[:, 1])[:, None]
+    return pts, np.where(up, pts, nxt), np.where(up, nxt, pts)
+
+
 def _inside_each_polygon(points: np.ndarray, polygons) -> np.ndarray:
     """(M, P) booleans: point m inside polygon p, by the crossing-number test against every
     edge of every polygon at once (memory M × edges). Each edge is taken from its lower end,
     as in the fill, so a point exactly on an edge shared by two contours is in one of them."""
-    pts = np.concatenate(polygons)
-    nxt = pts[_successor_index([len(p) for p in polygons])]
-    up = pts[:, 1] < nxt[:, 1]
-    lo, hi = np.where(up[:, None], pts, nxt), np.where(up[:, None], nxt, pts)
-    x1, y1, x2, y2 = lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]
+    _, lo, hi = _lower_first_edges(polygons)
     px, py = points[:, 0:1], points[:, 1:2]
-    straddle = (y1 <= py) != (y2 <= py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
-    hits = (straddle & (px < x_cross)).astype(np.intp)  # (points, all edges)
+    hits = _edge_hits(px, py, lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]).astype(np.intp)
     starts = np.concatenate(([0], np.cumsum([len(p) for p in polygons])[:-1]))
     return np.add.reduceat(hits, starts, axis=1) % 2 == 1
 
@@ -188,13 +201,76 @@ def _inside_each_polygon(points: np.ndarray, polygons) -> np.ndarray:
 def _nesting_signs(polygons) -> np.ndarray:
     """(−1)^depth per contour, depth = number of other contours containing its first vertex
     (every first vertex against every edge of the plane at once)."""
-    n = len(polygons)
-    if n == 1:
+    if len(polygons) == 1:
         return np.ones(1)
-    inside = _inside_each_polygon(np.array([p[0] for p in polygons]), polygons)
-    np.fill_diagonal(inside, False)
-    depth = inside.sum(axis=1)
-    return np.where(depth % 2 == 0, 1.0, -1.0)
+    return _nesting_signs_of_planes([polygons])[0]
+
+
+#: Most (first vertex, edge) pairs tested at once by :func:`_nesting_signs_of_planes`.
+_NESTING_BATCH_PAIRS = 1 << 20
+
+
+def _nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
+    """:func:`_nesting_signs` of several planes' polygon sets: the planes with several
+    contours tested together, in batches of at most :data:`_NESTING_BATCH_PAIRS` vertex–edge
+    pairs (a larger plane alone), since a plane's own numpy calls cost more than its test
+    (tens of planes with several contours in a body or a lung)."""
+    signs: list[np.ndarray | None] = [np.ones(1) if len(ps) == 1 else None for ps in polygon_sets]
+    batch: list[int] = []
+    pairs = 0
+    for i, ps in enumerate(polygon_sets):
+        if len(ps) == 1:
+            continue
+        size = len(ps) * sum(len(p) for p in ps)
+        if batch and pairs + size > _NESTING_BATCH_PAIRS:
+            for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
+                signs[j] = sg
+            batch, pairs = [], 0
+        batch.append(i)
+        pairs += size
+    if batch:
+        for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
+            signs[j] = sg
+    return signs  # type: ignore[return-value]
+
+
+def _nesting_batch(polygon_sets) -> list[np.ndarray]:
+    """Nesting signs of planes with several contours each: every contour's first vertex
+    against every edge of its plane (the crossing-number test of _inside_each_polygon, pair
+    by pair), hits counted per (vertex, contour) in one bincount per batch."""
+    m = np.array([len(ps) for ps in polygon_sets])  # contours per plane
+    polys = [p for ps in polygon_sets for p in ps]
+    sizes = np.array([len(p) for p in polys])
+    pts, lo, hi = _lower_first_edges(polys)
+    n_poly = len(polys)
+    plane_of = np.repeat(np.arange(len(m)), m)  # each contour's plane
+    g0 = np.cumsum(m) - m  # each plane's first contour
+    edges = np.add.reduceat(sizes, g0)  # edges per plane
+    # pairs: each contour's first vertex with every edge of its plane
+    reps = edges[plane_of]
+    vertex = np.repeat(np.arange(n_poly), reps)
+    edge = np.arange(int(reps.sum())) + np.repeat(
+        (np.cumsum(edges) - edges)[plane_of] - (np.cumsum(reps) - reps), reps
+    )
+    first = pts[np.cumsum(sizes) - sizes]
+    hits = np.flatnonzero(
+        _edge_hits(
+            first[vertex, 0], first[vertex, 1], lo[edge, 0], lo[edge, 1], hi[edge, 0], hi[edge, 1]
+        )
+    )
+    # parity of the hits per (vertex, contour), in per-plane m × m blocks
+    k, q = vertex[hits], np.repeat(np.arange(n_poly), sizes)[edge[hits]]
+    blocks = m * m
+    block_start = np.cumsum(blocks) - blocks
+    pk = plane_of[k]
+    key = block_start[pk] + (k - g0[pk]) * m[pk] + (q - g0[pk])
+    inside = np.bincount(key, minlength=int(blocks.sum())) % 2 == 1
+    # depth: the other contours of the plane that contain the vertex
+    entry_plane = np.repeat(np.arange(len(m)), blocks)
+    row, col = np.divmod(np.arange(int(blocks.sum())) - block_start[entry_plane], m[entry_plane])
+    depth = np.bincount((g0[entry_plane] + row)[inside & (row != col)], minlength=n_poly)
+    signs = np.where(depth % 2 == 0, 1.0, -1.0)
+    return np.split(signs, np.cumsum(m)[:-1])
 
 
 def contour_planes(structure: Structure) -> list[ContourPlane]:
@@ -253,6 +329,14 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             remedy="correct the contour in the planning system (remove the loop or overlap) "
             "and export the structure set again",
         )
+    several = [pl for pl in planes if len(pl.polygons) > 1]
+    if several:
+        # the nesting of all planes with several contours in one batched test, stored as
+        # each plane's nesting_signs (a cached property: object.__setattr__ fills its cache)
+        for pl, signs in zip(
+            several, _nesting_signs_of_planes([pl.polygons for pl in several]), strict=True
+        ):
+            object.__setattr__(pl, "nesting_signs", signs)
     return planes
 
 

@@ -126,9 +126,10 @@ def _successor_index(sizes: np.ndarray | Sequence[int]) -> np.ndarray:
 
 
 def _next_points(points: np.ndarray, sizes: np.ndarray | Sequence[int]) -> np.ndarray:
-    """For polygons of ``sizes`` points laid end to end: each point's successor in its
-    polygon (each polygon's last point is followed by its first), i.e.
-    ``points[_successor_index(sizes)]`` by two copies instead of a gather."""
+    """For polygons of ``sizes`` points laid end to end (``points``: the points, or any
+    values per point): each point's successor in its polygon (each polygon's last point is
+    followed by its first), i.e. ``points[_successor_index(sizes)]`` by two copies
+    instead of a gather."""
     sizes = np.asarray(sizes, dtype=np.intp)
     nxt = np.empty_like(points)
     if len(points):
@@ -580,7 +581,8 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndar
     """
     empty = np.zeros(0, dtype=np.intp)
     pts = np.concatenate(polygons)
-    nxt = _next_points(pts, [len(p) for p in polygons])
+    sizes = [len(p) for p in polygons]
+    nxt = _next_points(pts, sizes)
     x1, y1, x2, y2 = pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1]
     # each edge from its lower end, so that an edge shared by two contours (traversed in
     # opposite directions) gives bit-identical crossings and the partition stays exact;
@@ -588,8 +590,10 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndar
     up = y1 < y2
     x1, x2 = np.where(up, x1, x2), np.where(up, x2, x1)
     ylo, yhi = np.where(up, y1, y2), np.where(up, y2, y1)
-    r0 = np.searchsorted(y_mm, ylo, side="left")  # rows with ylo <= y < yhi
-    r1 = np.searchsorted(y_mm, yhi, side="left")
+    # rows with ylo <= y < yhi: each vertex searched once (it ends two edges)
+    row_at = np.searchsorted(y_mm, y1, side="left")
+    row_next = _next_points(row_at, sizes)
+    r0, r1 = np.where(up, row_at, row_next), np.where(up, row_next, row_at)
     counts = r1 - r0
     total = int(counts.sum())
     if total == 0:
@@ -1401,6 +1405,11 @@ class _Rasteriser:
         return cached
 
     @cached_property
+    def plane_areas(self) -> np.ndarray:
+        """Each plane's even-odd area (mm²), for the volumes of every end cap's mask."""
+        return np.array([p.area_mm2 for p in self.planes])
+
+    @cached_property
     def in_grid_areas(self) -> dict[int, float]:
         """Cache of each plane's contour area inside the grid's x/y extent (mm²)."""
         return {}
@@ -1527,12 +1536,12 @@ class _Rasteriser:
         bits = _bit_rows(s)
         if all_single:
             start = local[kk, 0] * (ny * s * nx) + rows
-            block = np.take(bits, flat_masks[start[:, None] + rows_off]).view(bool)
+            block = np.take(bits, np.take(flat_masks, start[:, None] + rows_off)).view(bool)
             sub = np.empty((len(kk), s, s, s), dtype=bool)
             sub[:] = block.reshape(len(kk), 1, s, s)
         else:
             start = local[kk] * (ny * s * nx) + rows[:, None]  # (nb, s heights)
-            sub = np.take(bits, flat_masks[start[:, :, None] + rows_off]).view(bool)
+            sub = np.take(bits, np.take(flat_masks, start[:, :, None] + rows_off)).view(bool)
             sub = sub.reshape(len(kk), s, s, s)
         return count, flat_b + k0 * ny * nx, sub
 
@@ -1591,8 +1600,7 @@ def structure_mask(
         structure, grid, s, slice_thickness_mm
     )
     lo, hi = r.slabs(end_cap)
-    areas = np.array([p.area_mm2 for p in r.planes])
-    volume_cc = float(np.dot(areas, hi - lo)) / MM3_PER_CC
+    volume_cc = float(np.dot(r.plane_areas, hi - lo)) / MM3_PER_CC
     in_grid_cc = (
         _in_grid_volume_cc(
             r.planes, lo, hi, r.x_edges, r.y_edges, r.z_edges, r.in_grid_areas, r.plane_bounds
@@ -1625,7 +1633,8 @@ def structure_mask(
             sub_list.append(sub)
     voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)
     inside = np.concatenate(sub_list) if sub_list else np.zeros((0, s, s, s), dtype=bool)
-    if voxels.size > 1 and np.any(np.diff(voxels) < 0):  # spliced variant: keep them sorted
+    # a spliced variant's voxels are sorted again (the others come sorted, chunk by chunk)
+    if _base is not None and voxels.size > 1 and np.any(np.diff(voxels) < 0):
         order = np.argsort(voxels, kind="stable")
         voxels, inside = voxels[order], inside[order]
     slices = (slice(*r.zb), slice(*r.yb), slice(*r.xb)) if not r.empty else (slice(0, 0),) * 3

@@ -1529,19 +1529,22 @@ class _Rasteriser:
         # inside sub-samples of the boundary voxels, gathered from the plane masks: the s
         # packed rows of each voxel at each sub-sample height (heights in no slab read the
         # empty plane), unpacked to (nb, s heights, s rows, s columns) booleans; in a chunk
-        # of single layers, the s × s block of the first height stands for all of them
+        # of single layers, the s × s block of the first height stands for all of them.
+        # The byte indices are laid out rows first (long inner loops: the broadcast add
+        # over a last axis of s is 3× slower), the unpacking reads them in voxel order.
         rows = (iy * s) * nx + ix
         rows_off = np.arange(s) * nx
         flat_masks = masks.reshape(-1)
         bits = _bit_rows(s)
         if all_single:
             start = local[kk, 0] * (ny * s * nx) + rows
-            block = np.take(bits, np.take(flat_masks, start[:, None] + rows_off)).view(bool)
+            block = np.take(flat_masks, start + rows_off[:, None])  # (s rows, nb)
             sub = np.empty((len(kk), s, s, s), dtype=bool)
-            sub[:] = block.reshape(len(kk), 1, s, s)
+            sub[:] = np.take(bits, block.T).view(bool).reshape(len(kk), 1, s, s)
         else:
             start = local[kk] * (ny * s * nx) + rows[:, None]  # (nb, s heights)
-            sub = np.take(bits, np.take(flat_masks, start[:, :, None] + rows_off)).view(bool)
+            block = np.take(flat_masks, start + rows_off[:, None, None])  # (s rows, nb, s)
+            sub = np.take(bits, block.transpose(1, 2, 0)).view(bool)
             sub = sub.reshape(len(kk), s, s, s)
         return count, flat_b + k0 * ny * nx, sub
 

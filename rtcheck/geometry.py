@@ -1491,23 +1491,23 @@ class _Rasteriser:
             a.setflags(write=False)
         return masks
 
-    def layers(self, k0: int, k1: int, plane_idx: np.ndarray):
-        """Counts (k1 − k0, ny, nx) of box layers k0 … k1 − 1, and their boundary voxels:
-        flat box indices (sorted) and inside sub-samples (nb, s_z, s_y, s_x)."""
+    def layers(self, ks: np.ndarray, plane_idx: np.ndarray):
+        """Counts (len(ks), ny, nx) of the box layers ``ks`` (ascending), and their boundary
+        voxels: flat box indices (sorted) and inside sub-samples (nb, s_z, s_y, s_x)."""
         s, ny, nx = self.s, self.shape[1], self.shape[2]
-        pid = plane_idx[k0 * s : k1 * s].reshape(k1 - k0, s)
-        used = pid[pid >= 0]
-        if used.size == 0:
-            return (
-                np.zeros((k1 - k0, ny, nx), dtype=np.uint8),
-                np.zeros(0, dtype=np.intp),
-                np.zeros((0, s, s, s), dtype=bool),
-            )
+        pid = plane_idx.reshape(-1, s)[ks]
         whole = self._all_plane_masks
         if whole is not None:
             p0, n = 0, len(self.planes)
             masks, plane_counts = whole
         else:
+            used = pid[pid >= 0]
+            if used.size == 0:
+                return (
+                    np.zeros((len(ks), ny, nx), dtype=np.uint8),
+                    np.zeros(0, dtype=np.intp),
+                    np.zeros((0, s, s, s), dtype=bool),
+                )
             p0, p1 = int(used.min()), int(used.max()) + 1
             n = p1 - p0
             masks, plane_counts = self.plane_masks(p0, p1)
@@ -1546,31 +1546,36 @@ class _Rasteriser:
             block = np.take(flat_masks, start + rows_off[:, None, None])  # (s rows, nb, s)
             sub = np.take(bits, block.transpose(1, 2, 0)).view(bool)
             sub = sub.reshape(len(kk), s, s, s)
-        return count, flat_b + k0 * ny * nx, sub
+        return count, ks[kk] * (ny * nx) + rest, sub
 
-    def layer_chunks(self, layers: np.ndarray, plane_idx: np.ndarray):
-        """Runs [k0, k1) of consecutive ``layers`` whose planes' sub-sample masks together
-        stay within :data:`_RASTER_CHUNK_SAMPLES` (memory bound; at least one layer)."""
+    def layer_chunks(self, layers: np.ndarray, plane_idx: np.ndarray) -> list[np.ndarray]:
+        """The box ``layers`` (ascending) in chunks to rasterise at once: all of them when
+        the planes' masks are kept (:attr:`_all_plane_masks`), else runs of consecutive
+        layers whose planes' sub-sample masks together stay within
+        :data:`_RASTER_CHUNK_SAMPLES` (memory bound; at least one layer)."""
+        layers = np.asarray(layers, dtype=np.intp)
+        if self._all_plane_masks is not None:
+            return [layers] if layers.size else []
         s = self.s
         per_plane = self.shape[1] * s * self.shape[2] * s
         pid = plane_idx.reshape(-1, s)
         big = len(self.planes)
         lows = np.where(pid >= 0, pid, big).min(axis=1).tolist()  # big: no plane
         highs = pid.max(axis=1).tolist()  # −1: no plane
-        chunks: list[tuple[int, int]] = []
+        chunks: list[np.ndarray] = []
         k0 = prev = -2
         p_lo, p_hi = big, -1
-        for k in np.asarray(layers, dtype=np.intp).tolist():
+        for k in layers.tolist():
             lo, hi = min(p_lo, lows[k]), max(p_hi, highs[k])
             if k == prev + 1 and (hi < lo or (hi - lo + 1) * per_plane <= _RASTER_CHUNK_SAMPLES):
                 p_lo, p_hi, prev = lo, hi, k
                 continue
             if prev >= 0:
-                chunks.append((k0, prev + 1))
+                chunks.append(np.arange(k0, prev + 1))
             k0 = prev = k
             p_lo, p_hi = lows[k], highs[k]
         if prev >= 0:
-            chunks.append((k0, prev + 1))
+            chunks.append(np.arange(k0, prev + 1))
         return chunks
 
 
@@ -1629,9 +1634,9 @@ def structure_mask(
             sub_list.append(_base.boundary_inside[keep])
         # Hot path: the scanline fill of all planes of a chunk at once (packed),
         # the per-voxel block counts and one gather of the boundary voxels' sub-samples.
-        for k0, k1 in r.layer_chunks(layers, plane_idx):
-            count, vox, sub = r.layers(k0, k1, plane_idx)
-            counts[k0:k1] = count
+        for ks in r.layer_chunks(layers, plane_idx):
+            count, vox, sub = r.layers(ks, plane_idx)
+            counts[ks] = count
             vox_list.append(vox)
             sub_list.append(sub)
     voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)

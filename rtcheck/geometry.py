@@ -1640,12 +1640,10 @@ def structure_mask(
             counts[ks] = count
             vox_list.append(vox)
             sub_list.append(sub)
+    if _base is not None and len(vox_list) > 1:
+        vox_list, sub_list = _spliced(vox_list[0], sub_list[0], vox_list[1:], sub_list[1:])
     voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)
     inside = np.concatenate(sub_list) if sub_list else np.zeros((0, s, s, s), dtype=bool)
-    # a spliced variant's voxels are sorted again (the others come sorted, chunk by chunk)
-    if _base is not None and voxels.size > 1 and np.any(np.diff(voxels) < 0):
-        order = np.argsort(voxels, kind="stable")
-        voxels, inside = voxels[order], inside[order]
     slices = (slice(*r.zb), slice(*r.yb), slice(*r.xb)) if not r.empty else (slice(0, 0),) * 3
     return StructureMask(
         roi_number=structure.roi_number,
@@ -1669,6 +1667,27 @@ def structure_mask(
         in_grid_volume_cc=in_grid_cc,
         weight_tables=None if r.empty else r.weight_tables,
     )
+
+
+def _spliced(kept_vox, kept_sub, new_vox, new_sub) -> tuple[list, list]:
+    """A variant's boundary voxels in order, as pieces to concatenate: the voxels kept from
+    its base mask and the re-rasterised ones (lists of chunks) are each sorted and lie in
+    different layers, so each run of new voxels goes between the kept ones where it
+    belongs: the order a sort would give (flat indices are distinct), without sorting."""
+    new_v = np.concatenate(new_vox)
+    if not new_v.size:
+        return [kept_vox], [kept_sub]
+    new_s = np.concatenate(new_sub)
+    at = np.searchsorted(kept_vox, new_v)  # where each new voxel goes among the kept ones
+    cuts = (np.flatnonzero(np.diff(at)) + 1).tolist()
+    vox, sub = [], []
+    prev = 0
+    for a, b in zip([0, *cuts], [*cuts, len(new_v)], strict=True):
+        p = int(at[a])
+        vox += [kept_vox[prev:p], new_v[a:b]]
+        sub += [kept_sub[prev:p], new_s[a:b]]
+        prev = p
+    return vox + [kept_vox[prev:]], sub + [kept_sub[prev:]]
 
 
 # --------------------------------------------------------------------------------------

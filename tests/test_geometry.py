@@ -524,3 +524,79 @@ def test_mask_sub_samples_equal_a_sub_sample_by_sub_sample_fill(end_cap, contour
     assert np.array_equal(mask.boundary_voxels, boundary)
     assert np.array_equal(mask.boundary_inside, blocks.reshape(-1, s, s, s)[boundary])
     assert boundary.size > 0 and (counts == s**3).any()
+
+
+def _nested_plane_sets(seed: int, n_sets: int) -> list[tuple[np.ndarray, ...]]:
+    """Random planes of 1–5 contours: circles and squares, nested or apart, vertices on
+    round values (shared rows and columns), some clockwise."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for _ in range(n_sets):
+        polys = []
+        for _c in range(int(rng.integers(1, 6))):
+            cx, cy = rng.integers(-3, 4, 2)
+            if rng.random() < 0.5:
+                t = np.linspace(0, 2 * np.pi, int(rng.integers(5, 13)), endpoint=False)
+                r = float(rng.integers(1, 6))
+                pts = np.round(np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], axis=1), 1)
+            else:
+                pts = square(float(cx), float(cy), float(rng.integers(1, 5)))
+            polys.append(pts if rng.random() < 0.7 else pts[::-1])
+        sets.append(tuple(polys))
+    return sets
+
+
+@pytest.mark.parametrize("batch_pairs", [1, 200, 1 << 20])
+def test_nesting_signs_of_many_planes_equal_each_planes_crossing_number_depth(
+    monkeypatch, batch_pairs
+):
+    # the batched test (planes with several contours together, in batches of any size)
+    # against each plane's own crossing-number test of its contours' first vertices
+    import rtcheck.geometry as geometry
+
+    monkeypatch.setattr(geometry, "_NESTING_BATCH_PAIRS", batch_pairs)
+    sets = _nested_plane_sets(11, 300)
+    got = geometry._nesting_signs_of_planes(sets)
+    holes = 0
+    for polys, signs in zip(sets, got, strict=True):
+        inside = geometry._inside_each_polygon(np.array([p[0] for p in polys]), polys)
+        np.fill_diagonal(inside, False)
+        expected = np.where(inside.sum(axis=1) % 2 == 0, 1.0, -1.0)
+        assert signs.dtype == expected.dtype and np.array_equal(signs, expected)
+        holes += int((signs < 0).any())
+    assert holes > 30
+
+
+def test_contour_planes_give_planes_with_several_contours_their_nesting_signs():
+    polys = (square(0, 0, 4), square(0, 0, 2, ccw=False), square(0, 0, 1), square(9, 0, 1))
+    st_ = prism(polys, [0.0, 2.0])
+    for plane in contour_planes(st_):
+        assert np.array_equal(plane.nesting_signs, [1.0, -1.0, 1.0, 1.0])
+        assert plane.area_mm2 == pytest.approx(64 - 16 + 4 + 4)
+
+
+def test_next_points_follow_each_polygon_round_as_the_successor_index():
+    from rtcheck.geometry import _next_points, _successor_index
+
+    sizes = [3, 0, 5, 1, 4]
+    points = np.arange(2 * sum(sizes), dtype=float).reshape(-1, 2)
+    assert np.array_equal(_next_points(points, sizes), points[_successor_index(sizes)])
+    assert np.array_equal(_next_points(points[:, 0], sizes), points[_successor_index(sizes), 0])
+
+
+def test_spliced_variant_voxels_are_in_the_order_of_a_sort():
+    from rtcheck.geometry import _spliced
+
+    rng = np.random.default_rng(5)
+    layer = rng.integers(0, 40, 500)
+    flat = np.unique(layer * 1000 + rng.integers(0, 1000, 500))
+    changed = np.isin(flat // 1000, [0, 1, 2, 17, 38, 39])
+    kept, new = flat[~changed], flat[changed]
+    sub = rng.random((flat.size, 2, 2, 2)) < 0.5
+    kept_sub, new_sub = sub[~changed], sub[changed]
+    half = len(new) // 2  # the new voxels in two chunks
+    vox, inside = _spliced(kept, kept_sub, [new[:half], new[half:]], [new_sub[:half], new_sub[half:]])
+    assert np.array_equal(np.concatenate(vox), flat)
+    assert np.array_equal(np.concatenate(inside), sub)
+    vox, inside = _spliced(kept, kept_sub, [new[:0]], [new_sub[:0]])
+    assert np.array_equal(np.concatenate(vox), kept)

@@ -388,17 +388,31 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     more = np.flatnonzero(count == _NEAR_EDGES)
     if more.size:
         count[more] = np.searchsorted(ylo_s, yhi_s[more], side="right") - more - 1
-    total = int(count.sum())
-    if total == 0:
+    if not count.any():
         return None
-    a = np.repeat(np.arange(n), count)
-    b = np.arange(total) + np.repeat(np.arange(1, n + 1) - (np.cumsum(count) - count), count)
-    # x ranges must overlap too (most pairs fail here: edges across the contour); np.take
-    # and index lists rather than fancy and boolean indexing: the same elements, faster
+    # the candidate pairs (a, b), a < b <= a + count[a], whose x ranges overlap too (most
+    # pairs fail here: edges across the contour): the pairs (a, a + d) for d up to
+    # _NEAR_EDGES by shifted slices (no gathers), those beyond for the edges with more
+    # (np.take and index lists: faster than fancy and boolean indexing). Their order does
+    # not matter: the crossing reported is chosen by edge order and rank below.
     take = np.take
-    xlo_s, xhi_s = np.minimum(px, qx)[order], np.maximum(px, qx)[order]
-    keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
-    i, j = take(order, take(a, keep)), take(order, take(b, keep))
+    xlo_s, xhi_s = take(np.minimum(px, qx), order), take(np.maximum(px, qx), order)
+    firsts, seconds = [], []
+    for d in range(1, min(_NEAR_EDGES, n - 1) + 1):
+        near = np.flatnonzero(
+            (count[:-d] >= d) & (xlo_s[:-d] <= xhi_s[d:]) & (xlo_s[d:] <= xhi_s[:-d])
+        )
+        firsts.append(near)
+        seconds.append(near + d)
+    extra = count[more] - _NEAR_EDGES  # partners beyond the first _NEAR_EDGES
+    total = int(extra.sum())
+    if total:
+        a = np.repeat(more, extra)
+        b = np.arange(total) + np.repeat(more + _NEAR_EDGES + 1 - (np.cumsum(extra) - extra), extra)
+        keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
+        firsts.append(take(a, keep))
+        seconds.append(take(b, keep))
+    i, j = take(order, np.concatenate(firsts)), take(order, np.concatenate(seconds))
     # neighbouring edges of one contour share a vertex: not a crossing
     gap = np.abs(i - j)
     contour = np.repeat(np.arange(len(polys)), sizes)

@@ -1368,7 +1368,9 @@ def _clipped_polygon_areas(polygons, x_range, y_range) -> np.ndarray:
 
 
 class _Rasteriser:
-    """Per-layer rasterisation of one ROI in its bounding box (memory ~ s³ × one layer)."""
+    """Per-layer rasterisation of one ROI in its bounding box (plane masks of at most
+    :data:`_RASTER_CHUNK_SAMPLES` sub-samples at once; kept for all the ROI's masks when
+    all planes fit)."""
 
     def __init__(self, planes, grid: DoseGrid, s: int, slice_thickness_mm: float | None):
         self.planes = planes
@@ -1607,7 +1609,8 @@ class _Rasteriser:
         return chunks
 
 
-#: Most sub-samples held at once while rasterising (plane masks of one chunk of layers).
+#: Most sub-samples held at once while rasterising (plane masks of one chunk of layers, or
+#: of all the planes of an ROI that fits, kept by its rasteriser for both end caps).
 _RASTER_CHUNK_SAMPLES = 1 << 24
 
 

@@ -707,15 +707,18 @@ def rasterise_planes_packed(
     return packed.reshape(out_shape)
 
 
-@cache
 def _bit_rows(s: int) -> np.ndarray:
     """Each byte's low s bits as s booleans (bit a at index a), one s-byte item per byte
-    value (read-only; made once per s): np.take of these items unpacks packed masks into
-    contiguous booleans in one gather, 4× faster than indexing a (256, 8) boolean table."""
+    value (read-only): np.take of these items unpacks packed masks into contiguous booleans
+    in one gather, 4× faster than indexing a (256, 8) boolean table."""
     bits = (np.arange(256)[:, None] >> np.arange(s)[None, :]) & 1
     rows = np.ascontiguousarray(bits.astype(bool)).view(f"V{s}").ravel()
     rows.setflags(write=False)
     return rows
+
+
+#: :func:`_bit_rows` of supersampling s at index s − 1 (s = 1 … MAX_SUPERSAMPLING).
+_BIT_ROWS = tuple(_bit_rows(s) for s in range(1, MAX_SUPERSAMPLING + 1))
 
 
 # --------------------------------------------------------------------------------------
@@ -1565,7 +1568,7 @@ class _Rasteriser:
         rows = (iy * s) * nx + ix
         rows_off = np.arange(s) * nx
         flat_masks = masks.reshape(-1)
-        bits = _bit_rows(s)
+        bits = _BIT_ROWS[s - 1]
         if all_single:
             start = local[kk, 0] * (ny * s * nx) + rows
             block = np.take(flat_masks, start + rows_off[:, None])  # (s rows, nb)

@@ -202,27 +202,32 @@ def _inside_each_polygon(points: np.ndarray, polygons) -> np.ndarray:
 def _nesting_signs(polygons) -> np.ndarray:
     """(−1)^depth per contour, depth = number of other contours containing its first vertex
     (every first vertex against every edge of the plane at once)."""
-    if len(polygons) == 1:
+    n = len(polygons)
+    if n == 1:
         return np.ones(1)
-    return _nesting_signs_of_planes([polygons])[0]
+    inside = _inside_each_polygon(np.array([p[0] for p in polygons]), polygons)
+    np.fill_diagonal(inside, False)
+    depth = inside.sum(axis=1)
+    return np.where(depth % 2 == 0, 1.0, -1.0)
 
 
 #: Most (first vertex, edge) pairs tested at once by :func:`_nesting_signs_of_planes`.
-_NESTING_BATCH_PAIRS = 1 << 20
+_NESTING_BATCH_PAIRS = 1 << 18
 
 
 def _nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
     """:func:`_nesting_signs` of several planes' polygon sets: the planes with several
     contours tested together, in batches of at most :data:`_NESTING_BATCH_PAIRS` vertex–edge
-    pairs (a larger plane alone), since a plane's own numpy calls cost more than its test
-    (tens of planes with several contours in a body or a lung)."""
-    signs: list[np.ndarray | None] = [np.ones(1) if len(ps) == 1 else None for ps in polygon_sets]
+    pairs (a larger plane alone, by :func:`_nesting_signs`), since a plane's own numpy calls
+    cost more than its test (tens of planes with several contours in a body or a lung)."""
+    signs: list[np.ndarray | None] = [None] * len(polygon_sets)
     batch: list[int] = []
     pairs = 0
     for i, ps in enumerate(polygon_sets):
-        if len(ps) == 1:
-            continue
         size = len(ps) * sum(len(p) for p in ps)
+        if len(ps) == 1 or size > _NESTING_BATCH_PAIRS:
+            signs[i] = _nesting_signs(ps)
+            continue
         if batch and pairs + size > _NESTING_BATCH_PAIRS:
             for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
                 signs[j] = sg

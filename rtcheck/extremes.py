@@ -43,7 +43,6 @@ from rtcheck.geometry import (
     ContourPlane,
     _axis_cells,
     _fractional_index,
-    _plane_bounds,
     _ragged,
     _successor_index,
     slab_bounds,
@@ -128,13 +127,16 @@ class _Edges:
     first: np.ndarray  #: index of each plane's first edge
     count: np.ndarray  #: number of edges of each plane
     box: np.ndarray  #: (4, planes) rows r0, r1 and columns c0, c1 of the bracketing nodes
-    #: the edges that are not horizontal, from their lower end (x1, y1, x2, y2), plane by
-    #: plane, with the first and last grid row each spans (half-open in y: y1 <= y < y2),
-    #: as the scanline fill takes them
-    up_edges: np.ndarray
-    up_rows: np.ndarray
-    up_first: np.ndarray
-    up_count: np.ndarray
+    #: every crossing of a contour edge with a grid row (y of a voxel centre), as the
+    #: scanline fill finds them (rtcheck.geometry._crossings: the edges that are not
+    #: horizontal, half-open in y), plane by plane, each plane's in order of row, then
+    #: column: the row, the first column at or right of the crossing, whether the crossing
+    #: lies on that column's x (a tie), and each plane's first crossing and their number
+    cross_row: np.ndarray
+    cross_col: np.ndarray
+    cross_tie: np.ndarray
+    cross_first: np.ndarray
+    cross_count: np.ndarray
 
 
 class BoundaryExtremes:
@@ -178,33 +180,50 @@ class BoundaryExtremes:
         sizes = np.array([len(poly) for poly in polys])
         a = np.concatenate(polys).astype(float, copy=False)
         nxt = _successor_index(sizes)  # each polygon's last vertex joins its first
-        b = a[nxt]
+        b = np.empty_like(a)  # a[nxt], as a shifted copy (cheaper than the gather)
+        b[:-1] = a[1:]
+        last = (np.cumsum(sizes) - 1)[sizes > 0]
+        b[last] = a[nxt[last]]
         count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
         first = np.cumsum(count) - count
         plane = np.repeat(np.arange(count.size), count)
         g = self.dose
         xc, yc = g.x_mm, g.y_mm
-        x_min, x_max, y_min, y_max = _plane_bounds(a, first).T
+        xs, ys = a[:, 0].copy(), a[:, 1].copy()
         box = np.stack(
             (
-                np.maximum(yc.searchsorted(y_min, "right") - 1, 0),
-                np.minimum(yc.searchsorted(y_max, "left"), yc.size - 1),
-                np.maximum(xc.searchsorted(x_min, "right") - 1, 0),
-                np.minimum(xc.searchsorted(x_max, "left"), xc.size - 1),
+                np.maximum(yc.searchsorted(np.minimum.reduceat(ys, first), "right") - 1, 0),
+                np.minimum(yc.searchsorted(np.maximum.reduceat(ys, first), "left"), yc.size - 1),
+                np.maximum(xc.searchsorted(np.minimum.reduceat(xs, first), "right") - 1, 0),
+                np.minimum(xc.searchsorted(np.maximum.reduceat(xs, first), "left"), xc.size - 1),
             )
         )
-        # the scanline fill's edges (rtcheck.geometry._crossings)
-        x1, y1, x2, y2 = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-        keep = y1 != y2
-        x1, y1, x2, y2, plane = x1[keep], y1[keep], x2[keep], y2[keep], plane[keep]
-        up = y1 < y2
-        x1, x2 = np.where(up, x1, x2), np.where(up, x2, x1)
-        ylo, yhi = np.where(up, y1, y2), np.where(up, y2, y1)
-        rows = np.stack((yc.searchsorted(ylo, side="left"), yc.searchsorted(yhi, side="left")))
-        up_count = np.bincount(plane, minlength=count.size)
+        # the scanline fill's crossings (rtcheck.geometry._crossings): the edges that are
+        # not horizontal, from their lower end, cross the rows y1 <= y < y2 (one binary
+        # search per vertex serves both ends)
+        keep = np.flatnonzero(ys != ys[nxt])
+        succ = nxt[keep]
+        up = ys[keep] < ys[succ]
+        lower, upper = np.where(up, keep, succ), np.where(up, succ, keep)
+        first_row = yc.searchsorted(ys, side="left")
+        rlo = first_row[lower]
+        at, k, _ = _ragged(first_row[upper] - rlo)
+        row = rlo[at] + k
+        lower, upper = lower[at], upper[at]
+        x1, y1 = xs[lower], ys[lower]
+        x_cross = x1 + (yc[row] - y1) * (xs[upper] - x1) / (ys[upper] - y1)
+        col = xc.searchsorted(x_cross, side="left")
+        tie = xc[np.minimum(col, xc.size - 1)] == x_cross
+        # plane by plane, row by row, column by column (the crossings come edge by edge, each
+        # edge's rows in order: runs the stable sort merges)
+        plane = plane[lower]
+        order = np.argsort(
+            ((plane * yc.size + row) * (xc.size + 1) + col) * 2 + tie, kind="stable"
+        )
+        cross_count = np.bincount(plane, minlength=count.size)
         return _Edges(
-            a, b, nxt, first, count, box, np.stack((x1, ylo, x2, yhi), axis=1), rows,
-            np.cumsum(up_count) - up_count, up_count,
+            a, b, nxt, first, count, box, row[order], col[order], tie[order],
+            np.cumsum(cross_count) - cross_count, cross_count,
         )
 
     def _exposed(
@@ -228,21 +247,16 @@ class BoundaryExtremes:
         is a small part of the window).
         """
         e = self._edges()
-        xc, yc = self.dose.x_mm, self.dose.y_mm
         n = source.size // 3
         n_rows, n_cols = shape
-        # every crossing of an edge with a row of the grid (rtcheck.geometry._crossings)
-        ek, el, _ = _ragged(np.where(source >= 0, e.up_count[source], 0))
-        edge = e.up_first[source][ek] + el
-        rlo = np.maximum(e.up_rows[0, edge], r0[ek])
-        rhi = np.minimum(e.up_rows[1, edge], r0[ek] + h[ek])
-        at, k, _ = _ragged(np.maximum(rhi - rlo, 0))
-        own, edge, row = ek[at], edge[at], rlo[at] + k
-        x1, y1, x2, y2 = e.up_edges[edge].T
-        x_cross = x1 + (yc[row] - y1) * (x2 - x1) / (y2 - y1)
-        col = xc.searchsorted(x_cross, side="left")
-        tie = xc[np.minimum(col, xc.size - 1)] == x_cross
-        col += tie & ((row - row0[own]) % 2 == 1)
+        # every crossing of a source plane's edges with a row of the window
+        own, k, _ = _ragged(np.where(source >= 0, e.cross_count[source], 0))
+        at = e.cross_first[source][own] + k
+        row = e.cross_row[at]
+        top = r0[own]
+        inside = np.flatnonzero((row >= top) & (row < top + h[own]))
+        own, at, row = own[inside], at[inside], row[inside]
+        col = e.cross_col[at] + (e.cross_tie[at] & ((row - row0[own]) % 2 == 1))
         col = np.minimum(np.maximum(col - c0[own], 0), w[own])
         width = n_cols + 1  # column n_cols: toggles right of every column
         part, slab = np.divmod(own, n)  # 0: the plane, 1: below, 2: above
@@ -250,12 +264,12 @@ class BoundaryExtremes:
         # every row has an even number of crossings of each plane, so the state is 0 at
         # every row's end and runs never carry over
         code = ((slab * n_rows + row - r0[own]) * width + col) * 4 + np.where(part == 0, 1, 2)
-        # each part's crossings sorted once, and a plane's and its neighbour's merged: the
-        # stable sort (timsort) exploits the runs (the crossings come edge by edge, each
-        # edge's rows in order; a merge is linear), ~10x faster here than the default sort
-        plane_code, below_code, above_code = (
-            np.sort(code[part == i], kind="stable") for i in range(3)
-        )
+        # each part's crossings come in order (slab by slab, each plane's crossings sorted
+        # by row and column; the clamp and the tie shift keep the order), and a plane's and
+        # its neighbour's are merged: the stable sort (timsort) merges the two runs in linear
+        # time
+        i1, i2 = part.searchsorted([1, 2]).tolist()
+        plane_code, below_code, above_code = code[:i1], code[i1:i2], code[i2:]
         faces = []
         for neighbour in (below_code, above_code):
             merged = np.sort(np.concatenate((plane_code, neighbour)), kind="stable")

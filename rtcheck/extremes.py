@@ -98,22 +98,24 @@ def _trilinear_columns(
     y0, fy, y1 = _axis_cells(y_index, ny)
     x0, fx, x1 = _axis_cells(x_index, nx)
     # each column's bilinear value on the dose planes its group's heights touch (the
-    # last repeated to fill the row)
+    # last repeated to fill the row); the upper node along an axis is the lower one's
+    # successor (or itself on an axis of one node): its value is gathered at the same
+    # index from the array shifted by that step
     k_lo = np.minimum.reduceat(z0, z_start)
     k_hi = np.maximum.reduceat(z1, z_start)
     planes = np.minimum(k_lo[:, None] + np.arange(int((k_hi - k_lo).max()) + 1), k_hi[:, None])
-    plane = planes[group] * (ny * nx)
-    r0, r1 = plane + (y0 * nx)[:, None], plane + (y1 * nx)[:, None]
-    xa, xb, fxc, gxc = x0[:, None], x1[:, None], fx[:, None], (1 - fx)[:, None]
-    c0 = flat[r0 + xa] * gxc + flat[r0 + xb] * fxc
-    c1 = flat[r1 + xa] * gxc + flat[r1 + xb] * fxc
+    node = (planes * (ny * nx))[group] + (y0 * nx + x0)[:, None]
+    dy, dx = min(ny - 1, 1) * nx, min(nx - 1, 1)
+    fxc, gxc = fx[:, None], (1 - fx)[:, None]
+    c0 = flat[node] * gxc + flat[dx:][node] * fxc
+    c1 = flat[dy:][node] * gxc + flat[dy + dx :][node] * fxc
     layer = c0 * (1 - fy)[:, None] + c1 * fy[:, None]
     # every point at each of its heights: its two planes' values weighted along z
     heights = z_start[:, None] + np.minimum(np.arange(int(z_count.max())), z_count[:, None] - 1)
     h = heights[group]
-    row = (np.arange(group.size) * layer.shape[1])[:, None] - k_lo[group][:, None]
+    at = (np.arange(group.size) * layer.shape[1])[:, None] + (z0[h] - k_lo[group][:, None])
     flat_layer = layer.reshape(-1)
-    lower, upper = flat_layer[row + z0[h]], flat_layer[row + z1[h]]
+    lower, upper = flat_layer[at], flat_layer[min(nz - 1, 1) :][at]
     return lower * (1 - fz[h]) + upper * fz[h]
 
 

@@ -110,13 +110,14 @@ def _trilinear_columns(
     c0 = flat[node] * gxc + flat[dx:][node] * fxc
     c1 = flat[dy:][node] * gxc + flat[dy + dx :][node] * fxc
     layer = c0 * (1 - fy)[:, None] + c1 * fy[:, None]
-    # every point at each of its heights: its two planes' values weighted along z
-    heights = z_start[:, None] + np.minimum(np.arange(int(z_count.max())), z_count[:, None] - 1)
-    h = heights[group]
-    at = (np.arange(group.size) * layer.shape[1])[:, None] + (z0[h] - k_lo[group][:, None])
+    # every point at each of its heights: its two planes' values weighted along z, computed
+    # height by height ((heights, points), returned transposed: the reductions over each
+    # point's heights are then elementwise along the points)
+    h = z_start[group] + np.minimum(np.arange(int(z_count.max()))[:, None], z_count[group] - 1)
+    at = np.arange(group.size) * layer.shape[1] + (z0[h] - k_lo[group])
     flat_layer = layer.reshape(-1)
     lower, upper = flat_layer[at], flat_layer[min(nz - 1, 1) :][at]
-    return lower * (1 - fz[h]) + upper * fz[h]
+    return (lower * (1 - fz[h]) + upper * fz[h]).T
 
 
 @dataclass(frozen=True)
@@ -505,21 +506,28 @@ class BoundaryExtremes:
         # arithmetic bit for bit, with 2 gathers instead of 8.
         flat = g.dose_gy.reshape(-1)
         corner = r0 * nx + c0
+        z0, fz, _ = _axis_cells(_fractional_index(zc, np.concatenate((a, b))), zc.size)
+        layer0, gz = z0 * (ny * nx), 1 - fz
+        upper = flat[min(zc.size - 1, 1) * (ny * nx) :]  # the next plane's node (if any)
         d_faces = []
         who_faces = []
-        for height, (fk, fr, fc) in zip((a, b), exposed, strict=True):
+        for end, (fk, fr, fc) in enumerate(exposed):  # bottom (at a), top (at b)
             hot_face = hot.reshape(-1)[(fk * n_rows + fr) * n_cols + fc]
             k = fk[hot_face]
-            col = corner[k] + fr[hot_face] * nx + fc[hot_face]
-            z0, fz, z1 = _axis_cells(_fractional_index(zc, height), zc.size)
-            d_faces.append(
-                flat[z0[k] * (ny * nx) + col] * (1 - fz[k]) + flat[z1[k] * (ny * nx) + col] * fz[k]
-            )
+            at = k + end * n_kept
+            node = layer0[at] + corner[k] + fr[hot_face] * nx + fc[hot_face]
+            d_faces.append(flat[node] * gz[at] + upper[node] * fz[at])
             who_faces.append(k)
         who = np.concatenate((wk, *who_faces))
+        low = np.concatenate((d_walls.min(axis=1), *d_faces))
+        high = np.concatenate((d_walls.max(axis=1), *d_faces))
+        # the points come in runs of one slab (each kind of point is in slab order): each
+        # run reduced at once, then the runs' extremes by slab
         mins, maxs = np.full(n_kept, np.inf), np.full(n_kept, -np.inf)
-        np.minimum.at(mins, who, np.concatenate((d_walls.min(axis=1), *d_faces)))
-        np.maximum.at(maxs, who, np.concatenate((d_walls.max(axis=1), *d_faces)))
+        if who.size:
+            run = np.flatnonzero(np.concatenate(([True], who[1:] != who[:-1])))
+            np.minimum.at(mins, who[run], np.minimum.reduceat(low, run))
+            np.maximum.at(maxs, who[run], np.maximum.reduceat(high, run))
         out_min[kept], out_max[kept] = mins, maxs
         return out_min, out_max
 

@@ -372,11 +372,12 @@ class BoundaryExtremes:
         node_beyond = (block < want_min) | (block > want_max)
         if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
             hot = np.zeros((plane.size, n_rows, n_cols), dtype=bool)
+            any_of = np.logical_or.reduce  # np.any without its Python wrapper
             for i, (za, zb, ra, rb, ca, cb) in enumerate(
                 zip((k0 - z_lo).tolist(), (k1 - z_lo).tolist(), (r0 - y_lo).tolist(),
                     (r1 - y_lo).tolist(), (c0 - x_lo).tolist(), (c1 - x_lo).tolist(), strict=True)
             ):
-                np.any(
+                any_of(
                     node_beyond[za : zb + 1, ra : rb + 1, ca : cb + 1],
                     axis=0,
                     out=hot[i, : rb - ra + 1, : cb - ca + 1],
@@ -392,13 +393,16 @@ class BoundaryExtremes:
                 hot |= flat_beyond[((np.minimum(k0 + dk, k1) - z_lo) * bp)[:, None, None] + node]
             hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
             hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
-        hot_rows: np.ndarray = np.any(hot, axis=2)
-        kept = np.flatnonzero(hot_rows.any(axis=1))
+        # each plane's first hot column in row-major order (one long reduction per plane:
+        # np.any over the short rows was slower) and its row, the first hot row
+        flat_hot = hot.reshape(plane.size, -1)
+        first_hot = flat_hot.argmax(axis=1)
+        kept = np.flatnonzero(flat_hot[np.arange(plane.size), first_hot])
         if kept.size == 0:
             return out_min, out_max  # nothing on these slabs' surfaces can be an extreme
         n_kept = kept.size
         if n_kept < plane.size:
-            hot, hot_rows = hot[kept], hot_rows[kept]
+            hot, first_hot = hot[kept], first_hot[kept]
             plane, a, b, lo, hi = plane[kept], a[kept], b[kept], lo[kept], hi[kept]
             below, above, r0, r1, c0, c1 = below[kept], above[kept], r0[kept], r1[kept], c0[kept], c1[kept]
 
@@ -496,7 +500,7 @@ class BoundaryExtremes:
         sources = np.concatenate((plane, np.where(apply_b, below, -1), np.where(apply_t, above, -1)))
         three = np.arange(3 * n_kept) % n_kept
         h, w = r1 - r0 + 1, c1 - c0 + 1
-        row0 = r0 + hot_rows.argmax(axis=1)
+        row0 = r0 + first_hot // n_cols
         exposed = self._exposed(
             sources, r0[three], c0[three], h[three], w[three], row0[three], (n_rows, n_cols)
         )

@@ -203,12 +203,13 @@ class BoundaryExtremes:
         )
         # the scanline fill's crossings (rtcheck.geometry._crossings): the edges that are
         # not horizontal, from their lower end, cross the rows y1 <= y < y2 (one binary
-        # search per vertex serves both ends)
-        keep = np.flatnonzero(ys != ys[nxt])
-        succ = nxt[keep]
-        up = ys[keep] < ys[succ]
-        lower, upper = np.where(up, keep, succ), np.where(up, succ, keep)
+        # search per vertex serves both ends; only the edges that cross a row are taken,
+        # a horizontal edge crosses none)
         first_row = yc.searchsorted(ys, side="left")
+        crossing = np.flatnonzero(first_row != first_row[nxt])
+        succ = nxt[crossing]
+        up = ys[crossing] < ys[succ]
+        lower, upper = np.where(up, crossing, succ), np.where(up, succ, crossing)
         rlo = first_row[lower]
         at, k, _ = _ragged(first_row[upper] - rlo)
         row = rlo[at] + k

@@ -145,9 +145,9 @@ class _Edges:
 class BoundaryExtremes:
     """Minimum and maximum interpolated dose on the boundary of one ROI (see module doc).
 
-    Built once per ROI and dose grid; :meth:`extremes` keeps each slab's result by its
-    thresholds, and evaluates the other end cap's changed slabs (ends and gaps) with the
-    first call, so that the end-cap variant's call with the same thresholds is a look-up.
+    Built once per ROI and dose grid; :meth:`extremes` evaluates the other end cap's
+    changed slabs (ends and gaps) with the first call and keeps each cap's result by its
+    thresholds, so that the end-cap variant's call with the same thresholds is a look-up.
     """
 
     def __init__(
@@ -167,10 +167,10 @@ class BoundaryExtremes:
         self._x_lines = np.concatenate(([self.x_edges[0]], dose.x_mm, [self.x_edges[-1]]))
         self._y_lines = np.concatenate(([self.y_edges[0]], dose.y_mm, [self.y_edges[-1]]))
         self._edge_data: _Edges | None = None
-        #: (min, max) of each slab's surface, by its key and the thresholds
-        self._cache: dict[tuple, tuple[float, float]] = {}
-        #: the slab keys of each end cap
-        self._keys: dict[str, list[tuple[int, float, float, int, int]]] = {}
+        #: (min, max) of the surface with each end cap, by the cap and the thresholds
+        self._found: dict[tuple[str, tuple[float, float]], tuple[float, float]] = {}
+        #: the slabs of each end cap (:meth:`_slabs`)
+        self._slab_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- per-ROI geometry (independent of the end cap) -----------------------------------
     def _edges(self) -> _Edges:
@@ -547,49 +547,52 @@ class BoundaryExtremes:
         point lies inside the dose grid. Points outside the dose grid are not counted.
         """
         want = (np.inf, -np.inf) if beyond is None else (float(beyond[0]), float(beyond[1]))
-        keys = self._slab_keys(end_cap)
-        if not keys:
-            return None, None
-        if any((key, want) not in self._cache for key in keys):
+        found = self._found.get((end_cap, want))
+        if found is None:
+            caps = (end_cap, *(c for c in END_CAPS if c != end_cap))
+            slabs = [self._slabs(cap) for cap in caps]
+            n = len(self.planes)
+            if n == 0:
+                return None, None
             # The DVH asks for both end caps with the same ``beyond`` (its main DVH and the
             # end-cap variant), and the caps differ only in the slabs at the ends and gaps:
             # the other cap's changed slabs are evaluated in the same batch (each batch
-            # costs some 150 numpy calls besides its data), so that its call finds every
-            # slab cached.
-            pending: dict[tuple, None] = {}
-            for cap in (end_cap, *(c for c in END_CAPS if c != end_cap)):
-                for key in self._slab_keys(cap):
-                    if (key, want) not in self._cache:
-                        pending[key] = None
-            p, lo, hi, below, above = (np.array(v) for v in zip(*pending, strict=True))
-            mins, maxs = self._slab_extremes(p, lo, hi, below, above, want)
-            for key, mn, mx in zip(pending, mins.tolist(), maxs.tolist(), strict=True):
-                self._cache[key, want] = (mn, mx)
-        found = [self._cache[key, want] for key in keys]
-        dmin = min(mn for mn, _ in found)
-        dmax = max(mx for _, mx in found)
-        return (
-            float(dmin) if dmin < want[0] else None,
-            float(dmax) if dmax > want[1] else None,
-        )
+            # costs some 150 numpy calls besides its data), so that its call is a look-up.
+            # Evaluated: the first cap's slabs, then each other cap's that differ from the
+            # same plane's slab with every cap before it; ``at``: each cap's slabs among them.
+            planes, at = [np.arange(n)], [np.arange(n)]
+            for i, (lo, hi, below, above) in enumerate(slabs[1:], start=1):
+                where = np.full(n, -1)
+                for j in range(i):
+                    lo_j, hi_j, below_j, above_j = slabs[j]
+                    same = (lo == lo_j) & (hi == hi_j) & (below == below_j) & (above == above_j)
+                    where = np.where((where < 0) & same, at[j], where)
+                new = np.flatnonzero(where < 0)
+                where[new] = sum(p.size for p in planes) + np.arange(new.size)
+                planes.append(new)
+                at.append(where)
+            lo, hi, below, above = (
+                np.concatenate([field[p] for field, p in zip(cap_fields, planes, strict=True)])
+                for cap_fields in zip(*slabs, strict=True)
+            )
+            mins, maxs = self._slab_extremes(np.concatenate(planes), lo, hi, below, above, want)
+            for cap, where in zip(caps, at, strict=True):
+                self._found[cap, want] = (float(mins[where].min()), float(maxs[where].max()))
+            found = self._found[end_cap, want]
+        dmin, dmax = found
+        return (dmin if dmin < want[0] else None, dmax if dmax > want[1] else None)
 
-    def _slab_keys(self, end_cap: str) -> list[tuple[int, float, float, int, int]]:
-        """(plane, lo, hi, below, above) of every slab with ``end_cap`` (see
-        :meth:`_slab_extremes`): what a slab's surface extremes depend on besides the
-        thresholds."""
-        keys = self._keys.get(end_cap)
-        if keys is None:
+    def _slabs(self, end_cap: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(lo, hi, below, above) of the slab of every plane with ``end_cap`` (see
+        :meth:`_slab_extremes`): what a slab's surface extremes depend on besides its plane
+        and the thresholds."""
+        slabs = self._slab_data.get(end_cap)
+        if slabs is None:
             lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)  # type: ignore[arg-type]
             n = len(self.planes)
-            if n == 0:
-                keys = []
-            else:
-                touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
-                below = np.concatenate(([-1], np.where(touch, np.arange(n - 1), -1)))
-                above = np.concatenate((np.where(touch, np.arange(1, n), -1), [-1]))
-                keys = list(
-                    zip(range(n), lo.tolist(), hi.tolist(), below.tolist(), above.tolist(),
-                        strict=True)
-                )
-            self._keys[end_cap] = keys
-        return keys
+            below, above = np.full(n, -1), np.full(n, -1)
+            touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
+            below[1:] = np.where(touch, np.arange(n - 1), -1)
+            above[:-1] = np.where(touch, np.arange(1, n), -1)
+            slabs = self._slab_data[end_cap] = (lo, hi, below, above)
+        return slabs

@@ -55,6 +55,8 @@ _SAME_HEIGHT_MM = 1e-6
 #: Boxes of dose columns up to this size are gathered for all planes at once (above, the
 #: contiguous slices of each plane are cheaper than the gathers' index arithmetic).
 _GATHER_CELLS = 1024
+#: Large boxes' nodes are compared with the thresholds by chunks of this many dose planes.
+_CHUNK_PLANES = 8
 
 
 def _line_crossings(
@@ -310,18 +312,24 @@ class BoundaryExtremes:
         # batches of planes of similar box sizes (each batch padded to its largest box)
         r0, r1, c0, c1 = self._edges().box[:, q[live]]
         h, w = r1 - r0 + 1, c1 - c0 + 1
-        order = np.argsort(-(h * w), kind="stable")
-        batches, start = [], 0
-        h_max = w_max = total = 0
-        for i, (rows, cols) in enumerate(zip(h[order].tolist(), w[order].tolist(), strict=True)):
-            hb, wb = max(h_max, rows), max(w_max, cols)
-            if i > start and hb * wb * (i + 1 - start) > 2 * (total + rows * cols) + 4096:
-                batches.append(order[start:i])  # padding would more than double the work
-                start, hb, wb, total = i, rows, cols, 0
-            h_max, w_max, total = hb, wb, total + rows * cols
-        batches.append(order[start:])
-        for batch in batches:
-            at = live[np.sort(batch)]
+        area = h * w
+        if int(h.max()) * int(w.max()) * live.size <= 2 * int(area.sum()) + 4096:
+            # one batch: no prefix of the planes by decreasing area would split below (the
+            # average area of a prefix is at least the average of all)
+            batches = [live]
+        else:
+            order = np.argsort(-area, kind="stable")
+            batches, start = [], 0
+            h_max = w_max = total = 0
+            for i, (rows, cols) in enumerate(zip(h[order].tolist(), w[order].tolist(), strict=True)):
+                hb, wb = max(h_max, rows), max(w_max, cols)
+                if i > start and hb * wb * (i + 1 - start) > 2 * (total + rows * cols) + 4096:
+                    # padding would more than double the work
+                    batches.append(live[np.sort(order[start:i])])
+                    start, hb, wb, total = i, rows, cols, 0
+                h_max, w_max, total = hb, wb, total + rows * cols
+            batches.append(live[np.sort(order[start:])])
+        for at in batches:
             mins, maxs = self._batch_extremes(
                 q[at], a[at], b[at], lo[at], hi[at], below[at], above[at], beyond
             )
@@ -370,8 +378,32 @@ class BoundaryExtremes:
         y_lo, y_hi, x_lo, x_hi = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
         block = g.dose_gy[z_lo : z_hi + 1, y_lo : y_hi + 1, x_lo : x_hi + 1]
         want_min, want_max = beyond
-        node_beyond = (block < want_min) | (block > want_max)
         if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
+            # the comparisons by chunks of _CHUNK_PLANES dose planes, each within the box of
+            # the planes whose slabs reach it: the rest of the block is never read (the
+            # breast's BODY: half the block; and small chunks stay in the cache); the rest
+            # is left True (conservative: a column would only be evaluated in vain)
+            node_beyond = np.ones(block.shape, dtype=bool)
+            j0, j1 = (k0 - z_lo) // _CHUNK_PLANES, (k1 - z_lo) // _CHUNK_PLANES
+            jk, jl, _ = _ragged(j1 - j0 + 1)
+            chunk = j0[jk] + jl  # every chunk each plane's slab reaches
+            n_chunks = int(j1.max()) + 1
+            top, bottom = np.full(n_chunks, y_hi + 1), np.full(n_chunks, y_lo - 1)
+            left, right = np.full(n_chunks, x_hi + 1), np.full(n_chunks, x_lo - 1)
+            np.minimum.at(top, chunk, r0[jk])
+            np.maximum.at(bottom, chunk, r1[jk])
+            np.minimum.at(left, chunk, c0[jk])
+            np.maximum.at(right, chunk, c1[jk])
+            for j, (ya, yb, xa, xb) in enumerate(
+                zip((top - y_lo).tolist(), (bottom - y_lo).tolist(), (left - x_lo).tolist(),
+                    (right - x_lo).tolist(), strict=True)
+            ):
+                if yb >= ya:  # (no slab reaches the dose planes of a gap)
+                    za = j * _CHUNK_PLANES
+                    sub = block[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
+                    out = node_beyond[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
+                    np.less(sub, want_min, out=out)
+                    out |= sub > want_max
             hot = np.zeros((plane.size, n_rows, n_cols), dtype=bool)
             any_of = np.logical_or.reduce  # np.any without its Python wrapper
             for i, (za, zb, ra, rb, ca, cb) in enumerate(
@@ -384,6 +416,7 @@ class BoundaryExtremes:
                     out=hot[i, : rb - ra + 1, : cb - ca + 1],
                 )
         else:  # small boxes: gathers for all planes at once
+            node_beyond = (block < want_min) | (block > want_max)
             bw, bp = x_hi - x_lo + 1, (y_hi - y_lo + 1) * (x_hi - x_lo + 1)
             rows = np.minimum(r0[:, None] + ih, r1[:, None]) - y_lo
             cols = np.minimum(c0[:, None] + iw, c1[:, None]) - x_lo

@@ -119,7 +119,8 @@ def _trilinear_columns(
     at = np.arange(group.size) * layer.shape[1] + (z0[h] - k_lo[group])
     flat_layer = layer.reshape(-1)
     lower, upper = flat_layer[at], flat_layer[min(nz - 1, 1) :][at]
-    return (lower * (1 - fz[h]) + upper * fz[h]).T
+    fz_h = fz[h]
+    return (lower * (1 - fz_h) + upper * fz_h).T
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ class BoundaryExtremes:
         top = r0[own]
         inside = np.flatnonzero((row >= top) & (row < top + h[own]))
         own, at, row = own[inside], at[inside], row[inside]
-        col = e.cross_col[at] + (e.cross_tie[at] & ((row - row0[own]) % 2 == 1))
+        col = e.cross_col[at] + (e.cross_tie[at] & (row - row0[own]))  # a tie on an odd row
         col = np.minimum(np.maximum(col - c0[own], 0), w[own])
         width = n_cols + 1  # column n_cols: toggles right of every column
         part, slab = np.divmod(own, n)  # 0: the plane, 1: below, 2: above

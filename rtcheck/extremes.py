@@ -353,13 +353,18 @@ class BoundaryExtremes:
         Hot path (line_profiler, 420 phantoms; the 100 and 500 cc ones take two thirds of
         the time): a fixed number of numpy calls for all the planes at once, on arrays
         (planes, rows, columns) of every plane's box of dose columns padded to the batch's
-        largest; the time is in the data: the wall points' interpolation
-        (_trilinear_columns, about a quarter), the exposed faces' crossings (_exposed,
-        about a sixth), the hot columns (the block comparison and, for large boxes, one
-        reduction per plane, about a seventh) and the edge/grid-line crossings and cells.
+        largest; the time is in the data: the hot columns (the nodes' comparisons and, for
+        large boxes, one reduction per plane, about a sixth), the wall points'
+        interpolation (_trilinear_columns) and the exposed faces' runs (_exposed), about
+        an eighth each, and the edge/grid-line crossings and cells, about an eighth.
+        Reductions along a short last axis are avoided (np.any over a row, min over a
+        point's heights: tens of times slower than the same reduction across rows).
         Measured and not kept: looking up only the hot columns in the sorted crossings
         (binary search: slower than the runs), a sort by slab and reduceat instead of
-        ufunc.at for the per-slab min/max (slower).
+        ufunc.at for the per-slab min/max (slower; the runs of one slab are reduced
+        instead), the cells of the edges' starts computed once per ROI (as slow), an edge
+        within one cell tested by its cell alone (no faster), the faces' columns kept as
+        runs (no faster).
         """
         g = self.dose
         e = self._edges()
@@ -381,9 +386,9 @@ class BoundaryExtremes:
         want_min, want_max = beyond
         if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
             # the comparisons by chunks of _CHUNK_PLANES dose planes, each within the box of
-            # the planes whose slabs reach it: the rest of the block is never read (the
-            # breast's BODY: half the block; and small chunks stay in the cache); the rest
-            # is left True (conservative: a column would only be evaluated in vain)
+            # the planes whose slabs reach it (on the breast plan, half the blocks' nodes;
+            # and a chunk's comparisons stay in the cache): the rest of the block is never
+            # read, and is left True (conservative: a column would only be evaluated in vain)
             node_beyond = np.ones(block.shape, dtype=bool)
             j0, j1 = (k0 - z_lo) // _CHUNK_PLANES, (k1 - z_lo) // _CHUNK_PLANES
             jk, jl, _ = _ragged(j1 - j0 + 1)

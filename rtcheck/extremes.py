@@ -262,20 +262,21 @@ class BoundaryExtremes:
         row = e.cross_row[at]
         top = r0[own]
         inside = np.flatnonzero((row >= top) & (row < top + h[own]))
-        own, at, row = own[inside], at[inside], row[inside]
+        own, at, row, top = own[inside], at[inside], row[inside], top[inside]
         col = e.cross_col[at] + (e.cross_tie[at] & (row - row0[own]))  # a tie on an odd row
         col = np.minimum(np.maximum(col - c0[own], 0), w[own])
         width = n_cols + 1  # column n_cols: toggles right of every column
-        part, slab = np.divmod(own, n)  # 0: the plane, 1: below, 2: above
-        # position in the windows laid end to end, times 4, plus the crossing's state bit;
-        # every row has an even number of crossings of each plane, so the state is 0 at
-        # every row's end and runs never carry over
-        code = ((slab * n_rows + row - r0[own]) * width + col) * 4 + np.where(part == 0, 1, 2)
+        # the parts (0: the plane, 1: below, 2: above) come one after the other
+        slab = (np.arange(3 * n) % n)[own]
+        # position in the windows laid end to end, times 4, plus the crossing's state bit
+        # (1: the plane's, 2: the neighbour's); every row has an even number of crossings of
+        # each plane, so the state is 0 at every row's end and runs never carry over
+        code = ((slab * n_rows + row - top) * width + col) * 4 + 1 + (own >= n)
         # each part's crossings come in order (slab by slab, each plane's crossings sorted
         # by row and column; the clamp and the tie shift keep the order), and a plane's and
         # its neighbour's are merged: the stable sort (timsort) merges the two runs in linear
         # time
-        i1, i2 = part.searchsorted([1, 2]).tolist()
+        i1, i2 = own.searchsorted([n, 2 * n]).tolist()
         plane_code, below_code, above_code = code[:i1], code[i1:i2], code[i2:]
         faces = []
         for neighbour in (below_code, above_code):

@@ -323,7 +323,8 @@ class BoundaryExtremes:
             order = np.argsort(-area, kind="stable")
             batches, start = [], 0
             h_max = w_max = total = 0
-            for i, (rows, cols) in enumerate(zip(h[order].tolist(), w[order].tolist(), strict=True)):
+            sizes = zip(h[order].tolist(), w[order].tolist(), strict=True)
+            for i, (rows, cols) in enumerate(sizes):
                 hb, wb = max(h_max, rows), max(w_max, cols)
                 if i > start and hb * wb * (i + 1 - start) > 2 * (total + rows * cols) + 4096:
                     # padding would more than double the work

@@ -266,7 +266,8 @@ def test_screened_extremes_are_the_unscreened_ones(split):
         return np.stack([dx + r * np.cos(ang), 0.7 + r * np.sin(ang)], axis=1)
 
     if split:
-        radii = [(z, 20.0) for z in range(-30, -25, 2)] + [(z, 2.0 + 0.5 * k) for k, z in enumerate(range(20, 35, 2))]
+        radii = [(z, 20.0) for z in range(-30, -25, 2)]
+        radii += [(z, 2.0 + 0.5 * k) for k, z in enumerate(range(20, 35, 2))]
     else:
         radii = [(z, 20.0 - 0.4 * k) for k, z in enumerate(range(-30, -19, 2))]
         radii += [(z, 16.0 + 0.5 * k) for k, z in enumerate(range(20, 31, 2))]

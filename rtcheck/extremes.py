@@ -43,7 +43,6 @@ from rtcheck.geometry import (
     ContourPlane,
     _axis_cells,
     _fractional_index,
-    _plane_bounds,
     _ragged,
     _successor_index,
     slab_bounds,
@@ -56,6 +55,8 @@ _SAME_HEIGHT_MM = 1e-6
 #: Boxes of dose columns up to this size are gathered for all planes at once (above, the
 #: contiguous slices of each plane are cheaper than the gathers' index arithmetic).
 _GATHER_CELLS = 1024
+#: Large boxes' nodes are compared with the thresholds by chunks of this many dose planes.
+_CHUNK_PLANES = 8
 
 
 def _line_crossings(
@@ -99,23 +100,27 @@ def _trilinear_columns(
     y0, fy, y1 = _axis_cells(y_index, ny)
     x0, fx, x1 = _axis_cells(x_index, nx)
     # each column's bilinear value on the dose planes its group's heights touch (the
-    # last repeated to fill the row)
+    # last repeated to fill the row); the upper node along an axis is the lower one's
+    # successor (or itself on an axis of one node): its value is gathered at the same
+    # index from the array shifted by that step
     k_lo = np.minimum.reduceat(z0, z_start)
     k_hi = np.maximum.reduceat(z1, z_start)
     planes = np.minimum(k_lo[:, None] + np.arange(int((k_hi - k_lo).max()) + 1), k_hi[:, None])
-    plane = planes[group] * (ny * nx)
-    r0, r1 = plane + (y0 * nx)[:, None], plane + (y1 * nx)[:, None]
-    xa, xb, fxc, gxc = x0[:, None], x1[:, None], fx[:, None], (1 - fx)[:, None]
-    c0 = flat[r0 + xa] * gxc + flat[r0 + xb] * fxc
-    c1 = flat[r1 + xa] * gxc + flat[r1 + xb] * fxc
+    node = (planes * (ny * nx))[group] + (y0 * nx + x0)[:, None]
+    dy, dx = min(ny - 1, 1) * nx, min(nx - 1, 1)
+    fxc, gxc = fx[:, None], (1 - fx)[:, None]
+    c0 = flat[node] * gxc + flat[dx:][node] * fxc
+    c1 = flat[dy:][node] * gxc + flat[dy + dx :][node] * fxc
     layer = c0 * (1 - fy)[:, None] + c1 * fy[:, None]
-    # every point at each of its heights: its two planes' values weighted along z
-    heights = z_start[:, None] + np.minimum(np.arange(int(z_count.max())), z_count[:, None] - 1)
-    h = heights[group]
-    row = (np.arange(group.size) * layer.shape[1])[:, None] - k_lo[group][:, None]
+    # every point at each of its heights: its two planes' values weighted along z, computed
+    # height by height ((heights, points), returned transposed: the reductions over each
+    # point's heights are then elementwise along the points)
+    h = z_start[group] + np.minimum(np.arange(int(z_count.max()))[:, None], z_count[group] - 1)
+    at = np.arange(group.size) * layer.shape[1] + (z0[h] - k_lo[group])
     flat_layer = layer.reshape(-1)
-    lower, upper = flat_layer[row + z0[h]], flat_layer[row + z1[h]]
-    return lower * (1 - fz[h]) + upper * fz[h]
+    lower, upper = flat_layer[at], flat_layer[min(nz - 1, 1) :][at]
+    fz_h = fz[h]
+    return (lower * (1 - fz_h) + upper * fz_h).T
 
 
 @dataclass(frozen=True)
@@ -128,21 +133,24 @@ class _Edges:
     first: np.ndarray  #: index of each plane's first edge
     count: np.ndarray  #: number of edges of each plane
     box: np.ndarray  #: (4, planes) rows r0, r1 and columns c0, c1 of the bracketing nodes
-    #: the edges that are not horizontal, from their lower end (x1, y1, x2, y2), plane by
-    #: plane, with the first and last grid row each spans (half-open in y: y1 <= y < y2),
-    #: as the scanline fill takes them
-    up_edges: np.ndarray
-    up_rows: np.ndarray
-    up_first: np.ndarray
-    up_count: np.ndarray
+    #: every crossing of a contour edge with a grid row (y of a voxel centre), as the
+    #: scanline fill finds them (rtcheck.geometry._crossings: the edges that are not
+    #: horizontal, half-open in y), plane by plane, each plane's in order of row, then
+    #: column: the row, the first column at or right of the crossing, whether the crossing
+    #: lies on that column's x (a tie), and each plane's first crossing and their number
+    cross_row: np.ndarray
+    cross_col: np.ndarray
+    cross_tie: np.ndarray
+    cross_first: np.ndarray
+    cross_count: np.ndarray
 
 
 class BoundaryExtremes:
     """Minimum and maximum interpolated dose on the boundary of one ROI (see module doc).
 
-    Built once per ROI and dose grid; :meth:`extremes` keeps each slab's result by its
-    thresholds, and evaluates the other end cap's changed slabs (ends and gaps) with the
-    first call, so that the end-cap variant's call with the same thresholds is a look-up.
+    Built once per ROI and dose grid; :meth:`extremes` evaluates the other end cap's
+    changed slabs (ends and gaps) with the first call and keeps each cap's result by its
+    thresholds, so that the end-cap variant's call with the same thresholds is a look-up.
     """
 
     def __init__(
@@ -162,10 +170,10 @@ class BoundaryExtremes:
         self._x_lines = np.concatenate(([self.x_edges[0]], dose.x_mm, [self.x_edges[-1]]))
         self._y_lines = np.concatenate(([self.y_edges[0]], dose.y_mm, [self.y_edges[-1]]))
         self._edge_data: _Edges | None = None
-        #: (min, max) of each slab's surface, by its key and the thresholds
-        self._cache: dict[tuple, tuple[float, float]] = {}
-        #: the slab keys of each end cap
-        self._keys: dict[str, list[tuple[int, float, float, int, int]]] = {}
+        #: (min, max) of the surface with each end cap, by the cap and the thresholds
+        self._found: dict[tuple[str, tuple[float, float]], tuple[float, float]] = {}
+        #: the slabs of each end cap (:meth:`_slabs`)
+        self._slab_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- per-ROI geometry (independent of the end cap) -----------------------------------
     def _edges(self) -> _Edges:
@@ -178,33 +186,51 @@ class BoundaryExtremes:
         sizes = np.array([len(poly) for poly in polys])
         a = np.concatenate(polys).astype(float, copy=False)
         nxt = _successor_index(sizes)  # each polygon's last vertex joins its first
-        b = a[nxt]
+        b = np.empty_like(a)  # a[nxt], as a shifted copy (cheaper than the gather)
+        b[:-1] = a[1:]
+        last = (np.cumsum(sizes) - 1)[sizes > 0]
+        b[last] = a[nxt[last]]
         count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
         first = np.cumsum(count) - count
         plane = np.repeat(np.arange(count.size), count)
         g = self.dose
         xc, yc = g.x_mm, g.y_mm
-        x_min, x_max, y_min, y_max = _plane_bounds(a, first).T
+        xs, ys = a[:, 0].copy(), a[:, 1].copy()
         box = np.stack(
             (
-                np.maximum(yc.searchsorted(y_min, "right") - 1, 0),
-                np.minimum(yc.searchsorted(y_max, "left"), yc.size - 1),
-                np.maximum(xc.searchsorted(x_min, "right") - 1, 0),
-                np.minimum(xc.searchsorted(x_max, "left"), xc.size - 1),
+                np.maximum(yc.searchsorted(np.minimum.reduceat(ys, first), "right") - 1, 0),
+                np.minimum(yc.searchsorted(np.maximum.reduceat(ys, first), "left"), yc.size - 1),
+                np.maximum(xc.searchsorted(np.minimum.reduceat(xs, first), "right") - 1, 0),
+                np.minimum(xc.searchsorted(np.maximum.reduceat(xs, first), "left"), xc.size - 1),
             )
         )
-        # the scanline fill's edges (rtcheck.geometry._crossings)
-        x1, y1, x2, y2 = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-        keep = y1 != y2
-        x1, y1, x2, y2, plane = x1[keep], y1[keep], x2[keep], y2[keep], plane[keep]
-        up = y1 < y2
-        x1, x2 = np.where(up, x1, x2), np.where(up, x2, x1)
-        ylo, yhi = np.where(up, y1, y2), np.where(up, y2, y1)
-        rows = np.stack((yc.searchsorted(ylo, side="left"), yc.searchsorted(yhi, side="left")))
-        up_count = np.bincount(plane, minlength=count.size)
+        # the scanline fill's crossings (rtcheck.geometry._crossings): the edges that are
+        # not horizontal, from their lower end, cross the rows y1 <= y < y2 (one binary
+        # search per vertex serves both ends; only the edges that cross a row are taken,
+        # a horizontal edge crosses none)
+        first_row = yc.searchsorted(ys, side="left")
+        crossing = np.flatnonzero(first_row != first_row[nxt])
+        succ = nxt[crossing]
+        up = ys[crossing] < ys[succ]
+        lower, upper = np.where(up, crossing, succ), np.where(up, succ, crossing)
+        rlo = first_row[lower]
+        at, k, _ = _ragged(first_row[upper] - rlo)
+        row = rlo[at] + k
+        lower, upper = lower[at], upper[at]
+        x1, y1 = xs[lower], ys[lower]
+        x_cross = x1 + (yc[row] - y1) * (xs[upper] - x1) / (ys[upper] - y1)
+        col = xc.searchsorted(x_cross, side="left")
+        tie = xc[np.minimum(col, xc.size - 1)] == x_cross
+        # plane by plane, row by row, column by column (the crossings come edge by edge, each
+        # edge's rows in order: runs the stable sort merges)
+        plane = plane[lower]
+        order = np.argsort(
+            ((plane * yc.size + row) * (xc.size + 1) + col) * 2 + tie, kind="stable"
+        )
+        cross_count = np.bincount(plane, minlength=count.size)
         return _Edges(
-            a, b, nxt, first, count, box, np.stack((x1, ylo, x2, yhi), axis=1), rows,
-            np.cumsum(up_count) - up_count, up_count,
+            a, b, nxt, first, count, box, row[order], col[order], tie[order],
+            np.cumsum(cross_count) - cross_count, cross_count,
         )
 
     def _exposed(
@@ -228,34 +254,30 @@ class BoundaryExtremes:
         is a small part of the window).
         """
         e = self._edges()
-        xc, yc = self.dose.x_mm, self.dose.y_mm
         n = source.size // 3
         n_rows, n_cols = shape
-        # every crossing of an edge with a row of the grid (rtcheck.geometry._crossings)
-        ek, el, _ = _ragged(np.where(source >= 0, e.up_count[source], 0))
-        edge = e.up_first[source][ek] + el
-        rlo = np.maximum(e.up_rows[0, edge], r0[ek])
-        rhi = np.minimum(e.up_rows[1, edge], r0[ek] + h[ek])
-        at, k, _ = _ragged(np.maximum(rhi - rlo, 0))
-        own, edge, row = ek[at], edge[at], rlo[at] + k
-        x1, y1, x2, y2 = e.up_edges[edge].T
-        x_cross = x1 + (yc[row] - y1) * (x2 - x1) / (y2 - y1)
-        col = xc.searchsorted(x_cross, side="left")
-        tie = xc[np.minimum(col, xc.size - 1)] == x_cross
-        col += tie & ((row - row0[own]) % 2 == 1)
+        # every crossing of a source plane's edges with a row of the window
+        own, k, _ = _ragged(np.where(source >= 0, e.cross_count[source], 0))
+        at = e.cross_first[source][own] + k
+        row = e.cross_row[at]
+        top = r0[own]
+        inside = np.flatnonzero((row >= top) & (row < top + h[own]))
+        own, at, row, top = own[inside], at[inside], row[inside], top[inside]
+        col = e.cross_col[at] + (e.cross_tie[at] & (row - row0[own]))  # a tie on an odd row
         col = np.minimum(np.maximum(col - c0[own], 0), w[own])
         width = n_cols + 1  # column n_cols: toggles right of every column
-        part, slab = np.divmod(own, n)  # 0: the plane, 1: below, 2: above
-        # position in the windows laid end to end, times 4, plus the crossing's state bit;
-        # every row has an even number of crossings of each plane, so the state is 0 at
-        # every row's end and runs never carry over
-        code = ((slab * n_rows + row - r0[own]) * width + col) * 4 + np.where(part == 0, 1, 2)
-        # each part's crossings sorted once, and a plane's and its neighbour's merged: the
-        # stable sort (timsort) exploits the runs (the crossings come edge by edge, each
-        # edge's rows in order; a merge is linear), ~10x faster here than the default sort
-        plane_code, below_code, above_code = (
-            np.sort(code[part == i], kind="stable") for i in range(3)
-        )
+        # the parts (0: the plane, 1: below, 2: above) come one after the other
+        slab = (np.arange(3 * n) % n)[own]
+        # position in the windows laid end to end, times 4, plus the crossing's state bit
+        # (1: the plane's, 2: the neighbour's); every row has an even number of crossings of
+        # each plane, so the state is 0 at every row's end and runs never carry over
+        code = ((slab * n_rows + row - top) * width + col) * 4 + 1 + (own >= n)
+        # each part's crossings come in order (slab by slab, each plane's crossings sorted
+        # by row and column; the clamp and the tie shift keep the order), and a plane's and
+        # its neighbour's are merged: the stable sort (timsort) merges the two runs in linear
+        # time
+        i1, i2 = own.searchsorted([n, 2 * n]).tolist()
+        plane_code, below_code, above_code = code[:i1], code[i1:i2], code[i2:]
         faces = []
         for neighbour in (below_code, above_code):
             merged = np.sort(np.concatenate((plane_code, neighbour)), kind="stable")
@@ -292,18 +314,25 @@ class BoundaryExtremes:
         # batches of planes of similar box sizes (each batch padded to its largest box)
         r0, r1, c0, c1 = self._edges().box[:, q[live]]
         h, w = r1 - r0 + 1, c1 - c0 + 1
-        order = np.argsort(-(h * w), kind="stable")
-        batches, start = [], 0
-        h_max = w_max = total = 0
-        for i, (rows, cols) in enumerate(zip(h[order].tolist(), w[order].tolist(), strict=True)):
-            hb, wb = max(h_max, rows), max(w_max, cols)
-            if i > start and hb * wb * (i + 1 - start) > 2 * (total + rows * cols) + 4096:
-                batches.append(order[start:i])  # padding would more than double the work
-                start, hb, wb, total = i, rows, cols, 0
-            h_max, w_max, total = hb, wb, total + rows * cols
-        batches.append(order[start:])
-        for batch in batches:
-            at = live[np.sort(batch)]
+        area = h * w
+        if int(h.max()) * int(w.max()) * live.size <= 2 * int(area.sum()) + 4096:
+            # one batch: no prefix of the planes by decreasing area would split below (the
+            # average area of a prefix is at least the average of all)
+            batches = [live]
+        else:
+            order = np.argsort(-area, kind="stable")
+            batches, start = [], 0
+            h_max = w_max = total = 0
+            sizes = zip(h[order].tolist(), w[order].tolist(), strict=True)
+            for i, (rows, cols) in enumerate(sizes):
+                hb, wb = max(h_max, rows), max(w_max, cols)
+                if i > start and hb * wb * (i + 1 - start) > 2 * (total + rows * cols) + 4096:
+                    # padding would more than double the work
+                    batches.append(live[np.sort(order[start:i])])
+                    start, hb, wb, total = i, rows, cols, 0
+                h_max, w_max, total = hb, wb, total + rows * cols
+            batches.append(live[np.sort(order[start:])])
+        for at in batches:
             mins, maxs = self._batch_extremes(
                 q[at], a[at], b[at], lo[at], hi[at], below[at], above[at], beyond
             )
@@ -326,13 +355,18 @@ class BoundaryExtremes:
         Hot path (line_profiler, 420 phantoms; the 100 and 500 cc ones take two thirds of
         the time): a fixed number of numpy calls for all the planes at once, on arrays
         (planes, rows, columns) of every plane's box of dose columns padded to the batch's
-        largest; the time is in the data: the wall points' interpolation
-        (_trilinear_columns, about a quarter), the exposed faces' crossings (_exposed,
-        about a sixth), the hot columns (the block comparison and, for large boxes, one
-        reduction per plane, about a seventh) and the edge/grid-line crossings and cells.
+        largest; the time is in the data: the hot columns (the nodes' comparisons and, for
+        large boxes, one reduction per plane, about a sixth), the wall points'
+        interpolation (_trilinear_columns) and the exposed faces' runs (_exposed), about
+        an eighth each, and the edge/grid-line crossings and cells, about an eighth.
+        Reductions along a short last axis are avoided (np.any over a row, min over a
+        point's heights: tens of times slower than the same reduction across rows).
         Measured and not kept: looking up only the hot columns in the sorted crossings
         (binary search: slower than the runs), a sort by slab and reduceat instead of
-        ufunc.at for the per-slab min/max (slower).
+        ufunc.at for the per-slab min/max (slower; the runs of one slab are reduced
+        instead), the cells of the edges' starts computed once per ROI (as slow), an edge
+        within one cell tested by its cell alone (no faster), the faces' columns kept as
+        runs (no faster).
         """
         g = self.dose
         e = self._edges()
@@ -352,19 +386,45 @@ class BoundaryExtremes:
         y_lo, y_hi, x_lo, x_hi = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
         block = g.dose_gy[z_lo : z_hi + 1, y_lo : y_hi + 1, x_lo : x_hi + 1]
         want_min, want_max = beyond
-        node_beyond = (block < want_min) | (block > want_max)
         if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
+            # the comparisons by chunks of _CHUNK_PLANES dose planes, each within the box of
+            # the planes whose slabs reach it (on the breast plan, half the blocks' nodes;
+            # and a chunk's comparisons stay in the cache): the rest of the block is never
+            # read, and is left True (conservative: a column would only be evaluated in vain)
+            node_beyond = np.ones(block.shape, dtype=bool)
+            j0, j1 = (k0 - z_lo) // _CHUNK_PLANES, (k1 - z_lo) // _CHUNK_PLANES
+            jk, jl, _ = _ragged(j1 - j0 + 1)
+            chunk = j0[jk] + jl  # every chunk each plane's slab reaches
+            n_chunks = int(j1.max()) + 1
+            top, bottom = np.full(n_chunks, y_hi + 1), np.full(n_chunks, y_lo - 1)
+            left, right = np.full(n_chunks, x_hi + 1), np.full(n_chunks, x_lo - 1)
+            np.minimum.at(top, chunk, r0[jk])
+            np.maximum.at(bottom, chunk, r1[jk])
+            np.minimum.at(left, chunk, c0[jk])
+            np.maximum.at(right, chunk, c1[jk])
+            for j, (ya, yb, xa, xb) in enumerate(
+                zip((top - y_lo).tolist(), (bottom - y_lo).tolist(), (left - x_lo).tolist(),
+                    (right - x_lo).tolist(), strict=True)
+            ):
+                if yb >= ya:  # (no slab reaches the dose planes of a gap)
+                    za = j * _CHUNK_PLANES
+                    sub = block[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
+                    out = node_beyond[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
+                    np.less(sub, want_min, out=out)
+                    out |= sub > want_max
             hot = np.zeros((plane.size, n_rows, n_cols), dtype=bool)
+            any_of = np.logical_or.reduce  # np.any without its Python wrapper
             for i, (za, zb, ra, rb, ca, cb) in enumerate(
                 zip((k0 - z_lo).tolist(), (k1 - z_lo).tolist(), (r0 - y_lo).tolist(),
                     (r1 - y_lo).tolist(), (c0 - x_lo).tolist(), (c1 - x_lo).tolist(), strict=True)
             ):
-                np.any(
+                any_of(
                     node_beyond[za : zb + 1, ra : rb + 1, ca : cb + 1],
                     axis=0,
                     out=hot[i, : rb - ra + 1, : cb - ca + 1],
                 )
         else:  # small boxes: gathers for all planes at once
+            node_beyond = (block < want_min) | (block > want_max)
             bw, bp = x_hi - x_lo + 1, (y_hi - y_lo + 1) * (x_hi - x_lo + 1)
             rows = np.minimum(r0[:, None] + ih, r1[:, None]) - y_lo
             cols = np.minimum(c0[:, None] + iw, c1[:, None]) - x_lo
@@ -375,13 +435,16 @@ class BoundaryExtremes:
                 hot |= flat_beyond[((np.minimum(k0 + dk, k1) - z_lo) * bp)[:, None, None] + node]
             hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
             hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
-        hot_rows: np.ndarray = np.any(hot, axis=2)
-        kept = np.flatnonzero(hot_rows.any(axis=1))
+        # each plane's first hot column in row-major order (one long reduction per plane:
+        # np.any over the short rows was slower) and its row, the first hot row
+        flat_hot = hot.reshape(plane.size, -1)
+        first_hot = flat_hot.argmax(axis=1)
+        kept = np.flatnonzero(flat_hot[np.arange(plane.size), first_hot])
         if kept.size == 0:
             return out_min, out_max  # nothing on these slabs' surfaces can be an extreme
         n_kept = kept.size
         if n_kept < plane.size:
-            hot, hot_rows = hot[kept], hot_rows[kept]
+            hot, first_hot = hot[kept], first_hot[kept]
             plane, a, b, lo, hi = plane[kept], a[kept], b[kept], lo[kept], hi[kept]
             below, above, r0, r1, c0, c1 = below[kept], above[kept], r0[kept], r1[kept], c0[kept], c1[kept]
 
@@ -479,7 +542,7 @@ class BoundaryExtremes:
         sources = np.concatenate((plane, np.where(apply_b, below, -1), np.where(apply_t, above, -1)))
         three = np.arange(3 * n_kept) % n_kept
         h, w = r1 - r0 + 1, c1 - c0 + 1
-        row0 = r0 + hot_rows.argmax(axis=1)
+        row0 = r0 + first_hot // n_cols
         exposed = self._exposed(
             sources, r0[three], c0[three], h[three], w[three], row0[three], (n_rows, n_cols)
         )
@@ -489,21 +552,28 @@ class BoundaryExtremes:
         # arithmetic bit for bit, with 2 gathers instead of 8.
         flat = g.dose_gy.reshape(-1)
         corner = r0 * nx + c0
+        z0, fz, _ = _axis_cells(_fractional_index(zc, np.concatenate((a, b))), zc.size)
+        layer0, gz = z0 * (ny * nx), 1 - fz
+        upper = flat[min(zc.size - 1, 1) * (ny * nx) :]  # the next plane's node (if any)
         d_faces = []
         who_faces = []
-        for height, (fk, fr, fc) in zip((a, b), exposed, strict=True):
+        for end, (fk, fr, fc) in enumerate(exposed):  # bottom (at a), top (at b)
             hot_face = hot.reshape(-1)[(fk * n_rows + fr) * n_cols + fc]
             k = fk[hot_face]
-            col = corner[k] + fr[hot_face] * nx + fc[hot_face]
-            z0, fz, z1 = _axis_cells(_fractional_index(zc, height), zc.size)
-            d_faces.append(
-                flat[z0[k] * (ny * nx) + col] * (1 - fz[k]) + flat[z1[k] * (ny * nx) + col] * fz[k]
-            )
+            at = k + end * n_kept
+            node = layer0[at] + corner[k] + fr[hot_face] * nx + fc[hot_face]
+            d_faces.append(flat[node] * gz[at] + upper[node] * fz[at])
             who_faces.append(k)
         who = np.concatenate((wk, *who_faces))
+        low = np.concatenate((d_walls.min(axis=1), *d_faces))
+        high = np.concatenate((d_walls.max(axis=1), *d_faces))
+        # the points come in runs of one slab (each kind of point is in slab order): each
+        # run reduced at once, then the runs' extremes by slab
         mins, maxs = np.full(n_kept, np.inf), np.full(n_kept, -np.inf)
-        np.minimum.at(mins, who, np.concatenate((d_walls.min(axis=1), *d_faces)))
-        np.maximum.at(maxs, who, np.concatenate((d_walls.max(axis=1), *d_faces)))
+        if who.size:
+            run = np.flatnonzero(np.concatenate(([True], who[1:] != who[:-1])))
+            np.minimum.at(mins, who[run], np.minimum.reduceat(low, run))
+            np.maximum.at(maxs, who[run], np.maximum.reduceat(high, run))
         out_min[kept], out_max[kept] = mins, maxs
         return out_min, out_max
 
@@ -518,49 +588,52 @@ class BoundaryExtremes:
         point lies inside the dose grid. Points outside the dose grid are not counted.
         """
         want = (np.inf, -np.inf) if beyond is None else (float(beyond[0]), float(beyond[1]))
-        keys = self._slab_keys(end_cap)
-        if not keys:
-            return None, None
-        if any((key, want) not in self._cache for key in keys):
+        found = self._found.get((end_cap, want))
+        if found is None:
+            caps = (end_cap, *(c for c in END_CAPS if c != end_cap))
+            slabs = [self._slabs(cap) for cap in caps]
+            n = len(self.planes)
+            if n == 0:
+                return None, None
             # The DVH asks for both end caps with the same ``beyond`` (its main DVH and the
             # end-cap variant), and the caps differ only in the slabs at the ends and gaps:
             # the other cap's changed slabs are evaluated in the same batch (each batch
-            # costs some 150 numpy calls besides its data), so that its call finds every
-            # slab cached.
-            pending: dict[tuple, None] = {}
-            for cap in (end_cap, *(c for c in END_CAPS if c != end_cap)):
-                for key in self._slab_keys(cap):
-                    if (key, want) not in self._cache:
-                        pending[key] = None
-            p, lo, hi, below, above = (np.array(v) for v in zip(*pending, strict=True))
-            mins, maxs = self._slab_extremes(p, lo, hi, below, above, want)
-            for key, mn, mx in zip(pending, mins.tolist(), maxs.tolist(), strict=True):
-                self._cache[key, want] = (mn, mx)
-        found = [self._cache[key, want] for key in keys]
-        dmin = min(mn for mn, _ in found)
-        dmax = max(mx for _, mx in found)
-        return (
-            float(dmin) if dmin < want[0] else None,
-            float(dmax) if dmax > want[1] else None,
-        )
+            # costs some 150 numpy calls besides its data), so that its call is a look-up.
+            # Evaluated: the first cap's slabs, then each other cap's that differ from the
+            # same plane's slab with every cap before it; ``at``: each cap's slabs among them.
+            planes, at = [np.arange(n)], [np.arange(n)]
+            for i, (lo, hi, below, above) in enumerate(slabs[1:], start=1):
+                where = np.full(n, -1)
+                for j in range(i):
+                    lo_j, hi_j, below_j, above_j = slabs[j]
+                    same = (lo == lo_j) & (hi == hi_j) & (below == below_j) & (above == above_j)
+                    where = np.where((where < 0) & same, at[j], where)
+                new = np.flatnonzero(where < 0)
+                where[new] = sum(p.size for p in planes) + np.arange(new.size)
+                planes.append(new)
+                at.append(where)
+            lo, hi, below, above = (
+                np.concatenate([field[p] for field, p in zip(cap_fields, planes, strict=True)])
+                for cap_fields in zip(*slabs, strict=True)
+            )
+            mins, maxs = self._slab_extremes(np.concatenate(planes), lo, hi, below, above, want)
+            for cap, where in zip(caps, at, strict=True):
+                self._found[cap, want] = (float(mins[where].min()), float(maxs[where].max()))
+            found = self._found[end_cap, want]
+        dmin, dmax = found
+        return (dmin if dmin < want[0] else None, dmax if dmax > want[1] else None)
 
-    def _slab_keys(self, end_cap: str) -> list[tuple[int, float, float, int, int]]:
-        """(plane, lo, hi, below, above) of every slab with ``end_cap`` (see
-        :meth:`_slab_extremes`): what a slab's surface extremes depend on besides the
-        thresholds."""
-        keys = self._keys.get(end_cap)
-        if keys is None:
+    def _slabs(self, end_cap: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(lo, hi, below, above) of the slab of every plane with ``end_cap`` (see
+        :meth:`_slab_extremes`): what a slab's surface extremes depend on besides its plane
+        and the thresholds."""
+        slabs = self._slab_data.get(end_cap)
+        if slabs is None:
             lo, hi = slab_bounds(self.zs, end_cap, self.slice_thickness_mm)  # type: ignore[arg-type]
             n = len(self.planes)
-            if n == 0:
-                keys = []
-            else:
-                touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
-                below = np.concatenate(([-1], np.where(touch, np.arange(n - 1), -1)))
-                above = np.concatenate((np.where(touch, np.arange(1, n), -1), [-1]))
-                keys = list(
-                    zip(range(n), lo.tolist(), hi.tolist(), below.tolist(), above.tolist(),
-                        strict=True)
-                )
-            self._keys[end_cap] = keys
-        return keys
+            below, above = np.full(n, -1), np.full(n, -1)
+            touch = np.abs(hi[:-1] - lo[1:]) < _SAME_HEIGHT_MM
+            below[1:] = np.where(touch, np.arange(n - 1), -1)
+            above[:-1] = np.where(touch, np.arange(1, n), -1)
+            slabs = self._slab_data[end_cap] = (lo, hi, below, above)
+        return slabs

@@ -247,3 +247,36 @@ def test_exposed_columns_are_the_scanline_fill(row0):
     assert np.array_equal(mask(top), fill & ~fill_above)
     assert fill.any() and not fill.all()
     assert (fill & fill_above).any() and (fill & ~fill_above).any()
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_screened_extremes_are_the_unscreened_ones(split):
+    # the screen (nodes beyond the thresholds, compared by chunks of dose planes within the
+    # boxes of the slabs that reach them) and the batches of planes by box size only skip
+    # points that cannot be reported: two pieces far apart in z (dose planes between them
+    # that no slab reaches), large boxes (one batch) or large and small ones (two batches),
+    # a dose that is not linear
+    xy = np.arange(-25.0, 25.5, 1.0)
+    zs = np.arange(-40.0, 40.5, 1.0)
+    zz, yy, xx = np.meshgrid(zs, xy, xy, indexing="ij")
+    grid = DoseGrid(50.0 + 0.3 * xx - 0.2 * yy + 0.15 * zz + 0.002 * xx * yy, xy, xy, zs)
+    ang = 2 * np.pi * np.arange(40) / 40
+
+    def circle(r, dx=0.0):
+        return np.stack([dx + r * np.cos(ang), 0.7 + r * np.sin(ang)], axis=1)
+
+    if split:
+        radii = [(z, 20.0) for z in range(-30, -25, 2)]
+        radii += [(z, 2.0 + 0.5 * k) for k, z in enumerate(range(20, 35, 2))]
+    else:
+        radii = [(z, 20.0 - 0.4 * k) for k, z in enumerate(range(-30, -19, 2))]
+        radii += [(z, 16.0 + 0.5 * k) for k, z in enumerate(range(20, 31, 2))]
+    planes = [ContourPlane(float(z), (circle(r, dx=2.0 * (z > 0)),)) for z, r in radii]
+    for cap in ("half_slice", "none"):
+        low, high = BoundaryExtremes(planes, grid, 2.0).extremes(cap)
+        assert low is not None and high is not None
+        for f in (0.02, 0.1, 0.3, 0.5):
+            a, b = low + f * (high - low), high - f * (high - low)
+            screened = BoundaryExtremes(planes, grid, 2.0).extremes(cap, (a, b))
+            assert screened == (low, high)
+        assert BoundaryExtremes(planes, grid, 2.0).extremes(cap, (low, high)) == (None, None)

@@ -46,7 +46,7 @@ their inside is ambiguous.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from typing import Literal
 
@@ -85,10 +85,15 @@ class ContourPlane:
     polygons: tuple[np.ndarray, ...]
     #: |area| (mm²) of each polygon, when already known (contour_planes computes them)
     polygon_areas: np.ndarray | None = None
+    #: nesting sign of each polygon, when already known (contour_planes computes them for
+    #: all planes with several contours in one batch)
+    polygon_signs: np.ndarray | None = None
 
     @cached_property
     def nesting_signs(self) -> np.ndarray:
         """+1 for contours at even nesting depth (islands), −1 at odd depth (holes)."""
+        if self.polygon_signs is not None:
+            return self.polygon_signs
         return _nesting_signs(self.polygons)
 
     @cached_property
@@ -335,14 +340,12 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             remedy="correct the contour in the planning system (remove the loop or overlap) "
             "and export the structure set again",
         )
-    several = [pl for pl in planes if len(pl.polygons) > 1]
+    several = [i for i, pl in enumerate(planes) if len(pl.polygons) > 1]
     if several:
-        # the nesting of all planes with several contours in one batched test, stored as
-        # each plane's nesting_signs (a cached property: object.__setattr__ fills its cache)
-        for pl, signs in zip(
-            several, _nesting_signs_of_planes([pl.polygons for pl in several]), strict=True
-        ):
-            object.__setattr__(pl, "nesting_signs", signs)
+        # the nesting of all planes with several contours in one batched test
+        signs = _nesting_signs_of_planes([planes[i].polygons for i in several])
+        for i, plane_signs in zip(several, signs, strict=True):
+            planes[i] = replace(planes[i], polygon_signs=plane_signs)
     return planes
 
 

@@ -227,6 +227,12 @@ def _nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
     cost more than its test (tens of planes with several contours in a body or a lung)."""
     signs: list[np.ndarray | None] = [None] * len(polygon_sets)
     batch: list[int] = []
+
+    def test_batch() -> None:
+        for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
+            signs[j] = sg
+        batch.clear()
+
     pairs = 0
     for i, ps in enumerate(polygon_sets):
         size = len(ps) * sum(len(p) for p in ps)
@@ -234,14 +240,12 @@ def _nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
             signs[i] = _nesting_signs(ps)
             continue
         if batch and pairs + size > _NESTING_BATCH_PAIRS:
-            for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
-                signs[j] = sg
-            batch, pairs = [], 0
+            test_batch()
+            pairs = 0
         batch.append(i)
         pairs += size
     if batch:
-        for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
-            signs[j] = sg
+        test_batch()
     return signs  # type: ignore[return-value]
 
 

@@ -43,6 +43,7 @@ from rtcheck.geometry import (
     ContourPlane,
     _axis_cells,
     _fractional_index,
+    _next_points,
     _ragged,
     _successor_index,
     slab_bounds,
@@ -186,10 +187,7 @@ class BoundaryExtremes:
         sizes = np.array([len(poly) for poly in polys])
         a = np.concatenate(polys).astype(float, copy=False)
         nxt = _successor_index(sizes)  # each polygon's last vertex joins its first
-        b = np.empty_like(a)  # a[nxt], as a shifted copy (cheaper than the gather)
-        b[:-1] = a[1:]
-        last = (np.cumsum(sizes) - 1)[sizes > 0]
-        b[last] = a[nxt[last]]
+        b = _next_points(a, sizes)  # a[nxt], by copies (cheaper than the gather)
         count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
         first = np.cumsum(count) - count
         plane = np.repeat(np.arange(count.size), count)

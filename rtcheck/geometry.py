@@ -173,6 +173,15 @@ def _polygon_area(points: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, nxt[:, 1]) - np.dot(y, nxt[:, 0]))
 
 
+def _polygon_areas(polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """Signed shoelace area (mm²) of each polygon (as :func:`_polygon_area`), all at once."""
+    sizes = np.array([len(p) for p in polygons], dtype=np.intp)
+    pts = np.concatenate(polygons)
+    nxt = _next_points(pts, sizes)
+    cross = pts[:, 0] * nxt[:, 1] - pts[:, 1] * nxt[:, 0]
+    return 0.5 * np.add.reduceat(cross, np.cumsum(sizes) - sizes)
+
+
 def _edge_hits(px, py, x1, y1, x2, y2) -> np.ndarray:
     """The crossing-number test of points (px, py) against edges (x1, y1)–(x2, y2) taken
     from their lower end (broadcast): the edge straddles the point's row (half-open) and
@@ -309,10 +318,9 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             f"{name} is not volumetric (contour types: {kinds})",
             remedy="only CLOSED_PLANAR contours make a volume; points and open lines have no DVH",
         )
-    by_plane: dict[int, list[np.ndarray]] = {}
-    heights: dict[int, list[float]] = {}
-    areas: dict[int, list[float]] = {}
-    for i, contour in enumerate(structure.contours):
+    contours = structure.contours
+    polygons = []
+    for i, contour in enumerate(contours):
         pts = np.asarray(contour.points_mm, dtype=float)
         if len(pts) > 1 and abs(pts[0, 0] - pts[-1, 0]) + abs(pts[0, 1] - pts[-1, 1]) < 1e-9:
             pts = pts[:-1]  # explicitly closed contour: drop the repeated first point
@@ -321,18 +329,26 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
                 f"{name}: contour {i + 1} at z = {contour.z_mm:g} mm has fewer than 3 distinct points",
                 remedy="remove or redraw the degenerate contour in the planning system",
             )
-        area = abs(_polygon_area(pts))
-        if area < MIN_CONTOUR_AREA_MM2:
-            raise GeometryError(
-                f"{name}: contour {i + 1} at z = {contour.z_mm:g} mm has zero area (degenerate)",
-                remedy="remove or redraw the degenerate contour in the planning system",
-            )
-        key = int(round(contour.z_mm / PLANE_TOLERANCE_MM))
-        by_plane.setdefault(key, []).append(pts)
-        heights.setdefault(key, []).append(contour.z_mm)
-        areas.setdefault(key, []).append(area)
+        polygons.append(pts)
+    # every contour's area at once (one shoelace sum per contour over the points laid end
+    # to end; a call per contour cost ≈ 1.5 µs each, most of this loop on the breast)
+    area_of = np.abs(_polygon_areas(polygons))
+    degenerate = np.flatnonzero(area_of < MIN_CONTOUR_AREA_MM2)
+    if degenerate.size:
+        i = int(degenerate[0])
+        raise GeometryError(
+            f"{name}: contour {i + 1} at z = {contours[i].z_mm:g} mm has zero area (degenerate)",
+            remedy="remove or redraw the degenerate contour in the planning system",
+        )
+    by_plane: dict[int, list[int]] = {}
+    for i, contour in enumerate(contours):
+        by_plane.setdefault(int(round(contour.z_mm / PLANE_TOLERANCE_MM)), []).append(i)
     planes = [
-        ContourPlane(_mean_height(heights[k]), tuple(by_plane[k]), np.array(areas[k]))
+        ContourPlane(
+            _mean_height([contours[i].z_mm for i in by_plane[k]]),
+            tuple(polygons[i] for i in by_plane[k]),
+            area_of[by_plane[k]],
+        )
         for k in sorted(by_plane)
     ]
     crossing = _first_crossing(planes)
@@ -1069,7 +1085,7 @@ class StructureMask:
             flat = base[:, None] + offsets[None, :]
             if len(k) and (base.min() + offsets[0] < 0 or base.max() + offsets[-1] >= dose_gy.size):
                 np.clip(flat, 0, dose_gy.size - 1, out=flat)
-            patch = dose_gy.reshape(-1)[flat]  # (nb, 27)
+            patch = np.take(dose_gy.reshape(-1), flat)  # (nb, 27); np.take: ≈ 10 % faster
             (cz, wz), (cy, wy), (cx, wx) = self._weight_tables
             cls = (cz[k] * len(wy) + cy[iy]) * len(wx) + cx[ix]
             if not len(cls) or (cls == cls[0]).all():  # usual: one class (no sorting)
@@ -1383,9 +1399,9 @@ def _clipped_polygon_areas(polygons, x_range, y_range) -> np.ndarray:
 
 
 class _Rasteriser:
-    """Per-layer rasterisation of one ROI in its bounding box (plane masks of at most
-    :data:`_RASTER_CHUNK_SAMPLES` sub-samples at once; kept for all the ROI's masks when
-    all planes fit)."""
+    """Per-layer rasterisation of one ROI in its bounding box (packed plane masks of at most
+    :data:`_RASTER_CHUNK_BYTES` at once; kept for all the ROI's masks when all planes
+    fit)."""
 
     def __init__(self, planes, grid: DoseGrid, s: int, slice_thickness_mm: float | None):
         self.planes = planes
@@ -1525,11 +1541,11 @@ class _Rasteriser:
     @cached_property
     def _all_plane_masks(self) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`plane_masks` of all planes (read-only), kept when they fit within
-        :data:`_RASTER_CHUNK_SAMPLES` (the usual case; else None, and each chunk of layers
+        :data:`_RASTER_CHUNK_BYTES` packed (the usual case; else None, and each chunk of layers
         fills its own planes): the masks of both end caps then share one fill, the other
         end cap's layers being those of the same end planes."""
         ny, nx, s = self.shape[1], self.shape[2], self.s
-        if len(self.planes) * ny * nx * s * s > _RASTER_CHUNK_SAMPLES:
+        if len(self.planes) * ny * s * nx > _RASTER_CHUNK_BYTES:
             return None
         masks = self.plane_masks(0, len(self.planes))
         for a in masks:
@@ -1597,12 +1613,12 @@ class _Rasteriser:
         """The box ``layers`` (ascending) in chunks to rasterise at once: all of them when
         the planes' masks are kept (:attr:`_all_plane_masks`), else runs of consecutive
         layers whose planes' sub-sample masks together stay within
-        :data:`_RASTER_CHUNK_SAMPLES` (memory bound; at least one layer)."""
+        :data:`_RASTER_CHUNK_BYTES` packed (memory bound; at least one layer)."""
         layers = np.asarray(layers, dtype=np.intp)
         if self._all_plane_masks is not None:
             return [layers] if layers.size else []
         s = self.s
-        per_plane = self.shape[1] * s * self.shape[2] * s
+        per_plane = self.shape[1] * s * self.shape[2]  # packed bytes: s sub-samples each
         pid = plane_idx.reshape(-1, s)
         big = len(self.planes)
         lows = np.where(pid >= 0, pid, big).min(axis=1).tolist()  # big: no plane
@@ -1612,7 +1628,7 @@ class _Rasteriser:
         p_lo, p_hi = big, -1
         for k in layers.tolist():
             lo, hi = min(p_lo, lows[k]), max(p_hi, highs[k])
-            if k == prev + 1 and (hi < lo or (hi - lo + 1) * per_plane <= _RASTER_CHUNK_SAMPLES):
+            if k == prev + 1 and (hi < lo or (hi - lo + 1) * per_plane <= _RASTER_CHUNK_BYTES):
                 p_lo, p_hi, prev = lo, hi, k
                 continue
             if prev >= 0:
@@ -1624,9 +1640,12 @@ class _Rasteriser:
         return chunks
 
 
-#: Most sub-samples held at once while rasterising (plane masks of one chunk of layers, or
-#: of all the planes of an ROI that fits, kept by its rasteriser for both end caps).
-_RASTER_CHUNK_SAMPLES = 1 << 24
+#: Most bytes of packed plane masks (s sub-samples per byte, see rasterise_planes_packed)
+#: held at once while rasterising: those of one chunk of layers, or of all the planes of
+#: an ROI that fits, kept by its rasteriser for both end caps (counted in bytes: counted
+#: in sub-samples the breast's BODY, 7 MB packed, did not fit and filled its end planes
+#: twice).
+_RASTER_CHUNK_BYTES = 1 << 24
 
 
 def structure_mask(

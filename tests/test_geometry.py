@@ -443,7 +443,7 @@ def test_mask_does_not_depend_on_how_layers_are_chunked(monkeypatch):
     st_ = Structure(1, "ROI", tuple(contours))
     g = grid(spacing=(1.0, 1.0, 1.0), n=(16, 16, 16), origin=(-7.5, -7.5, -2.0))
     whole = structure_mask(st_, g, 3, "half_slice")
-    monkeypatch.setattr(geometry, "_RASTER_CHUNK_SAMPLES", 1)  # one layer per chunk
+    monkeypatch.setattr(geometry, "_RASTER_CHUNK_BYTES", 1)  # one layer per chunk
     chunked = structure_mask(st_, g, 3, "half_slice")
     assert np.array_equal(whole.counts, chunked.counts)
     assert np.array_equal(whole.boundary_voxels, chunked.boundary_voxels)
@@ -600,3 +600,21 @@ def test_spliced_variant_voxels_are_in_the_order_of_a_sort():
     assert np.array_equal(np.concatenate(inside), sub)
     vox, inside = _spliced(kept, kept_sub, [new[:0]], [new_sub[:0]])
     assert np.array_equal(np.concatenate(vox), kept)
+
+
+def test_polygon_areas_in_one_batch_are_the_closed_form_signed_areas():
+    from rtcheck.geometry import _polygon_areas
+
+    polys = [
+        square(3.0, -2.0, 2.0),  # 4 × 4, counter-clockwise
+        square(100.0, 250.0, 0.5, ccw=False),  # 1 × 1 far from the origin, clockwise
+        np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 3.0]]),  # right triangle, legs 6 and 3
+    ]
+    assert _polygon_areas(polys) == pytest.approx([16.0, -1.0, 9.0], rel=1e-12)
+
+
+def test_a_degenerate_contour_among_good_ones_is_named_by_its_position():
+    good = Contour(0.0, square(0, 0, 2))
+    flat = Contour(2.0, np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]))
+    with pytest.raises(GeometryError, match=r"contour 2 at z = 2 mm has zero area"):
+        contour_planes(Structure(3, "ROI", (good, flat, Contour(4.0, square(0, 0, 2)))))

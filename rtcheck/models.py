@@ -235,8 +235,16 @@ class DoseGrid:
             # compare doses with float64 thresholds (a float32 grid would be compared at
             # float32 precision, coarser than the screen's margin)
             dose = dose.astype(np.float64)
-        if not np.isfinite(dose).all():
+        # each plane's min and max (NaN propagates, ±inf shows): the finiteness check, and
+        # kept (plane_dose_range) for the surface extremes' screen, in the same two passes
+        # that np.isfinite(dose).all() cost
+        flat = dose.reshape(dose.shape[0], -1)
+        plane_min, plane_max = flat.min(axis=1), flat.max(axis=1)
+        if not (np.isfinite(plane_min).all() and np.isfinite(plane_max).all()):
             raise ValueError("dose grid contains non-finite values")
+        for bound in (plane_min, plane_max):
+            bound.setflags(write=False)
+        object.__setattr__(self, "_plane_range", (plane_min, plane_max))
         if (
             take
             and dose is self.dose_gy
@@ -257,7 +265,13 @@ class DoseGrid:
 
     @property
     def max_gy(self) -> float:
-        return float(self.dose_gy.max())
+        return float(self.plane_dose_range[1].max())
+
+    @property
+    def plane_dose_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """The lowest and the highest dose (Gy) of each z plane (read-only arrays, one value
+        per plane), computed once when the grid is made."""
+        return self._plane_range  # type: ignore[attr-defined, no-any-return]
 
     def same_geometry(self, other: DoseGrid, tol_mm: float = 1e-3) -> bool:
         """True when both grids have the same voxel centres (within ``tol_mm``)."""

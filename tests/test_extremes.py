@@ -280,3 +280,44 @@ def test_screened_extremes_are_the_unscreened_ones(split):
             screened = BoundaryExtremes(planes, grid, 2.0).extremes(cap, (a, b))
             assert screened == (low, high)
         assert BoundaryExtremes(planes, grid, 2.0).extremes(cap, (low, high)) == (None, None)
+
+
+def test_thresholds_that_bound_every_reachable_node_skip_the_evaluation(monkeypatch):
+    # the dose in the dose planes that the slabs reach (z from -10.5 to 10.5 mm with
+    # half-slice caps: planes at -11.3 … 12.7 mm) spans 44.35 … 56.35 Gy; beyond, the
+    # planes further out are hotter and colder but no surface point lies there
+    grid = _grid("z")
+    planes = [ContourPlane(float(z), (_box()(z),)) for z in PLANES_MM]
+    plane_min, plane_max = grid.plane_dose_range
+    assert np.array_equal(plane_min, grid.dose_gy.min(axis=(1, 2)))
+    assert np.array_equal(plane_max, grid.dose_gy.max(axis=(1, 2)))
+    reach = slice(int(np.searchsorted(grid.z_mm, -10.5)) - 1, int(np.searchsorted(grid.z_mm, 10.5)) + 1)
+    lo, hi = float(plane_min[reach].min()), float(plane_max[reach].max())
+    assert (lo, hi) == pytest.approx((SCALE_GY + G_GY_PER_MM * -11.3, SCALE_GY + G_GY_PER_MM * 12.7))
+    assert lo > grid.dose_gy.min() and hi < grid.dose_gy.max()
+
+    def evaluated(*args, **kwargs):
+        raise AssertionError("the surface was evaluated")
+
+    skipping = BoundaryExtremes(planes, grid, 3.0)
+    monkeypatch.setattr(skipping, "_slab_extremes", evaluated)
+    assert skipping.extremes("half_slice", (lo, hi)) == (None, None)
+    assert skipping.extremes("none", (lo, hi)) == (None, None)  # both caps at once
+    # thresholds that the surface crosses (its extremes are at the end caps): evaluated
+    truth = (SCALE_GY + G_GY_PER_MM * -10.5, SCALE_GY + G_GY_PER_MM * 10.5)
+    inside = (truth[0] + 0.1, truth[1] - 0.1)
+    found = BoundaryExtremes(planes, grid, 3.0).extremes("half_slice", inside)
+    assert found == pytest.approx(truth, abs=1e-9)
+    # just within the reachable nodes' range: evaluated (not skipped), nothing beyond
+    near = BoundaryExtremes(planes, grid, 3.0)
+    assert not near._nothing_beyond([near._slabs("half_slice")], (lo + 1e-6, hi))
+    assert near.extremes("half_slice", (lo + 1e-6, hi)) == (None, None)
+
+
+def test_a_non_finite_dose_is_refused_in_any_plane():
+    centres = np.arange(3.0)
+    for bad in (np.nan, np.inf, -np.inf):
+        dose = np.ones((3, 3, 3))
+        dose[2, 1, 0] = bad
+        with pytest.raises(ValueError, match="non-finite"):
+            DoseGrid(dose, centres, centres, centres)

@@ -112,12 +112,17 @@ def _next(points: np.ndarray) -> np.ndarray:
     return np.concatenate((points[1:], points[:1]))
 
 
-def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Groups of the given sizes laid end to end: each element's group and position in it,
-    and each group's first element."""
+def _ragged(
+    counts: np.ndarray, base: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of the given sizes laid end to end: each element's group and position in it
+    (plus its group's ``base``, when given: the offset is folded in per group, before the
+    expansion), and each group's first element."""
+    counts = np.asarray(counts)
     starts = np.cumsum(counts) - counts
     owner = np.repeat(np.arange(counts.size), counts)
-    return owner, np.arange(owner.size) - starts[owner], starts
+    shift = -starts if base is None else base - starts
+    return owner, np.arange(owner.size) + np.repeat(shift, counts), starts
 
 
 def _successor_index(sizes: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -435,8 +440,8 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     extra = count[more] - _NEAR_EDGES  # partners beyond the first _NEAR_EDGES
     total = int(extra.sum())
     if total:
-        a = np.repeat(more, extra)
-        b = np.arange(total) + np.repeat(more + _NEAR_EDGES + 1 - (np.cumsum(extra) - extra), extra)
+        owner, b, _ = _ragged(extra, more + _NEAR_EDGES + 1)
+        a = take(more, owner)
         keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
         firsts.append(take(a, keep))
         seconds.append(take(b, keep))
@@ -653,10 +658,8 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndar
     total = int(counts.sum())
     if total == 0:
         return (empty, np.zeros(0)) if edge_label is None else (empty, np.zeros(0), empty)
-    # crossing m of edge e is on row r0[e] + (m − first crossing of e); the per-edge
-    # differences are taken before the gathers (the same values, fewer operations)
-    edge = np.repeat(np.arange(counts.size), counts)
-    rows = np.arange(total) + np.repeat(r0 - (np.cumsum(counts) - counts), counts)
+    # crossing m of edge e is on row r0[e] + (m − first crossing of e)
+    edge, rows, _ = _ragged(counts, r0)
     take = np.take
     ey1 = take(ylo, edge)
     x_cross = take(x1, edge) + (take(y_mm, rows) - ey1) * take(x2 - x1, edge) / take(yhi - ylo, edge)

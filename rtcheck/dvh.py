@@ -99,8 +99,9 @@ class _Accumulator:
     most 65 536 samples. Samples are kept as they are while there are at most that many;
     beyond, they are binned over the [lo, hi] of their :class:`_BinRange` (shared by the
     accumulators whose bins are added together) keeping each bin's volume-weighted mean
-    dose, so Dmean is unchanged, any dose moves by less than (hi − lo)/65 536, and the
-    extreme samples keep their exact doses. Raw chunks are kept until :data:`_RAW_LIMIT`
+    dose, so any dose moves by less than (hi − lo)/65 536, Dmean is kept but for the two
+    end bins, whose doses are set to the extreme samples' exact doses (a change of less
+    than one bin width × their share of the volume). Raw chunks are kept until :data:`_RAW_LIMIT`
     samples (or the end) and then binned together; a chunk of samples of one volume keeps
     that volume as a number.
     """
@@ -222,6 +223,9 @@ class _BinRange:
     """
 
     def __init__(self, mask: StructureMask | None = None, dose: DoseGrid | None = None):
+        """``mask`` and ``dose``: the ROI whose box range an early flush uses (without them,
+        an early flush too fixes the range to the samples so far, and a later sample
+        beyond it is refused)."""
         self.members: list[_Accumulator] = []
         self.lo: float | None = None
         self.hi: float | None = None

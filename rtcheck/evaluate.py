@@ -30,6 +30,7 @@ import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import GeometryError, InputError, RtcheckError, UsageError
@@ -50,6 +51,9 @@ from .models import (
     Unit,
 )
 from .names import NameTable, OrganAssignment, assign_organ
+
+if TYPE_CHECKING:
+    from .geometry import StructureMask
 
 #: Volume outside the dose grid below which an organ counts as fully covered (cc).
 COVERAGE_TOLERANCE_CC = 1e-3
@@ -451,7 +455,7 @@ def check_course(
     override, or a course without a plan). This checks one course alone: the composite of
     prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
-    from .dvh import DEFAULT, compute_dvh, compute_union_dvh, typical_slice_thickness_mm
+    from .dvh import DEFAULT, compute_dvh_and_mask, compute_union_dvh, typical_slice_thickness_mm
     from .geometry import contour_planes
 
     if course.structure_set is None:
@@ -467,6 +471,8 @@ def check_course(
     # DVHs only of the structures the table checks (a BODY or a couch is rarely one),
     # each computed once, when first needed — as compute_dvhs would compute it
     computed: dict[int, DVH | Exception] = {}
+    masks: dict[int, StructureMask] = {}  # of the structures checked, for the External test
+    in_unions: set[int] = set()
 
     def dvh_of(i: int) -> DVH | Exception:
         if i not in computed:
@@ -475,7 +481,7 @@ def check_course(
                 computed[i] = gap
             else:
                 try:
-                    computed[i] = compute_dvh(
+                    computed[i], masks[i] = compute_dvh_and_mask(
                         structures[i], course.dose, dvh_settings or DEFAULT, slice_thickness_mm=thickness
                     )
                 except GeometryError as err:
@@ -499,6 +505,7 @@ def check_course(
                 contour_planes(structures[i])
             except GeometryError as err:
                 return err
+        in_unions.update(positions)
         try:
             return compute_union_dvh(
                 [structures[i] for i in positions],
@@ -513,6 +520,9 @@ def check_course(
         table, pairs, names=names, prescription_gy=prescription, union_dvh=union_dvh
     )
     all_inputs = list(inputs) or course_inputs(course)
+    outside = outside_external_notes(
+        course, matches, masks, in_unions, dvh_settings or DEFAULT, thickness
+    )
     return CheckResult(
         table=table,
         results=results,
@@ -527,8 +537,81 @@ def check_course(
         structures=matches,
         missing_required=missing,
         inputs=tuple(all_inputs),
-        notes=tuple(notes) + tuple(getattr(course, "notes", ()) or ()),
+        notes=tuple(notes) + tuple(getattr(course, "notes", ()) or ()) + tuple(outside),
     )
+
+
+#: A checked structure with at least this share of its volume outside the External (body)
+#: contour is reported by :func:`outside_external_notes`.
+OUTSIDE_EXTERNAL_MIN_FRACTION = 0.005
+
+#: TG-263 names of the body contour (besides DICOM's RTROIInterpretedType EXTERNAL).
+EXTERNAL_NAMES = ("External", "Body")
+
+
+def external_position(structures: Sequence[Structure], matches: Sequence[NameMatch]) -> int | None:
+    """Position of the body contour: the structure whose RTROIInterpretedType is EXTERNAL,
+    else the first named External or Body (TG-263, through the alias table); None if none."""
+    for i, st in enumerate(structures):
+        if (st.interpreted_type or "").strip().upper() == "EXTERNAL":
+            return i
+    canonical = {m.structure_name: m.canonical for m in matches}
+    for i, st in enumerate(structures):
+        if canonical.get(st.name) in EXTERNAL_NAMES:
+            return i
+    return None
+
+
+def outside_external_notes(
+    course: Course,
+    matches: Sequence[NameMatch],
+    masks: Mapping[int, StructureMask],
+    in_unions: Iterable[int],
+    settings,
+    thickness: float | None,
+) -> list[str]:
+    """Notes on the checked structures (``masks``: those whose DVH was computed, by position;
+    ``in_unions``: sides of unions) that reach outside the body contour by at least
+    :data:`OUTSIDE_EXTERNAL_MIN_FRACTION` of their volume, counted on the DVH's sub-samples.
+
+    Planning systems compute dose only inside the body and usually leave such a part out of
+    the structure's DVH (a scar or a target drawn on the skin, a structure not cropped);
+    rtcheck keeps it, at the (near-zero) dose the grid holds there, which lowers mean doses
+    and the structure's relative volumes: the note says so, the verdicts are not changed.
+    """
+    from .dvh import compute_mask
+
+    assert course.structure_set is not None
+    structures = course.structure_set.structures
+    body = external_position(structures, matches)
+    if body is None:
+        return []
+    checked = {i: m for i, m in masks.items() if i != body}
+    for i in sorted(set(in_unions) - set(checked) - {body}):
+        try:
+            checked[i] = compute_mask(structures[i], course.dose, settings, slice_thickness_mm=thickness)
+        except GeometryError:
+            continue
+    if not checked:
+        return []
+    name = structures[body].name
+    try:
+        outer = compute_mask(structures[body], course.dose, settings, slice_thickness_mm=thickness)
+    except GeometryError as err:
+        return [f"the body contour '{name}' cannot be rasterised ({err.message}): structures reaching "
+                "outside the patient were not looked for"]
+    notes = []
+    for i, mask in sorted(checked.items()):
+        total = mask.rasterised_volume_cc
+        out = mask.volume_outside_cc(outer)
+        if total > 0 and out >= OUTSIDE_EXTERNAL_MIN_FRACTION * total:
+            notes.append(
+                f"{structures[i].name}: {out:.3g} cc ({100 * out / total:.1f} %) lies outside the "
+                f"body contour '{name}'; planning systems usually leave that part out of the DVH, "
+                "rtcheck keeps it (it lowers the mean dose and relative volumes): review the "
+                "contour or crop it to the body"
+            )
+    return notes
 
 
 #: A plan's total dose reaches at least its prescription somewhere (hot spots are 100-130 %);

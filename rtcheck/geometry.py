@@ -864,6 +864,43 @@ class StructureMask:
     def outside_grid_cc(self) -> float:
         return max(0.0, self.structure_volume_cc - self.in_grid_volume_cc)
 
+    def volume_outside_cc(self, outer: StructureMask) -> float:
+        """Volume (cc, counted on the sub-samples like :attr:`rasterised_volume_cc`) of this
+        ROI that lies outside ``outer`` — e.g. the part of an organ outside the External
+        (body) contour. Both masks must come from one grid with the same supersampling and
+        end cap. Sub-sample by sub-sample: identical contours give identical sub-samples,
+        so a structure drawn to the body's edge has nothing outside."""
+        if outer.supersampling != self.supersampling or outer.end_cap != self.end_cap:
+            raise ValueError("both masks must share the supersampling and the end cap")
+        s3 = self.supersampling**3
+        # the outer ROI's counts over this ROI's box (0 where the outer box does not reach)
+        theirs = np.zeros(self.counts.shape, dtype=np.uint8)
+        mine_part, theirs_part = [], []
+        for a in range(3):
+            lo = max(self.slices[a].start, outer.slices[a].start)
+            hi = min(self.slices[a].stop, outer.slices[a].stop)
+            if hi <= lo:
+                return self.rasterised_volume_cc
+            mine_part.append(slice(lo - self.slices[a].start, hi - self.slices[a].start))
+            theirs_part.append(slice(lo - outer.slices[a].start, hi - outer.slices[a].start))
+        theirs[tuple(mine_part)] = outer.counts[tuple(theirs_part)]
+        mine = self.counts.astype(np.int32)
+        # sub-samples inside both: all of one side's where the other is wholly inside
+        both = np.where(theirs == s3, mine, np.where(mine == s3, theirs, 0)).astype(np.int32)
+        # voxels on both boundaries: their inside sub-samples, one by one
+        k, iy, ix = self._boundary_box_index()
+        partial = np.flatnonzero((theirs[k, iy, ix] > 0) & (theirs[k, iy, ix] < s3))
+        if partial.size:
+            oz, oy, ox = (self.slices[a].start - outer.slices[a].start for a in range(3))
+            ony, onx = outer.counts.shape[1], outer.counts.shape[2]
+            at = ((k[partial] + oz) * ony + iy[partial] + oy) * onx + ix[partial] + ox
+            j = np.searchsorted(outer.boundary_voxels, at)
+            shared = self.boundary_inside[partial] & outer.boundary_inside[j]
+            both[k[partial], iy[partial], ix[partial]] = shared.reshape(partial.size, -1).sum(axis=1)
+        outside = mine - both
+        mm3 = float(self.dz_mm @ ((outside @ self.dx_mm) @ self.dy_mm))
+        return mm3 / MM3_PER_CC / s3
+
     def full_mask(self, grid_shape: tuple[int, int, int]) -> np.ndarray:
         """Occupancy on the whole grid (float32); allocates a grid-sized array."""
         out = np.zeros(grid_shape, dtype=np.float32)

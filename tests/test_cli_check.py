@@ -361,13 +361,13 @@ def test_check_computes_each_checked_structure_once_and_no_other(monkeypatch):
     structures = course.structure_set.structures
     full = dvh_module.compute_dvhs(course.structure_set, course.dose)
     seen = []
-    real = dvh_module.compute_dvh
+    real = dvh_module.compute_dvh_and_mask
 
     def counting(structure, *args, **kwargs):
         seen.append(structure.name)
         return real(structure, *args, **kwargs)
 
-    monkeypatch.setattr(dvh_module, "compute_dvh", counting)
+    monkeypatch.setattr(dvh_module, "compute_dvh_and_mask", counting)
     result = check_course(course, table, names)
     assert len(seen) == len(set(seen)) > 0
     matched = {s.name for s in structures if names.match(s.name).canonical in {c.organ for c in table.constraints}}

@@ -208,3 +208,50 @@ def test_union_with_a_side_partly_or_wholly_outside_the_grid():
     assert nothing.volume_with_dose_cc == 0 and nothing.outside_grid_cc == pytest.approx(
         1.28, rel=1e-9
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.tuples(thirds, thirds, thirds, thirds),
+    st.tuples(thirds, thirds, thirds, thirds),
+    st.integers(min_value=-6, max_value=2),
+    st.integers(min_value=-2, max_value=6),
+)
+def test_volume_outside_another_roi_is_the_closed_form_difference(a, b, z_lo, z_hi):
+    """Boxes on the 1/3 mm sub-sample lattice (as above): the part of A outside B is
+    |A| − |A ∩ B| exactly, and the part of B outside A is |B| − |A ∩ B|."""
+    ax0, ax1 = sorted(a[:2])
+    ay0, ay1 = sorted(a[2:])
+    bx0, bx1 = sorted(b[:2])
+    by0, by1 = sorted(b[2:])
+    assume(min(ax1 - ax0, ay1 - ay0, bx1 - bx0, by1 - by0) > 0.1 and z_hi > z_lo)
+    g = linear_grid()
+    ma = structure_mask(prism(rect(ax0, ax1, ay0, ay1), PLANES, 1, "A"), g, 3)
+    mb = structure_mask(prism(rect(bx0, bx1, by0, by1), np.arange(z_lo + 0.5, z_hi, 1.0), 2, "B"), g, 3)
+    common_xy = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    common = common_xy * max(0, min(5, z_hi) - max(-5, z_lo)) / 1000
+    vol_a = (ax1 - ax0) * (ay1 - ay0) * 10 / 1000
+    vol_b = (bx1 - bx0) * (by1 - by0) * (z_hi - z_lo) / 1000
+    assert ma.volume_outside_cc(mb) == pytest.approx(vol_a - common, rel=1e-9, abs=1e-12)
+    assert mb.volume_outside_cc(ma) == pytest.approx(vol_b - common, rel=1e-9, abs=1e-12)
+
+
+def test_volume_outside_agrees_with_the_union_for_curved_shapes():
+    # spheres: no closed form on the sub-samples, but |A outside B| = |A ∪ B| − |B| holds for
+    # the sub-samples, which union_mask counts by another route
+    g = linear_grid()
+    zs = np.arange(-5.5, 5.6, 1.0)
+    ma = structure_mask(sphere(-2.3, 6.0, zs, 1, "A"), g, 3)
+    mb = structure_mask(sphere(3.1, 7.0, zs, 2, "B"), g, 3)
+    union = union_mask([ma, mb], g, "A + B").rasterised_volume_cc
+    assert ma.volume_outside_cc(mb) == pytest.approx(union - mb.rasterised_volume_cc, rel=1e-9)
+    assert mb.volume_outside_cc(ma) == pytest.approx(union - ma.rasterised_volume_cc, rel=1e-9)
+    assert 0 < ma.volume_outside_cc(mb) < ma.rasterised_volume_cc
+    # wholly inside, itself, and disjoint
+    inner = structure_mask(sphere(3.1, 3.0, zs, 3, "C"), g, 3)
+    assert inner.volume_outside_cc(mb) == 0.0
+    assert ma.volume_outside_cc(ma) == 0.0
+    far = structure_mask(prism(square(15, 15, 2), PLANES, 4, "D"), g, 3)
+    assert far.volume_outside_cc(ma) == pytest.approx(far.rasterised_volume_cc, rel=1e-12)
+    with pytest.raises(ValueError):
+        ma.volume_outside_cc(structure_mask(sphere(3.1, 7.0, zs, 2, "B"), g, 2))

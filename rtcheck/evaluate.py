@@ -455,7 +455,13 @@ def check_course(
     override, or a course without a plan). This checks one course alone: the composite of
     prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
-    from .dvh import DEFAULT, compute_dvh_and_mask, compute_union_dvh, typical_slice_thickness_mm
+    from .dvh import (
+        DEFAULT,
+        compute_dvh_and_mask,
+        compute_mask,
+        compute_union_dvh,
+        typical_slice_thickness_mm,
+    )
     from .geometry import contour_planes
 
     if course.structure_set is None:
@@ -520,9 +526,19 @@ def check_course(
         table, pairs, names=names, prescription_gy=prescription, union_dvh=union_dvh
     )
     all_inputs = list(inputs) or course_inputs(course)
-    outside = outside_external_notes(
-        course, matches, masks, in_unions, dvh_settings or DEFAULT, thickness
-    )
+    body = external_position(structures, matches)
+    checked: list[tuple[str, StructureMask]] = []
+    if body is not None:
+        checked = [(structures[i].name, m) for i, m in sorted(masks.items())]
+        for i in sorted(in_unions - set(masks)):  # the sides of unions: their own masks
+            try:
+                checked.append(
+                    (structures[i].name, compute_mask(structures[i], course.dose, dvh_settings or DEFAULT,
+                                                      slice_thickness_mm=thickness))
+                )
+            except GeometryError:
+                continue
+    outside = outside_external_notes(course, body, checked, dvh_settings or DEFAULT, thickness)
     return CheckResult(
         table=table,
         results=results,
@@ -564,15 +580,15 @@ def external_position(structures: Sequence[Structure], matches: Sequence[NameMat
 
 def outside_external_notes(
     course: Course,
-    matches: Sequence[NameMatch],
-    masks: Mapping[int, StructureMask],
-    in_unions: Iterable[int],
+    body: int | None,
+    checked: Sequence[tuple[str, StructureMask]],
     settings,
     thickness: float | None,
 ) -> list[str]:
-    """Notes on the checked structures (``masks``: those whose DVH was computed, by position;
-    ``in_unions``: sides of unions) that reach outside the body contour by at least
-    :data:`OUTSIDE_EXTERNAL_MIN_FRACTION` of their volume, counted on the DVH's sub-samples.
+    """Notes on the ``checked`` structures ((label, mask) of each, as their DVHs sampled
+    them) that reach outside the body contour (the structure at position ``body``, see
+    :func:`external_position`) by at least :data:`OUTSIDE_EXTERNAL_MIN_FRACTION` of their
+    volume, counted on the sub-samples.
 
     Planning systems compute dose only inside the body and usually leave such a part out of
     the structure's DVH (a scar or a target drawn on the skin, a structure not cropped);
@@ -581,35 +597,27 @@ def outside_external_notes(
     """
     from .dvh import compute_mask
 
-    assert course.structure_set is not None
-    structures = course.structure_set.structures
-    body = external_position(structures, matches)
-    if body is None:
+    if body is None or course.structure_set is None:
         return []
-    checked = {i: m for i, m in masks.items() if i != body}
-    for i in sorted(set(in_unions) - set(checked) - {body}):
-        try:
-            checked[i] = compute_mask(structures[i], course.dose, settings, slice_thickness_mm=thickness)
-        except GeometryError:
-            continue
+    outline = course.structure_set.structures[body]
+    checked = [(label, mask) for label, mask in checked if label != outline.name]
     if not checked:
         return []
-    name = structures[body].name
     try:
-        outer = compute_mask(structures[body], course.dose, settings, slice_thickness_mm=thickness)
+        outer = compute_mask(outline, course.dose, settings, slice_thickness_mm=thickness)
     except GeometryError as err:
-        return [f"the body contour '{name}' cannot be rasterised ({err.message}): structures reaching "
-                "outside the patient were not looked for"]
+        return [f"the body contour '{outline.name}' cannot be rasterised ({err.message}): structures "
+                "reaching outside the patient were not looked for"]
     notes = []
-    for i, mask in sorted(checked.items()):
+    for label, mask in checked:
         total = mask.rasterised_volume_cc
         out = mask.volume_outside_cc(outer)
         if total > 0 and out >= OUTSIDE_EXTERNAL_MIN_FRACTION * total:
             notes.append(
-                f"{structures[i].name}: {out:.3g} cc ({100 * out / total:.1f} %) lies outside the "
-                f"body contour '{name}'; planning systems usually leave that part out of the DVH, "
-                "rtcheck keeps it (it lowers the mean dose and relative volumes): review the "
-                "contour or crop it to the body"
+                f"{label}: {out:.3g} cc ({100 * out / total:.1f} %) lies outside the body contour "
+                f"'{outline.name}'; planning systems usually leave that part out of the DVH, rtcheck "
+                "keeps it (it lowers the mean dose and relative volumes): review the contour or crop "
+                "it to the body"
             )
     return notes
 

@@ -33,6 +33,7 @@ import datetime as _dt
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import __version__
 from . import radiobiology as rb
@@ -50,7 +51,9 @@ from .errors import GeometryError, InputError, UsageError
 from .evaluate import (
     OrganUnion,
     evaluate_constraint,
+    external_position,
     limit_in_table_quantity,
+    outside_external_notes,
     overall_level,
     structures_for_organ,
     union_for,
@@ -70,6 +73,9 @@ from .models import (
     Unit,
 )
 from .names import NameTable, assign_organ
+
+if TYPE_CHECKING:
+    from .geometry import StructureMask
 
 SCHEMA_NAME = "rtcheck-reirradiation"
 
@@ -339,6 +345,7 @@ def check_reirradiation(
 
     # a key is a structure name, or the names of the sides of a paired organ (their union)
     samples_cache: dict[str | tuple[str, ...], OrganSamples | Exception] = {}
+    masks: dict[str | tuple[str, ...], StructureMask] = {}  # for the body-contour notes
     prior_dose_cache: dict[str | tuple[str, ...], dict] = {}
     composite_cache: dict[tuple[str | tuple[str, ...], float], OrganComposite] = {}
     thickness = typical_slice_thickness_mm(current.structure_set)  # as check_course forms unions
@@ -354,6 +361,7 @@ def check_reirradiation(
                 else:
                     # the mask check_course's DVH sampled: same slab thickness for single planes
                     mask = compute_mask(by_name[structure_name], current.dose, settings, slice_thickness_mm=thickness)
+                masks[structure_name] = mask
                 samples_cache[structure_name] = organ_samples_from_mask(
                     mask, current.dose, interpolate=settings.interpolate_dose
                 )
@@ -401,6 +409,13 @@ def check_reirradiation(
     overall_without = _worst(overall_level([r.without_factor for r in counted]), interval_levels)
     for organ_composite in composite_cache.values():
         warnings += [w for w in organ_composite.warnings if w not in warnings]
+    warnings += outside_external_notes(
+        current,
+        external_position(structures, matches),
+        [(" + ".join(key) if isinstance(key, tuple) else key, m) for key, m in masks.items()],
+        settings,
+        thickness,
+    )
     evaluated = {c.organ for c in composite_cache.values()}
     for p in priors:
         for f in p.recovery:

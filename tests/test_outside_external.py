@@ -80,3 +80,28 @@ def test_the_threshold_is_a_share_of_the_volume(fraction, noted, monkeypatch):
     assert bool(notes) is noted
     if noted:
         assert notes[0].startswith("SpinalCord: 0.0667 cc (3.2 %)")
+
+
+def test_composite_checks_note_organs_outside_the_body_too(tmp_path):
+    import dataclasses
+
+    from test_reirradiation import CURRENT_DATE, PRIOR_DATE, synthetic_plan, tables, uniform_course
+
+    from rtcheck import courses as co
+    from rtcheck.reirradiation import check_reirradiation
+
+    current = synthetic_plan(24.0, 3, CURRENT_DATE)  # 'Cord': x −18 … −2, y −8 … 8, z −9 … 9 mm
+    # the body starts at x = −15 mm (between sub-samples of the 2 mm grid): 3 × 16 × 18 mm³
+    # of the cord (0.864 cc of 4.608 cc) lies outside it
+    body = Structure(
+        9, "BODY", tuple(Contour(float(z), box(-15, 30, -30, 30)) for z in np.arange(-8.0, 8.1, 2.0)), "EXTERNAL"
+    )
+    ss = current.structure_set
+    current = dataclasses.replace(current, structure_set=dataclasses.replace(ss, structures=(*ss.structures, body)))
+    cumulative, _ = tables(tmp_path)
+    prior = co.PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(30, 10))
+    result = check_reirradiation(current, [prior], names=shipped_names(), cumulative=cumulative)
+    notes = [w for w in result.warnings if "outside the body contour 'BODY'" in w]
+    assert len(notes) == 1 and notes[0].startswith("Cord: ")
+    volume = float(notes[0].split(": ")[1].split(" cc")[0])
+    assert volume == pytest.approx(0.864, rel=0.02)  # ties on the cord's own edges split evenly

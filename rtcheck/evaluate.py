@@ -526,19 +526,18 @@ def check_course(
         table, pairs, names=names, prescription_gy=prescription, union_dvh=union_dvh
     )
     all_inputs = list(inputs) or course_inputs(course)
+    settings = dvh_settings or DEFAULT
     body = external_position(structures, matches)
     checked: list[tuple[str, StructureMask]] = []
     if body is not None:
         checked = [(structures[i].name, m) for i, m in sorted(masks.items())]
         for i in sorted(in_unions - set(masks)):  # the sides of unions: their own masks
             try:
-                checked.append(
-                    (structures[i].name, compute_mask(structures[i], course.dose, dvh_settings or DEFAULT,
-                                                      slice_thickness_mm=thickness))
-                )
+                side = compute_mask(structures[i], course.dose, settings, slice_thickness_mm=thickness)
             except GeometryError:
                 continue
-    outside = outside_external_notes(course, body, checked, dvh_settings or DEFAULT, thickness)
+            checked.append((structures[i].name, side))
+    outside = outside_external_notes(course, body, checked, settings, thickness)
     return CheckResult(
         table=table,
         results=results,

@@ -105,3 +105,15 @@ def test_composite_checks_note_organs_outside_the_body_too(tmp_path):
     assert len(notes) == 1 and notes[0].startswith("Cord: ")
     volume = float(notes[0].split(": ")[1].split(" cc")[0])
     assert volume == pytest.approx(0.864, rel=0.02)  # ties on the cord's own edges split evenly
+
+
+def test_sides_of_a_paired_organ_are_looked_at_one_by_one():
+    # 8 Gy table: Kidneys (a union of the sides, no Kidneys structure) and each side's own
+    # rows; the left side reaches 2 mm beyond the body's x = −10 mm: 2 × 6 × 10 mm³ of 0.36 cc
+    body = prism(1, "BODY", box(-10, 10, -10, 10), "EXTERNAL")
+    left = prism(2, "Kidney_L", box(-12, -6, -3, 3))
+    right = prism(3, "Kidney_R", box(4, 10, -3, 3))
+    result = check_course(course_with(body, left, right), table_8gy(), shipped_names())
+    assert any(r.structure_name == "Kidney_L + Kidney_R" for r in result.results)
+    notes = [n for n in result.notes if "outside the body contour" in n]
+    assert len(notes) == 1 and notes[0].startswith("Kidney_L: 0.12 cc (33.3 %)")

@@ -117,3 +117,13 @@ def test_sides_of_a_paired_organ_are_looked_at_one_by_one():
     assert any(r.structure_name == "Kidney_L + Kidney_R" for r in result.results)
     notes = [n for n in result.notes if "outside the body contour" in n]
     assert len(notes) == 1 and notes[0].startswith("Kidney_L: 0.12 cc (33.3 %)")
+
+
+def test_a_body_contour_that_cannot_be_used_is_said_not_skipped_silently():
+    body = Structure(1, "BODY", (), "EXTERNAL")  # declared, no contours
+    cord = prism(2, "SpinalCord", box(6, 12, -3, 3))
+    result = check_course(course_with(body, cord), table_8gy(), shipped_names())
+    assert [n for n in result.notes if "body contour" in n] == [
+        "the body contour 'BODY' cannot be rasterised (ROI 1 'BODY' has no contours): structures "
+        "reaching outside the patient were not looked for"
+    ]

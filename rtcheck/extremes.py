@@ -44,6 +44,7 @@ from rtcheck.geometry import (
     _axis_cells,
     _fractional_index,
     _next_points,
+    _plane_bounds,
     _ragged,
     _successor_index,
     slab_bounds,
@@ -58,6 +59,16 @@ _SAME_HEIGHT_MM = 1e-6
 _GATHER_CELLS = 1024
 #: Large boxes' nodes are compared with the thresholds by chunks of this many dose planes.
 _CHUNK_PLANES = 8
+
+
+def _bracketing_nodes(centres: np.ndarray, lo, hi):
+    """First and last node (indices into ``centres``, clamped to the grid) of the grid
+    cells that an interval [lo, hi] along the axis touches: the nodes whose doses bound the
+    interpolated dose over it (numbers or arrays of intervals)."""
+    return (
+        np.maximum(centres.searchsorted(lo, side="right") - 1, 0),
+        np.minimum(centres.searchsorted(hi, side="left"), centres.size - 1),
+    )
 
 
 def _line_crossings(
@@ -194,14 +205,8 @@ class BoundaryExtremes:
         g = self.dose
         xc, yc = g.x_mm, g.y_mm
         xs, ys = a[:, 0].copy(), a[:, 1].copy()
-        box = np.stack(
-            (
-                np.maximum(yc.searchsorted(np.minimum.reduceat(ys, first), "right") - 1, 0),
-                np.minimum(yc.searchsorted(np.maximum.reduceat(ys, first), "left"), yc.size - 1),
-                np.maximum(xc.searchsorted(np.minimum.reduceat(xs, first), "right") - 1, 0),
-                np.minimum(xc.searchsorted(np.maximum.reduceat(xs, first), "left"), xc.size - 1),
-            )
-        )
+        x_min, x_max, y_min, y_max = _plane_bounds(a, first).T
+        box = np.stack((*_bracketing_nodes(yc, y_min, y_max), *_bracketing_nodes(xc, x_min, x_max)))
         # the scanline fill's crossings (rtcheck.geometry._crossings): the edges that are
         # not horizontal, from their lower end, cross the rows y1 <= y < y2 (one binary
         # search per vertex serves both ends; only the edges that cross a row are taken,
@@ -373,8 +378,7 @@ class BoundaryExtremes:
         out_min, out_max = np.full(plane.size, np.inf), np.full(plane.size, -np.inf)
         # dose nodes that bound the interpolated dose over the slab and the plane's extent:
         # the grid planes bracketing [a, b] and the columns bracketing the contours
-        k0 = np.maximum(zc.searchsorted(a, side="right") - 1, 0)
-        k1 = np.minimum(zc.searchsorted(b, side="left"), zc.size - 1)
+        k0, k1 = _bracketing_nodes(zc, a, b)
         r0, r1, c0, c1 = e.box[:, plane]
         n_rows, n_cols = int((r1 - r0).max()) + 1, int((c1 - c0).max()) + 1
         ih, iw = np.arange(n_rows), np.arange(n_cols)
@@ -632,11 +636,9 @@ class BoundaryExtremes:
         the whole grid's dose range, and its surface cost 6 % of the plan's DVH time)."""
         if not (np.isfinite(want[0]) and np.isfinite(want[1])):
             return False
-        zc = self.dose.z_mm
         z_lo = min(float(lo.min()) for lo, *_ in slabs)
         z_hi = max(float(hi.max()) for _, hi, *_ in slabs)
-        k0 = max(int(zc.searchsorted(z_lo, side="right")) - 1, 0)
-        k1 = min(int(zc.searchsorted(z_hi, side="left")), zc.size - 1)
+        k0, k1 = (int(k) for k in _bracketing_nodes(self.dose.z_mm, z_lo, z_hi))
         if k1 < k0:
             return False
         plane_min, plane_max = self.dose.plane_dose_range

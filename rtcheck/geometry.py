@@ -276,11 +276,7 @@ def _nesting_batch(polygon_sets) -> list[np.ndarray]:
     g0 = np.cumsum(m) - m  # each plane's first contour
     edges = np.add.reduceat(sizes, g0)  # edges per plane
     # pairs: each contour's first vertex with every edge of its plane
-    reps = edges[plane_of]
-    vertex = np.repeat(np.arange(n_poly), reps)
-    edge = np.arange(int(reps.sum())) + np.repeat(
-        (np.cumsum(edges) - edges)[plane_of] - (np.cumsum(reps) - reps), reps
-    )
+    vertex, edge, _ = _ragged(edges[plane_of], (np.cumsum(edges) - edges)[plane_of])
     first = pts[np.cumsum(sizes) - sizes]
     hits = np.flatnonzero(
         _edge_hits(
@@ -471,7 +467,7 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     rank[order] = np.arange(n)
     first = int(np.lexsort((rank[j], i))[0])
     return (
-        planes[int(np.repeat(plane_of_poly, sizes)[i[first]])].z_mm,
+        planes[int(plane_of_poly[contour[i[first]]])].z_mm,
         bool(contour[i[first]] == contour[j[first]]),
     )
 
@@ -856,7 +852,11 @@ class StructureMask:
     @property
     def rasterised_volume_cc(self) -> float:
         """Volume (cc) of the ROI as sampled on the grid (Σ occupancy × voxel volume)."""
-        rows = self.counts @ self.dx_mm  # (nz, ny): Σ counts × dx
+        return self._sub_sample_volume_cc(self.counts)
+
+    def _sub_sample_volume_cc(self, counts: np.ndarray) -> float:
+        """Volume (cc) of ``counts`` sub-samples per voxel of the box."""
+        rows = counts @ self.dx_mm  # (nz, ny): Σ counts × dx
         mm3 = float(self.dz_mm @ (rows @ self.dy_mm))
         return mm3 / MM3_PER_CC / self.supersampling**3
 
@@ -897,9 +897,7 @@ class StructureMask:
             j = np.searchsorted(outer.boundary_voxels, at)
             shared = self.boundary_inside[partial] & outer.boundary_inside[j]
             both[k[partial], iy[partial], ix[partial]] = shared.reshape(partial.size, -1).sum(axis=1)
-        outside = mine - both
-        mm3 = float(self.dz_mm @ ((outside @ self.dx_mm) @ self.dy_mm))
-        return mm3 / MM3_PER_CC / s3
+        return self._sub_sample_volume_cc(mine - both)
 
     def full_mask(self, grid_shape: tuple[int, int, int]) -> np.ndarray:
         """Occupancy on the whole grid (float32); allocates a grid-sized array."""

@@ -1,0 +1,93 @@
+"""The golden cases: every command of rtcheck on the sample plans and the breast export.
+
+Each case is a name and the command-line arguments (run from the repository root). The
+expected standard output and exit code of each are tracked beside this file; they are
+written only by an explicit command, and a change to them is reviewed in the diff::
+
+    python -m tests.golden.regenerate          # rewrite tests/golden/*.out and exit_codes.json
+    python -m pytest tests/test_golden.py      # compare the current code with them
+
+The outputs are normalised in one way only: the absolute folder of the shipped constraint
+tables (which depends on where rtcheck is installed) reads ``<shipped>``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).resolve().parent
+BREAST = REPO.parent / "shared" / "testdata" / "dicompyler-breast"
+
+SAMPLES = ("spine_8gy_1fx", "sabr_3lesions_5fx", "prior_spine_20gy_5fx", "prior_spine_20gy_5fx_otherframe")
+FORMATS = ("json", "table", "csv")
+
+
+def _cases() -> dict[str, tuple[str, ...]]:
+    cases: dict[str, tuple[str, ...]] = {}
+    for sample in SAMPLES:
+        folder = f"sample_dicom/{sample}"
+        for fmt in FORMATS:
+            cases[f"check-{sample}-{fmt}"] = ("check", folder, "--format", fmt, "--no-color")
+            cases[f"dvh-{sample}-{fmt}"] = ("dvh", folder, "--format", fmt)
+    for prior in ("prior_spine_20gy_5fx", "prior_spine_20gy_5fx_otherframe"):
+        for fmt in FORMATS:
+            cases[f"check-spine-with-{prior}-{fmt}"] = (
+                "check", "sample_dicom/spine_8gy_1fx", "--prior", f"sample_dicom/{prior}", "--format", fmt, "--no-color",
+            )
+    cases["check-spine-with-prior-no-converted-json"] = (
+        "check", "sample_dicom/spine_8gy_1fx", "--prior", "sample_dicom/prior_spine_20gy_5fx",
+        "--no-converted-limits", "--format", "json",
+    )
+    cases["check-sabr-as-3fx-json"] = ("check", "sample_dicom/sabr_3lesions_5fx", "--fractions", "3", "--format", "json")
+    cases["check-spine-sabr-arm-json"] = ("check", "sample_dicom/spine_8gy_1fx", "--arm", "sabr", "--format", "json")
+    cases["check-spine-table-sabr-1fx-json"] = ("check", "sample_dicom/spine_8gy_1fx", "--table", "sabr-1fx", "--format", "json")
+    cases["check-all-samples-json"] = ("check", "sample_dicom", "--format", "json")
+    cases["check-all-samples-table"] = ("check", "sample_dicom", "--no-color")
+    cases["eqd2-forward-text"] = ("eqd2", "--dose", "8", "--fractions", "1", "-a", "2", "-a", "10")
+    cases["eqd2-forward-json"] = ("eqd2", "--dose", "35", "--fractions", "5", "-a", "3", "--format", "json")
+    cases["eqd2-inverse-text"] = ("eqd2", "--target-eqd2", "20", "--fractions", "5", "-a", "2")
+    cases["constraints-list"] = ("constraints", "list")
+    for table in ("sabr-5fx", "stop2-control-8gy-1fx", "reirradiation-cumulative"):
+        cases[f"constraints-show-{table}"] = ("constraints", "show", table)
+    for fmt in FORMATS:
+        cases[f"dvh-breast-{fmt}"] = ("dvh", str(BREAST), "--format", fmt)
+    cases["check-breast-7fx"] = ("check", str(BREAST))
+    cases["check-breast-as-sabr-8fx-json"] = ("check", str(BREAST), "--table", "sabr-8fx", "--fractions", "8", "--format", "json")
+    return cases
+
+
+CASES = _cases()
+
+
+def needs_breast(args: tuple[str, ...]) -> bool:
+    return str(BREAST) in args
+
+
+_SHIPPED = re.compile(r"(?:/[^\s\"',]+)?/(?:constraints|shipped_constraints)/(?=[\w.-]+\.(?:yaml|csv))")
+
+
+def normalise(text: str) -> str:
+    """Output with the install-dependent folder of the shipped tables replaced by ``<shipped>/``,
+    and the breast export's folder by ``<breast>``."""
+    text = text.replace(str(BREAST), "<breast>")
+    return _SHIPPED.sub("<shipped>/", text)
+
+
+def run(args: tuple[str, ...]) -> tuple[int, str, str]:
+    """Exit code, normalised standard output and standard error of ``rtcheck ARGS`` run
+    in-process from the repository root."""
+    import os
+
+    from click.testing import CliRunner
+
+    from rtcheck.cli import main
+
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    return result.exit_code, normalise(result.stdout), normalise(result.stderr)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from golden.cases import BREAST, CASES, GOLDEN, needs_breast, run
 
 EXIT_CODES = json.loads((GOLDEN / "exit_codes.json").read_text(encoding="utf-8"))

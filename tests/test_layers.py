@@ -1,10 +1,10 @@
 """The layering of ../shared/STYLE.md, checked on the source with ast (no imports executed).
 
-    files ─► dicom_io ─► models ─► geometry/dvh ─► radiobiology ─► evaluate ─► report ─► cli
+    files ─► dicom_io ─► models ─► dvhcalc ─► radiobiology ─► evaluate ─► report ─► cli
 
 * pydicom is imported only under rtcheck/dicom_io/, click only under rtcheck/cli/;
 * errors imports nothing from rtcheck; models and fileio only errors;
-* the computing layers (geometry, dvh, phantoms, radiobiology, constraints, names, evaluate)
+* the computing layers (dvhcalc, phantoms, radiobiology, constraints, names, evaluate)
   never import dicom_io, report or cli: they work on models, not on files or output;
 * report never imports dicom_io or cli; dicom_io never imports report or cli;
 * nothing outside rtcheck/cli imports rtcheck.cli.
@@ -19,7 +19,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rtcheck"
 
-COMPUTING = ("geometry", "dvh", "phantoms", "radiobiology", "constraints", "names", "evaluate")
+COMPUTING = ("dvhcalc", "phantoms", "radiobiology", "constraints", "names", "evaluate")
 
 
 def module_name(path: Path) -> str:

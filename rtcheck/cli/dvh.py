@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..dvh import compute_dvhs
+from ..dvhcalc.compute import compute_dvhs
 from ..fileio import write_text_atomic
 from ..report.dvh import render_csv, render_json, render_table
 from . import handle_errors, main

@@ -90,6 +90,7 @@ def test_layering(path):
             i
             for i in own
             if not (i in ("rtcheck", "rtcheck.errors") or i.startswith("rtcheck.errors."))
+            and not i.startswith(f"rtcheck.{top}.")
         )
         bad = [b for b in bad if not b.startswith("rtcheck.__")]
         if bad:

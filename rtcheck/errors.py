@@ -30,6 +30,14 @@ class RtcheckError(Exception):
             text += f" — {self.remedy}"
         return text
 
+    def __reduce__(self):
+        """Pickle by keywords, so that an error raised in a worker process (audits) comes back
+        with its file, remedy and any attribute set on it intact."""
+        return (_rebuild, (type(self), self.message, self._keywords()), dict(self.__dict__))
+
+    def _keywords(self) -> dict:
+        return {"path": self.path, "remedy": self.remedy}
+
     def to_dict(self) -> dict:
         """Plain-data form, so that errors can travel inside results (audits, JSON reports)."""
         return {
@@ -78,6 +86,9 @@ class ConstraintTableError(RtcheckError):
             text += f" — {self.remedy}"
         return text
 
+    def _keywords(self) -> dict:
+        return {**super()._keywords(), "line": self.line}
+
     def to_dict(self) -> dict:
         data = super().to_dict()
         data["line"] = self.line
@@ -92,3 +103,12 @@ class UsageError(RtcheckError):
     """A request that rtcheck cannot honour as asked (exit code 2)."""
 
     exit_code = 2
+
+
+class MissingDependencyError(UsageError):
+    """An optional dependency that a requested feature needs is not installed (exit code 2)."""
+
+
+def _rebuild(cls: type[RtcheckError], message: str, keywords: dict) -> RtcheckError:
+    """Unpickle an error (see :meth:`RtcheckError.__reduce__`)."""
+    return cls(message, **keywords)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UsageError
@@ -37,6 +38,37 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
             raise _cannot_write(target, exc) from exc
         raise
     return target
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def refuse_output_in_inputs(output: Path, inputs: Sequence[Path], folder: Path | None) -> None:
+    """Raise :class:`UsageError` (exit 2) when ``output`` is an input file, or lies in the
+    input ``folder`` or in the folder of a named input file: rtcheck never writes into its
+    inputs."""
+    for given in inputs:
+        if output.resolve() == Path(given).resolve():
+            raise UsageError(
+                f"the output {output} is one of the input files", remedy="choose another -o file"
+            )
+    if folder is not None and folder.is_dir() and _inside(output, folder):
+        raise UsageError(
+            f"the output {output} is inside the input folder {folder}",
+            remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
+        )
+    for given in inputs:  # files named with --structures/--dose/--plan: their folders are inputs
+        parent = Path(given).resolve().parent
+        if output.resolve().parent == parent:
+            raise UsageError(
+                f"the output {output} is in the input folder {parent}",
+                remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
+            )
 
 
 def _cannot_write(target: Path, exc: OSError) -> UsageError:

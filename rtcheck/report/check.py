@@ -37,14 +37,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from ..models import SCHEMA_VERSION, CheckResult, ConstraintResult, Level, Unit
+from ..reirradiation import ReirradiationResult
+from . import reirradiation
+from .common import DECIMALS, json_ready, worst_of
 
 SCHEMA_NAME = "rtcheck-check"
-DECIMALS = 6
 
 _ANSI = {
     Level.PASS: "\x1b[32m",  # green
@@ -68,32 +70,36 @@ VERDICT_WORDS = {
 
 
 def worst(results: Sequence[CheckResult]) -> Level:
-    out = Level.PASS
-    for r in results:
-        if r.overall.severity > out.severity:
-            out = r.overall
-    return out
+    """The worst plan verdict of the checks (PASS when there are none)."""
+    return worst_of(r.overall for r in results)
 
 
-def _round(value):
-    if isinstance(value, float):
-        return round(value, DECIMALS) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    return value
+def check_document(
+    results: Sequence[CheckResult], composites: Sequence[ReirradiationResult] | None = None
+) -> dict:
+    """The JSON document of a check as plain data (floats rounded, see :func:`json_ready`).
 
-
-def render_json(results: Sequence[CheckResult]) -> str:
+    With re-irradiation composites (one per plan) the document also holds them under
+    ``reirradiation``, and ``overall_including_reirradiation``: the worst of the plans'
+    checks and the composites' verdicts.
+    """
     document = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
         "rtcheck_version": __version__,
         "overall": worst(results).value,
-        "plans": [_round(r.to_dict()) for r in results],
+        "plans": [json_ready(r.to_dict()) for r in results],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if composites:
+        document["reirradiation"] = [reirradiation.to_dict(r) for r in composites]
+        combined = worst_of([worst(results), *(r.overall for r in composites)])
+        document["overall_including_reirradiation"] = combined.value
+    return document
+
+
+def render_json(results: Sequence[CheckResult], composites: Sequence[ReirradiationResult] | None = None) -> str:
+    """The check (and composites) as JSON text, ending with a newline."""
+    return json.dumps(check_document(results, composites), indent=2, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = (
@@ -302,4 +308,64 @@ def render_table(results: Sequence[CheckResult], *, color: bool = False) -> str:
     return "\n".join(render_plan(r, color=color) for r in results)
 
 
-RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
+FORMATS = ("csv", "json", "table")
+
+
+def render(
+    fmt: str,
+    results: Sequence[CheckResult],
+    composites: Sequence[ReirradiationResult] | None = None,
+    *,
+    color: bool = False,
+) -> str:
+    """The check report in ``fmt`` (one of :data:`FORMATS`), followed by the re-irradiation
+    composites in the same format. ``color`` applies to the table only."""
+    if fmt == "json":
+        return render_json(results, composites)
+    if fmt == "csv":
+        text = render_csv(results)
+        return text + "\n" + "".join(reirradiation.render_csv(r) for r in composites) if composites else text
+    if fmt == "table":
+        text = render_table(results, color=color)
+        return text + "\n" + "\n".join(reirradiation.render_text(r) for r in composites) if composites else text
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _plan_record(check: CheckResult, r: ConstraintResult) -> dict[str, Any]:
+    c = r.constraint
+    return {
+        "patient_id": check.patient_id, "plan_uid": check.plan_uid, "plan_label": check.plan_label,
+        "part": "plan", "course": None, "table": check.table.name, "table_sha256": check.table.sha256,
+        "dose_quantity": check.table.dose_quantity.value, "organ": c.organ, "structure": r.structure_name,
+        "metric": str(c.metric), "comparison": c.comparison.value, "limit": c.limit, "unit": _unit_text(r),
+        "kind": c.kind.value, "value": r.value, "value_without_factor": None, "uncertainty": r.uncertainty,
+        "margin": r.margin, "level": r.level.value, "required": r.required, "coverage": r.coverage,
+        "source": c.source, "confidence": c.confidence.value, "reason": r.reason,
+    }
+
+
+def _composite_record(check: CheckResult, composite: ReirradiationResult, row) -> dict[str, Any]:
+    c = row.constraint
+    gy = c.limit_unit is Unit.GY
+    return {
+        "patient_id": check.patient_id, "plan_uid": composite.plan_uid, "plan_label": composite.plan_label,
+        "part": row.origin, "course": row.course, "table": None, "table_sha256": None,
+        "dose_quantity": "EQD2", "organ": c.organ, "structure": row.with_factor.structure_name,
+        "metric": str(c.metric), "comparison": c.comparison.value,
+        "limit": row.limit_eqd2_gy if gy else c.limit, "unit": "Gy" if gy else c.limit_unit.value,
+        "kind": c.kind.value, "value": row.with_factor.value, "value_without_factor": row.without_factor.value,
+        "uncertainty": None, "margin": row.with_factor.margin, "level": row.with_factor.level.value,
+        "required": row.counts, "coverage": row.with_factor.coverage, "source": c.source,
+        "confidence": c.confidence.value, "reason": row.with_factor.reason,
+    }
+
+
+def long_rows(check: CheckResult, composite: ReirradiationResult | None = None) -> list[dict[str, Any]]:
+    """One record per constraint of a plan in long format, numbers as numbers: the plan
+    table's rows (``part`` "plan", physical dose) then the composite's rows (``part`` its
+    origin, EQD2; ``value`` with the recovery factors, ``value_without_factor`` without;
+    ``required`` says whether the row counts in the verdict)."""
+    rows = [_plan_record(check, r) for r in check.results]
+    if composite is not None:
+        rows += [_composite_record(check, composite, row) for row in composite.rows]
+    return rows

@@ -44,7 +44,7 @@ import json
 from ..courses import elapsed_months
 from ..models import Level, MetricKind, Unit
 from ..reirradiation import CompositeRowResult, ReirradiationResult
-from .check import _round  # same rounding of floats as the check report
+from .common import json_ready
 
 VERDICTS = {
     Level.PASS: "PASS",
@@ -57,7 +57,7 @@ VERDICTS = {
 
 
 def to_dict(result: ReirradiationResult) -> dict:
-    return _round(result.to_dict())
+    return json_ready(result.to_dict())
 
 
 def render_json(result: ReirradiationResult) -> str:

@@ -37,6 +37,7 @@ from .errors import (  # noqa: E402
     RtcheckError,
     UsageError,
 )
+from .models import Level  # noqa: E402
 from .radiobiology import (  # noqa: E402
     bed,
     bed_from_eqd2,
@@ -55,6 +56,7 @@ __all__ = [
     "Failure",
     "GeometryError",
     "InputError",
+    "Level",
     "MissingDependencyError",
     "PlanCheck",
     "PlanDVHs",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..models import Level
@@ -31,3 +31,15 @@ def worst_of(levels: Iterable[Level]) -> Level:
         if level.severity > out.severity:
             out = level
     return out
+
+
+def columns(rows: Sequence[Sequence[str]], *, rule: bool = False) -> list[str]:
+    """Rows of cells as left-aligned columns two spaces apart, trailing spaces removed;
+    with ``rule``, a line of dashes under the first (header) row."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if rule and n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines

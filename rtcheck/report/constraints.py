@@ -7,12 +7,7 @@ import json
 from collections.abc import Sequence
 
 from ..models import ConstraintTable
-
-
-def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Rows of cells as left-aligned columns two spaces apart (trailing spaces removed)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+from .common import columns
 
 
 def render_list(tables: Sequence[ConstraintTable]) -> str:
@@ -32,7 +27,7 @@ def render_list(tables: Sequence[ConstraintTable]) -> str:
                 (t.sha256 or "")[:12],
             )
         )
-    return "\n".join(_columns(rows)) + "\n"
+    return "\n".join(columns(rows)) + "\n"
 
 
 def render_description(table: ConstraintTable) -> str:
@@ -66,7 +61,7 @@ def render_description(table: ConstraintTable) -> str:
                 str(c.line),
             )
         )
-    lines += _columns(rows)
+    lines += columns(rows)
     lines.append("")
     lines.append("sources:")
     for key, citation in table.sources:

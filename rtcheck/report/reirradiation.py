@@ -44,7 +44,7 @@ import json
 from ..courses import elapsed_months
 from ..models import Level, MetricKind, Unit
 from ..reirradiation import CompositeRowResult, ReirradiationResult
-from .common import json_ready
+from .common import columns, json_ready
 
 VERDICTS = {
     Level.PASS: "PASS",
@@ -89,16 +89,6 @@ def _limit(row: CompositeRowResult) -> str:
             text += f" (= {c.limit:g} Gy BED)"
         return text
     return f"{c.comparison.value} {c.limit:g} {c.limit_unit.value}"
-
-
-def _grid(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return lines
 
 
 class _Footnotes:
@@ -154,7 +144,7 @@ def _contributions(result: ReirradiationResult) -> list[str]:
             after = None if c.near_max_eqd2_gy is None else c.near_max_eqd2_gy * (1 - c.factor)
             rows.append([comp.organ, f"{comp.alpha_beta_gy:g}", c.course + (" (≤, max-to-max)" if c.upper_bound else ""),
                          str(c.fractions), _gy(c.near_max_eqd2_gy), _gy(c.max_eqd2_gy), f"{c.factor:g}", _gy(after)])
-    out.extend("  " + line for line in _grid(rows))
+    out.extend("  " + line for line in columns(rows, rule=True))
     return out
 
 
@@ -182,7 +172,7 @@ def _composite_limits(result: ReirradiationResult, footnotes: _Footnotes) -> lis
             r.without_factor.level.value.replace("_", " ") + ("  ← depends on factor" if r.depends_on_factor else ""),
             row.source,
         ])
-    out.extend("  " + line for line in _grid(rows))
+    out.extend("  " + line for line in columns(rows, rule=True))
     skipped = [r.constraint.organ for r in composite_rows if _absent_optional(r)]
     if skipped:
         out.append(f"  Not in the structure set (not evaluated): {', '.join(dict.fromkeys(skipped))}")
@@ -200,7 +190,7 @@ def _per_course_limits(result: ReirradiationResult, footnotes: _Footnotes) -> li
         rows.append([r.course or "?", r.constraint.organ, str(r.constraint.metric), _limit(r), _value(r, "without_factor"),
                      r.without_factor.level.value.replace("_", " ") + ("" if r.counts else " (info)")
                      + footnotes.mark(r.without_factor.reason if r.counts else ""), r.constraint.source])
-    out.extend("  " + line for line in _grid(rows))
+    out.extend("  " + line for line in columns(rows, rule=True))
     return out
 
 

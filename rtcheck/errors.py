@@ -19,12 +19,14 @@ class RtcheckError(Exception):
     exit_code = 3
 
     def __init__(self, message: str, *, path: str | Path | None = None, remedy: str | None = None):
+        """``message`` says what is wrong, ``path`` in which file, ``remedy`` what to do."""
         self.message = message
         self.path = Path(path) if path is not None else None
         self.remedy = remedy
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        """``path: message — remedy`` (the one line the command line prints)."""
         text = f"{self.path}: {self.message}" if self.path is not None else self.message
         if self.remedy:
             text += f" — {self.remedy}"
@@ -36,6 +38,7 @@ class RtcheckError(Exception):
         return (_rebuild, (type(self), self.message, self._keywords()), dict(self.__dict__))
 
     def _keywords(self) -> dict:
+        """The constructor's keyword arguments, for unpickling."""
         return {"path": self.path, "remedy": self.remedy}
 
     def to_dict(self) -> dict:
@@ -74,10 +77,12 @@ class ConstraintTableError(RtcheckError):
         line: int | None = None,
         remedy: str | None = None,
     ):
+        """As :class:`RtcheckError`, with the 1-based ``line`` of the problem in ``path``."""
         self.line = line
         super().__init__(message, path=path, remedy=remedy)
 
     def __str__(self) -> str:
+        """``path:line: message — remedy``."""
         where = ""
         if self.path is not None:
             where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
@@ -87,9 +92,11 @@ class ConstraintTableError(RtcheckError):
         return text
 
     def _keywords(self) -> dict:
+        """The constructor's keyword arguments, with the line."""
         return {**super()._keywords(), "line": self.line}
 
     def to_dict(self) -> dict:
+        """Plain-data form, with the line."""
         data = super().to_dict()
         data["line"] = self.line
         return data

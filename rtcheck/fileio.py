@@ -41,6 +41,7 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
 
 
 def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` (or under it), symbolic links resolved."""
     try:
         path.resolve().relative_to(folder.resolve())
     except ValueError:
@@ -72,6 +73,7 @@ def refuse_output_in_inputs(output: Path, inputs: Sequence[Path], folder: Path |
 
 
 def _cannot_write(target: Path, exc: OSError) -> UsageError:
+    """The usage error for an output that cannot be written, with the system's reason."""
     return UsageError(
         f"cannot write the output ({exc.strerror or exc})",
         path=target,

@@ -68,6 +68,7 @@ class Failure:
 
 
 def _plan_failure(check: CheckResult, row: ConstraintResult) -> Failure:
+    """A plan-table row as a :class:`Failure` (value and limit in the row's unit)."""
     c = row.constraint
     return Failure(
         plan_label=check.plan_label, plan_uid=check.plan_uid, part="plan", organ=c.organ,
@@ -77,6 +78,8 @@ def _plan_failure(check: CheckResult, row: ConstraintResult) -> Failure:
 
 
 def _composite_failure(result: ReirradiationResult, row: CompositeRowResult) -> Failure:
+    """A composite row as a :class:`Failure`: the outcome with the recovery factors, a dose
+    limit in EQD2 Gy."""
     c = row.constraint
     outcome = row.with_factor
     limit = row.limit_eqd2_gy if c.limit_unit is Unit.GY else c.limit
@@ -88,6 +91,7 @@ def _composite_failure(result: ReirradiationResult, row: CompositeRowResult) -> 
 
 
 def _interval_failure(result: ReirradiationResult, interval: IntervalCheck) -> Failure:
+    """An interval condition between two courses as a :class:`Failure` (months)."""
     margin = None if interval.elapsed_months is None else interval.elapsed_months - interval.min_months
     return Failure(
         plan_label=result.plan_label, plan_uid=result.plan_uid, part="interval", organ=interval.organ,
@@ -108,6 +112,7 @@ class PlanCheck:
     course: Course | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Refuse a plan with both a result and an error, or neither."""
         if (self.result is None) == (self.error is None):
             raise ValueError("a PlanCheck holds either a result or an error")
 
@@ -241,6 +246,7 @@ class DVHReport:
     input_files: tuple[Path, ...] = ()
 
     def _pairs(self) -> list[tuple[Course, Sequence[DVH | RtcheckError]]]:
+        """(course, DVHs) pairs, the form the DVH renderers take."""
         return [(p.course, p.dvhs) for p in self.plans]
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,6 +271,7 @@ class DVHReport:
 
 
 def _dataframe(records: list[dict[str, Any]]):
+    """``records`` as a pandas DataFrame; :class:`MissingDependencyError` without pandas."""
     try:
         import pandas  # optional dependency: imported only when a DataFrame is asked for
     except ImportError as exc:

@@ -42,7 +42,7 @@ from typing import Any
 
 from .. import __version__
 from ..models import SCHEMA_VERSION, CheckResult, ConstraintResult, Level, Unit
-from ..reirradiation import ReirradiationResult
+from ..reirradiation import CompositeRowResult, ReirradiationResult
 from . import reirradiation
 from .common import DECIMALS, json_ready, worst_of
 
@@ -164,10 +164,12 @@ def render_csv(results: Sequence[CheckResult]) -> str:
 
 
 def _num(value: float | None) -> str:
+    """Empty for None, else the number in its shortest form at :data:`DECIMALS` places."""
     return "" if value is None else f"{round(value, DECIMALS):g}"
 
 
 def _unit_text(r: ConstraintResult) -> str:
+    """The unit of a row's value as shown: Gy (with EQD2/BED for a biological limit), cc, %, or % Rx for a dose relative to the prescription."""
     c = r.constraint
     if c.limit_unit is Unit.GY and c.limit_quantity is not None and c.limit_quantity.value != "physical":
         return f"Gy {c.limit_quantity.value}"
@@ -177,6 +179,7 @@ def _unit_text(r: ConstraintResult) -> str:
 
 
 def _fmt(value: float | None, unit: Unit) -> str:
+    """A number with the places its unit deserves (1 for %, 2 otherwise)."""
     if value is None:
         return "—"
     digits = 1 if unit is Unit.PERCENT else 2
@@ -184,6 +187,7 @@ def _fmt(value: float | None, unit: Unit) -> str:
 
 
 def _value_text(r: ConstraintResult) -> str:
+    """A row's value with its numerical uncertainty (±), '—' when not evaluated."""
     if r.value is None:
         return "—"
     unit = r.constraint.limit_unit
@@ -196,6 +200,7 @@ def _value_text(r: ConstraintResult) -> str:
 
 
 def _limit_text(r: ConstraintResult) -> str:
+    """A row's limit as written in its table, with its minor-deviation band when it has one."""
     c = r.constraint
     text = c.limit_text
     if c.minor_limit is not None:
@@ -204,11 +209,13 @@ def _limit_text(r: ConstraintResult) -> str:
 
 
 def _level_text(level: Level, color: bool) -> str:
+    """A level's word, coloured when asked."""
     word = level.value.replace("_", " ")
     return f"{_ANSI[level]}{word}{_RESET}" if color else word
 
 
 def _table(rows: list[list[str]], levels: list[Level | None], color: bool, level_column: int) -> list[str]:
+    """Rows of cells as columns, a rule under the header, the level column coloured when asked."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row, level in zip(rows, levels, strict=True):
@@ -332,6 +339,7 @@ def render(
 
 
 def _plan_record(check: CheckResult, r: ConstraintResult) -> dict[str, Any]:
+    """One plan-table row as a long-format record (physical dose)."""
     c = r.constraint
     return {
         "patient_id": check.patient_id, "plan_uid": check.plan_uid, "plan_label": check.plan_label,
@@ -344,7 +352,8 @@ def _plan_record(check: CheckResult, r: ConstraintResult) -> dict[str, Any]:
     }
 
 
-def _composite_record(check: CheckResult, composite: ReirradiationResult, row) -> dict[str, Any]:
+def _composite_record(check: CheckResult, composite: ReirradiationResult, row: CompositeRowResult) -> dict[str, Any]:
+    """One composite row as a long-format record (EQD2; with and without the factors)."""
     c = row.constraint
     gy = c.limit_unit is Unit.GY
     return {

@@ -155,7 +155,7 @@ def child(tool: str, structure_file: str, dose_file: str) -> None:
 
     if tool == "rtcheck":
         import rtcheck.dicom_io  # noqa: F401
-        import rtcheck.dvh  # noqa: F401
+        import rtcheck.dvhcalc  # noqa: F401
     elif tool.startswith("dicompyler"):
         import dicompyler_shim  # noqa: F401
     baseline = _maxrss_mb()

@@ -3,7 +3,7 @@
 * :func:`run_floor` — the floor: read the RTSTRUCT and RTDOSE files with pydicom and decode
   the dose array to Gy. Any DVH tool has to do at least this much.
 * :func:`run_rtcheck` — rtcheck end to end: its reader (rtcheck.dicom_io) then
-  ``rtcheck.dvh.compute_dvhs`` for every ROI with the default settings.
+  ``rtcheck.dvhcalc.compute_dvhs`` for every ROI with the default settings.
 * :func:`run_dicompyler` — dicompyler-core 0.5.6 ``dvhcalc.get_dvh`` for every ROI, default
   or with interpolation. The files are read once with pydicom and the datasets passed to
   get_dvh (it would otherwise re-read both files for every ROI), which favours dicompyler.
@@ -124,8 +124,8 @@ def _stored_pixels(ds) -> np.ndarray:
 
 # -- (a) rtcheck -------------------------------------------------------------------------
 def run_rtcheck(structure_file: Path, dose_files: list[Path], settings=None) -> list[RoiResult]:
-    from rtcheck import dvh as rtdvh
     from rtcheck.dicom_io import read_dose, read_structure_set
+    from rtcheck.dvhcalc import compute as rtdvh
     from rtcheck.errors import RtcheckError
 
     structure_set = read_structure_set(structure_file)

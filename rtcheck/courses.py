@@ -88,9 +88,9 @@ def dose_at_points(grid: DoseGrid, points_mm: np.ndarray, *, tol_mm: float = 1e-
     Returns ``(dose_gy, inside)``: points outside the grid's voxel-centre box (beyond
     ``tol_mm``) get 0 Gy and ``inside`` False — the caller decides what that means.
     Non-uniform plane spacing is handled (positions are mapped to fractional indices per
-    axis, then :func:`rtcheck.geometry.trilinear` interpolates, as the DVH code does).
+    axis, then :func:`rtcheck.dvhcalc.sampling.trilinear` interpolates, as the DVH code does).
     """
-    from .geometry import trilinear
+    from .dvhcalc.sampling import trilinear
 
     pts = np.asarray(points_mm, dtype=float).reshape(-1, 3)
     fx, in_x = _fractional_index(grid.x_mm, pts[:, 0], tol_mm)
@@ -779,13 +779,13 @@ def _index_to_mm(coords: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 def organ_samples_from_mask(mask, grid: DoseGrid, *, interpolate: bool = True, name: str | None = None) -> OrganSamples:
-    """The sample points of a :class:`rtcheck.geometry.StructureMask` on the current grid.
+    """The sample points of a :class:`rtcheck.dvhcalc.masks.StructureMask` on the current grid.
 
     Points and volumes are those of ``mask.dose_samples`` (interior voxels at their
     centres, then boundary sub-samples — or, without ``interpolate``, partial voxels at
-    their centres), scaled like :func:`rtcheck.dvh.dvh_from_mask` so that they add up to
+    their centres), scaled like :func:`rtcheck.dvhcalc.compute.dvh_from_mask` so that they add up to
     the structure's volume inside the grid. The current dose is taken from
-    ``mask.dose_samples`` itself. For small ROIs :mod:`rtcheck.dvh` also supersamples
+    ``mask.dose_samples`` itself. For small ROIs :mod:`rtcheck.dvhcalc` also supersamples
     interior voxels ("fine interior"); the composite keeps one sample per interior voxel, so
     its current-course part can differ from the plan's DVH by that sampling difference
     (on the sample spine cord: < 0.02 Gy EQD2 at D0.035cc).

@@ -53,7 +53,7 @@ from .models import (
 from .names import NameTable, OrganAssignment, assign_organ
 
 if TYPE_CHECKING:
-    from .geometry import StructureMask
+    from .dvhcalc.masks import StructureMask
 
 #: Volume outside the dose grid below which an organ counts as fully covered (cc).
 COVERAGE_TOLERANCE_CC = 1e-3
@@ -455,14 +455,14 @@ def check_course(
     override, or a course without a plan). This checks one course alone: the composite of
     prior courses and this one is :func:`rtcheck.reirradiation.check_reirradiation`.
     """
-    from .dvh import (
+    from .dvhcalc.compute import (
         DEFAULT,
         compute_dvh_and_mask,
         compute_mask,
         compute_union_dvh,
         typical_slice_thickness_mm,
     )
-    from .geometry import contour_planes
+    from .dvhcalc.planes import contour_planes
 
     if course.structure_set is None:
         raise UsageError(
@@ -594,7 +594,7 @@ def outside_external_notes(
     rtcheck keeps it, at the (near-zero) dose the grid holds there, which lowers mean doses
     and the structure's relative volumes: the note says so, the verdicts are not changed.
     """
-    from .dvh import compute_mask
+    from .dvhcalc.compute import compute_mask
 
     if body is None or course.structure_set is None:
         return []

@@ -355,9 +355,9 @@ class DVH:
       larger than the volume with known dose, never 0;
     * ``max_gy``/``min_gy`` are point values: the extreme sample doses, together with
       ``boundary_max_gy``/``boundary_min_gy`` — the highest/lowest dose on the structure's
-      surface (contour vertices and edges over their slabs, :mod:`rtcheck.extremes`), which
+      surface (contour vertices and edges over their slabs, :mod:`rtcheck.dvhcalc.extremes`), which
       carry no volume; ``None`` when unknown or when the samples already reach it (to within
-      a rounding-level margin, :data:`rtcheck.dvh._SURFACE_MARGIN`). Samples lie inside
+      a rounding-level margin, :data:`rtcheck.dvhcalc.compute._SURFACE_MARGIN`). Samples lie inside
       the structure, so without them a point extreme in a gradient is biased toward the
       interior. The near-point maximum is :meth:`near_max_gy` (D0.035cc, from
       the samples only).
@@ -379,7 +379,7 @@ class DVH:
     boundary_max_gy: float | None = None
 
     def __post_init__(self) -> None:
-        # Hot path: rtcheck.dvh builds three DVHs per ROI (up to 65 536 samples each). The
+        # Hot path: rtcheck.dvhcalc builds three DVHs per ROI (up to 65 536 samples each). The
         # checks below are the former ones (finite samples, volumes >= 0; zero-volume
         # samples dropped; stable sort by descending dose) with fewer passes: volumes by
         # min/max (NaN propagates), doses by the ends of the sorted samples (a NaN fails the

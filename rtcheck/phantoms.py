@@ -16,7 +16,7 @@ Circles are contoured as regular polygons with :data:`CIRCLE_VERTICES` vertices 
 is scaled so that the polygon has exactly the circle's area; the truth treats each contour
 as the exact circle (the difference in extent is < 0.02 % of the radius).
 
-Truth is computed here independently of :mod:`rtcheck.geometry` (its own slab convention
+Truth is computed here independently of :mod:`rtcheck.dvhcalc` (its own slab convention
 code, closed-form circular segments and rectangles; the ideal solid by a fine midpoint
 quadrature over z of the closed-form cross-sections).
 """

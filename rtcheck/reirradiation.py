@@ -75,7 +75,7 @@ from .models import (
 from .names import NameTable, assign_organ
 
 if TYPE_CHECKING:
-    from .geometry import StructureMask
+    from .dvhcalc.masks import StructureMask
 
 SCHEMA_NAME = "rtcheck-reirradiation"
 
@@ -298,7 +298,12 @@ def check_reirradiation(
     does (:func:`rtcheck.evaluate.union_for`): every course's dose is sampled at the union's
     points (an overlap counted once); one side alone is never taken for the organ.
     """
-    from .dvh import DEFAULT, compute_mask, compute_union_mask, typical_slice_thickness_mm
+    from .dvhcalc.compute import (
+        DEFAULT,
+        compute_mask,
+        compute_union_mask,
+        typical_slice_thickness_mm,
+    )
 
     if current.structure_set is None:
         raise InputError("the current course has no structure set", remedy="export the RTSTRUCT with the plan")

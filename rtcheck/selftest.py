@@ -4,7 +4,7 @@
 gradients whose volume, Dmin, Dmean, Dmax and DVH are known in closed form), writes each as
 an RTSTRUCT + RTDOSE pair with :mod:`rtcheck.dicom_io.write`, reads them back through the
 normal reader (:mod:`rtcheck.dicom_io`) and computes DVHs with the default settings of
-:mod:`rtcheck.dvh` — the same path a clinical plan takes. It then compares every structure
+:mod:`rtcheck.dvhcalc` — the same path a clinical plan takes. It then compares every structure
 with its truth against the accuracy targets of the README ("Accuracy"):
 
 * structure volume within 1 % mean absolute error over the whole set, and within 3 % for
@@ -398,8 +398,8 @@ def run_selftest(
 
     ``workdir`` (default: a temporary folder removed afterwards) receives the DICOM files.
     """
-    from rtcheck import dvh as rtdvh
     from rtcheck.dicom_io import read_dose, read_structure_set
+    from rtcheck.dvhcalc import compute as rtdvh
 
     settings = settings if settings is not None else rtdvh.DEFAULT
     start = time.perf_counter()

@@ -40,7 +40,7 @@ def breast():
 
 @pytest.fixture(scope="module")
 def breast_dvhs(breast):
-    dvh = pytest.importorskip("rtcheck.dvh")
+    dvh = pytest.importorskip("rtcheck.dvhcalc.compute")
     course, _ = breast
     results = dvh.compute_dvhs(course.structure_set, course.dose)
     return {s.roi_number: r for s, r in zip(course.structure_set.structures, results, strict=True)}

@@ -350,7 +350,7 @@ def test_json_keys_are_the_documented_ones(sabr_json):
 def test_check_computes_each_checked_structure_once_and_no_other(monkeypatch):
     """DVHs are computed only for the structures the table's rows use (a BODY is not), each
     once, and the results are those of every DVH computed up front."""
-    import rtcheck.dvh as dvh_module
+    import rtcheck.dvhcalc.compute as dvh_module
     from rtcheck.constraints import select_table, shipped_names
     from rtcheck.dicom_io import discover
     from rtcheck.evaluate import check_course, evaluate

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from rt_synth import dose_dataset, plan_dataset, save, simple_export
 
 from rtcheck.cli import main
-from rtcheck.dvh import DEFAULT
+from rtcheck.dvhcalc.compute import DEFAULT
 
 # The synthetic box ROI: 20 mm × 20 mm squares on 3 planes 2.5 mm apart, centred at
 # x = y = 0, z = -22.5 mm, in the dose 5 + 0.01 x + 0.02 y + 0.04 z (Gy, mm).

@@ -1,4 +1,4 @@
-"""rtcheck.dvh against closed-form truth (rtcheck.phantoms) and hand-computed cases.
+"""rtcheck.dvhcalc against closed-form truth (rtcheck.phantoms) and hand-computed cases.
 
 Stated tolerances (issue 5), for structures >= 0.5 cc, with the default settings:
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcheck.dvh import (
+from rtcheck.dvhcalc.compute import (
     DEFAULT,
     DVHSettings,
     compute_dvh,
@@ -329,7 +329,7 @@ def test_interpolation_off_with_variants_is_sound():
 
 
 def test_raw_samples_binned_early_give_the_same_dvh(monkeypatch):
-    import rtcheck.dvh as dvh_module
+    import rtcheck.dvhcalc.histogram as histogram
 
     # 100 cc on a 1 mm grid: ~10^5 samples, binned; then again binning after every chunk.
     # Binned at the end, the bins span the samples' own dose range; binned early (memory
@@ -337,10 +337,10 @@ def test_raw_samples_binned_early_give_the_same_dvh(monkeypatch):
     # slightly different width, so doses agree to one bin, volume, mean and extremes exactly
     p = make_phantom(shape_for_volume("sphere", 100.0), slice_mm=2.0, grid_mm=1.0, gradient="z")
     whole = compute_dvh(p.structure, p.dose)
-    monkeypatch.setattr(dvh_module, "_RAW_LIMIT", 1000)
+    monkeypatch.setattr(histogram, "_RAW_LIMIT", 1000)
     early = compute_dvh(p.structure, p.dose)
     assert_matches_truth(early, p)
-    one_bin = float(np.ptp(p.dose.dose_gy)) / (dvh_module._DOSE_BINS - 1)
+    one_bin = float(np.ptp(p.dose.dose_gy)) / (histogram.DOSE_BINS - 1)
     for a, b in zip((whole, *whole.variants), (early, *early.variants), strict=True):
         assert abs(b.dose_gy.size - a.dose_gy.size) <= 0.01 * a.dose_gy.size
         assert b.total_volume_cc == pytest.approx(a.total_volume_cc, rel=1e-12)
@@ -350,11 +350,11 @@ def test_raw_samples_binned_early_give_the_same_dvh(monkeypatch):
 
 
 def test_binned_samples_of_unequal_voxels_keep_volume_and_mean(monkeypatch):
-    import rtcheck.dvh as dvh_module
+    import rtcheck.dvhcalc.histogram as histogram
 
     # the non-uniform planes of test_non_uniform_dose_planes_interpolate_exactly, with so
     # few bins that every DVH is binned with per-sample volumes
-    monkeypatch.setattr(dvh_module, "_DOSE_BINS", 64)
+    monkeypatch.setattr(histogram, "DOSE_BINS", 64)
     x = np.arange(-20.0, 20.1, 2.0)
     z = np.array([-14.0, -11.0, -9.5, -6.0, -2.0, 0.0, 1.5, 5.0, 7.0, 10.0, 13.0, 16.0])
     zz, yy, xx = np.meshgrid(z, x, x, indexing="ij")
@@ -373,7 +373,7 @@ def test_parts_sorted_before_a_merge_give_the_dvh_of_the_unsorted_samples():
     # the DVH and its variants share their parts' raw chunks, sorted once in place before a
     # merge; the stable order of equal doses (chunk order, then order in the chunk) must be
     # that of sorting the unsorted concatenation, so the DVH is the same to the last bit
-    from rtcheck.dvh import _Accumulator, _BinRange, _merge
+    from rtcheck.dvhcalc.histogram import Accumulator, BinRange, merge_accumulators
 
     rng = np.random.default_rng(5)
     chunks = []
@@ -381,8 +381,8 @@ def test_parts_sorted_before_a_merge_give_the_dvh_of_the_unsorted_samples():
         d = np.round(rng.uniform(10.0, 12.0, size), 2)  # many equal doses
         v = 0.001 if scalar else rng.uniform(0.0005, 0.002, size)
         chunks.append((d, v))
-    bins = _BinRange()
-    parts = [_Accumulator(bins), _Accumulator(bins)]
+    bins = BinRange()
+    parts = [Accumulator(bins), Accumulator(bins)]
     for i, (d, v) in enumerate(chunks):
         parts[i % 2].add(d.copy(), v)
     # reference: the chunks in the order the merge lays them out (part by part)
@@ -393,7 +393,7 @@ def test_parts_sorted_before_a_merge_give_the_dvh_of_the_unsorted_samples():
     ref_v = np.concatenate([np.full(d.size, v) if isinstance(v, float) else v for d, v in order])
     expected = DVH("x", 1, ref_d, ref_v)
     for _ in range(2):  # the second merge finds the parts sorted already
-        d, v = _merge(*parts).samples()
+        d, v = merge_accumulators(*parts).samples()
         got = DVH("x", 1, d, v)
         assert np.array_equal(got.dose_gy, expected.dose_gy)
         assert np.array_equal(got.volume_cc, expected.volume_cc)
@@ -401,15 +401,15 @@ def test_parts_sorted_before_a_merge_give_the_dvh_of_the_unsorted_samples():
 
 
 def test_bins_shared_by_parts_span_their_samples_and_refuse_later_ones():
-    from rtcheck.dvh import _DOSE_BINS, _Accumulator, _BinRange, _merge
+    from rtcheck.dvhcalc.histogram import DOSE_BINS, Accumulator, BinRange, merge_accumulators
 
-    bins = _BinRange()
-    a, b = _Accumulator(bins), _Accumulator(bins)
+    bins = BinRange()
+    a, b = Accumulator(bins), Accumulator(bins)
     a.add(np.linspace(10.0, 20.0, 50_000), 0.001)
     b.add(np.linspace(5.0, 12.0, 50_000), 0.002)
-    merged = _merge(a, b)  # 100 000 samples: binned over both parts' range
+    merged = merge_accumulators(a, b)  # 100 000 samples: binned over both parts' range
     lo, hi = bins.fix()
-    pad = 0.5 * 15.0 / (_DOSE_BINS - 2)
+    pad = 0.5 * 15.0 / (DOSE_BINS - 2)
     assert (lo, hi) == pytest.approx((5.0 - pad, 20.0 + pad), rel=1e-15)
     d, v = merged.samples()
     assert (d[0], d[-1]) == (20.0, 5.0)  # the extreme samples exactly

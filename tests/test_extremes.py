@@ -1,4 +1,4 @@
-"""Point Dmax/Dmin of contoured solids include their surface (rtcheck.extremes).
+"""Point Dmax/Dmin of contoured solids include their surface (rtcheck.dvhcalc.extremes).
 
 Closed-form truths: solids contoured on 3 mm slices (half-slice end caps: the solid reaches
 1.5 mm beyond its end contours) in doses linear along z or x, on a 3 mm dose grid whose
@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtcheck.dvh import DVHSettings, compute_dvh, compute_union_dvh
-from rtcheck.extremes import BoundaryExtremes, _trilinear_columns
-from rtcheck.geometry import ContourPlane, rasterise_plane, trilinear
+from rtcheck.dvhcalc.compute import DVHSettings, compute_dvh, compute_union_dvh
+from rtcheck.dvhcalc.extremes import BoundaryExtremes
+from rtcheck.dvhcalc.planes import ContourPlane
+from rtcheck.dvhcalc.sampling import trilinear, trilinear_columns
+from rtcheck.dvhcalc.scanline import rasterise_plane
 from rtcheck.models import DVH, Contour, DoseGrid, Structure
 from rtcheck.phantoms import make_phantom, shape_for_volume
 from rtcheck.radiobiology import convert_dvh, eqd2
@@ -204,7 +206,7 @@ def test_factored_interpolation_is_trilinear_bit_for_bit():
     z_start, z_count = np.array([0, 2, 5]), np.array([2, 3, 4])
     y, x = rng.uniform(-1.0, 6.0, 11), rng.uniform(-1.0, 7.0, 11)
     group = rng.integers(0, 3, 11)
-    values = _trilinear_columns(array, z, z_start, z_count, y, x, group)
+    values = trilinear_columns(array, z, z_start, z_count, y, x, group)
     assert values.shape == (11, 4)  # each point's heights, the last repeated
     for i, g in enumerate(group):
         heights = z[z_start[g] + np.minimum(np.arange(4), z_count[g] - 1)]

@@ -1,4 +1,4 @@
-"""rtcheck.geometry: planes, slabs and end caps, even-odd rasterisation, masks.
+"""rtcheck.dvhcalc: planes, slabs and end caps, even-odd rasterisation, masks.
 
 Expected values are closed-form (polygon areas, slab thicknesses, linear functions).
 """
@@ -10,8 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rtcheck.errors import GeometryError
-from rtcheck.geometry import (
+from rtcheck.dvhcalc import (
     contour_planes,
     even_odd_area_mm2,
     points_in_polygons,
@@ -24,6 +23,7 @@ from rtcheck.geometry import (
     trilinear,
     voxel_edges,
 )
+from rtcheck.errors import GeometryError
 from rtcheck.models import Contour, ContourType, DoseGrid, Structure
 
 
@@ -432,7 +432,7 @@ def test_all_planes_at_once_fill_exactly_as_one_plane_at_a_time():
 
 
 def test_mask_does_not_depend_on_how_layers_are_chunked(monkeypatch):
-    import rtcheck.geometry as geometry
+    import rtcheck.dvhcalc.rasterise as rasterise
 
     # planes of different sizes, each with a hole, on 2 mm planes over a 1 mm grid
     contours = [
@@ -443,7 +443,7 @@ def test_mask_does_not_depend_on_how_layers_are_chunked(monkeypatch):
     st_ = Structure(1, "ROI", tuple(contours))
     g = grid(spacing=(1.0, 1.0, 1.0), n=(16, 16, 16), origin=(-7.5, -7.5, -2.0))
     whole = structure_mask(st_, g, 3, "half_slice")
-    monkeypatch.setattr(geometry, "_RASTER_CHUNK_BYTES", 1)  # one layer per chunk
+    monkeypatch.setattr(rasterise, "_RASTER_CHUNK_BYTES", 1)  # one layer per chunk
     chunked = structure_mask(st_, g, 3, "half_slice")
     assert np.array_equal(whole.counts, chunked.counts)
     assert np.array_equal(whole.boundary_voxels, chunked.boundary_voxels)
@@ -452,7 +452,7 @@ def test_mask_does_not_depend_on_how_layers_are_chunked(monkeypatch):
 
 
 def test_polygons_clipped_to_the_grid_in_one_batch_have_their_closed_form_areas():
-    from rtcheck.geometry import _clipped_polygon_areas
+    from rtcheck.dvhcalc.polygons import clipped_polygon_areas_mm2
 
     polys = [
         square(0, 0, 2),  # 4 × 4, half of it at x ≥ 0
@@ -460,7 +460,7 @@ def test_polygons_clipped_to_the_grid_in_one_batch_have_their_closed_form_areas(
         rect(10, 12, 0, 1),  # outside
         np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]),  # right triangle, legs 4
     ]
-    got = _clipped_polygon_areas(polys, (0.0, 5.0), (-5.0, 2.0))
+    got = clipped_polygon_areas_mm2(polys, (0.0, 5.0), (-5.0, 2.0))
     # the triangle below y = 2: area 8 minus the top triangle (legs 2) = 6
     assert got == pytest.approx([8.0, 2.0, 0.0, 6.0], abs=1e-12)
 
@@ -497,7 +497,7 @@ def test_mask_sub_samples_equal_a_sub_sample_by_sub_sample_fill(end_cap, contour
     # (its three sub-sample heights in three planes, or in none at the ends); planes differ
     # (a square growing with z, a hole on some planes), so a sub-sample taken from the
     # wrong plane changes the result.
-    from rtcheck.geometry import _Rasteriser
+    from rtcheck.dvhcalc.rasterise import Rasteriser
 
     zs = np.arange(-6.0, 6.01, contour_step)
     contours = []
@@ -510,7 +510,7 @@ def test_mask_sub_samples_equal_a_sub_sample_by_sub_sample_fill(end_cap, contour
     s = 3
     mask = structure_mask(st_, g, s, end_cap)
     planes = contour_planes(st_)
-    r = _Rasteriser(planes, g, s, None)
+    r = Rasteriser(planes, g, s, None)
     plane_idx = r.plane_of_subz(end_cap)
     nz, ny, nx = r.shape
     full = np.zeros((nz * s, ny * s, nx * s), dtype=bool)
@@ -552,14 +552,14 @@ def test_nesting_signs_of_many_planes_equal_each_planes_crossing_number_depth(
 ):
     # the batched test (planes with several contours together, in batches of any size)
     # against each plane's own crossing-number test of its contours' first vertices
-    import rtcheck.geometry as geometry
+    import rtcheck.dvhcalc.polygons as polygons
 
-    monkeypatch.setattr(geometry, "_NESTING_BATCH_PAIRS", batch_pairs)
+    monkeypatch.setattr(polygons, "_NESTING_BATCH_PAIRS", batch_pairs)
     sets = _nested_plane_sets(11, 300)
-    got = geometry._nesting_signs_of_planes(sets)
+    got = polygons.nesting_signs_of_planes(sets)
     holes = 0
     for polys, signs in zip(sets, got, strict=True):
-        inside = geometry._inside_each_polygon(np.array([p[0] for p in polys]), polys)
+        inside = polygons._inside_each_polygon(np.array([p[0] for p in polys]), polys)
         np.fill_diagonal(inside, False)
         expected = np.where(inside.sum(axis=1) % 2 == 0, 1.0, -1.0)
         assert signs.dtype == expected.dtype and np.array_equal(signs, expected)
@@ -576,16 +576,16 @@ def test_contour_planes_give_planes_with_several_contours_their_nesting_signs():
 
 
 def test_next_points_follow_each_polygon_round_as_the_successor_index():
-    from rtcheck.geometry import _next_points, _successor_index
+    from rtcheck.dvhcalc.polygons import next_points, successor_index
 
     sizes = [3, 0, 5, 1, 4]
     points = np.arange(2 * sum(sizes), dtype=float).reshape(-1, 2)
-    assert np.array_equal(_next_points(points, sizes), points[_successor_index(sizes)])
-    assert np.array_equal(_next_points(points[:, 0], sizes), points[_successor_index(sizes), 0])
+    assert np.array_equal(next_points(points, sizes), points[successor_index(sizes)])
+    assert np.array_equal(next_points(points[:, 0], sizes), points[successor_index(sizes), 0])
 
 
 def test_spliced_variant_voxels_are_in_the_order_of_a_sort():
-    from rtcheck.geometry import _spliced
+    from rtcheck.dvhcalc.masks import _spliced
 
     rng = np.random.default_rng(5)
     layer = rng.integers(0, 40, 500)
@@ -603,14 +603,14 @@ def test_spliced_variant_voxels_are_in_the_order_of_a_sort():
 
 
 def test_polygon_areas_in_one_batch_are_the_closed_form_signed_areas():
-    from rtcheck.geometry import _polygon_areas
+    from rtcheck.dvhcalc.polygons import polygon_areas_mm2
 
     polys = [
         square(3.0, -2.0, 2.0),  # 4 × 4, counter-clockwise
         square(100.0, 250.0, 0.5, ccw=False),  # 1 × 1 far from the origin, clockwise
         np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 3.0]]),  # right triangle, legs 6 and 3
     ]
-    assert _polygon_areas(polys) == pytest.approx([16.0, -1.0, 9.0], rel=1e-12)
+    assert polygon_areas_mm2(polys) == pytest.approx([16.0, -1.0, 9.0], rel=1e-12)
 
 
 def test_a_degenerate_contour_among_good_ones_is_named_by_its_position():

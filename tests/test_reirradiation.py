@@ -447,11 +447,11 @@ def test_course_file_missing_dicom_folder(tmp_path):
         co.load_course_file(write_course_file(tmp_path, text))
 
 
-# -- sample points of the plan's DVH (rtcheck.geometry masks) --------------------------------
+# -- sample points of the plan's DVH (rtcheck.dvhcalc masks) --------------------------------
 
 
 def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
-    from rtcheck.dvh import DVHSettings, compute_dvh_and_mask
+    from rtcheck.dvhcalc.compute import DVHSettings, compute_dvh_and_mask
     from rtcheck.phantoms import Shape, make_phantom
     from rtcheck.radiobiology import convert_dvh
 

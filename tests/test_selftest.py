@@ -13,8 +13,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from rtcheck import dvh as rtdvh
 from rtcheck.cli import main
+from rtcheck.dvhcalc import compute as rtdvh
 from rtcheck.models import DVH
 from rtcheck.selftest import Truth, agreement, summarise
 

@@ -1,5 +1,5 @@
-"""Unions of structures (a paired organ from its sides): rtcheck.geometry.union_mask and
-rtcheck.dvh.compute_union_dvh.
+"""Unions of structures (a paired organ from its sides): rtcheck.dvhcalc.union_mask and
+rtcheck.dvhcalc.compute_union_dvh.
 
 Expected values are closed-form: boxes aligned to the sub-sample lattice (exact), circles
 and spheres (circle-circle lens areas; the sphere-sphere lens volume).
@@ -14,8 +14,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from rtcheck.dvh import DVHSettings, compute_dvh, compute_union_dvh
-from rtcheck.geometry import structure_mask, union_mask
+from rtcheck.dvhcalc.compute import DVHSettings, compute_dvh, compute_union_dvh
+from rtcheck.dvhcalc.masks import structure_mask
+from rtcheck.dvhcalc.unions import union_mask
 from rtcheck.models import Contour, DoseGrid, Structure
 
 

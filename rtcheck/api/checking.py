@@ -18,7 +18,7 @@ from pathlib import Path
 from ..constraints import names_with_site_aliases, resolve_table, select_table, shipped_table
 from ..courses import FolderRegistrations, PriorCourse, load_course_file, prior_courses_from_folder
 from ..dicom_io import discover, load_course
-from ..dvh import compute_dvhs
+from ..dvhcalc.compute import compute_dvhs
 from ..errors import InputError, UsageError
 from ..evaluate import check_course
 from ..models import ConstraintTable, Course

@@ -8,7 +8,7 @@ its boundary — were underestimated (resp. overestimated) by about half a sub-s
 
 :class:`BoundaryExtremes` evaluates the dose (trilinear interpolation, as the DVH samples
 are evaluated, clamped to the outermost voxel centres) at points of the structure's surface
-as the DVH layer defines it (:mod:`rtcheck.geometry`: each contour plane a slab between
+as the DVH layer defines it (:mod:`rtcheck.dvhcalc.planes`: each contour plane a slab between
 ``slab_bounds`` limits, with the end-cap convention in use), clipped to the dose grid's
 extent (voxel edges; points outside the grid are not counted):
 
@@ -38,25 +38,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtcheck.geometry import (
-    END_CAPS,
-    ContourPlane,
-    _axis_cells,
-    _fractional_index,
-    _next_points,
-    _plane_bounds,
-    _ragged,
-    _successor_index,
-    slab_bounds,
-    voxel_edges,
-)
 from rtcheck.models import DoseGrid
+
+from .planes import END_CAPS, ContourPlane, slab_bounds
+from .polygons import next_points, plane_bounds, ragged_ranges, successor_index
+from .sampling import axis_cells, fractional_index, trilinear_columns, voxel_edges
 
 #: Slab limits closer than this are the same height (mm).
 _SAME_HEIGHT_MM = 1e-6
+
+
 #: Boxes of dose columns up to this size are gathered for all planes at once (above, the
 #: contiguous slices of each plane are cheaper than the gathers' index arithmetic).
 _GATHER_CELLS = 1024
+
+
 #: Large boxes' nodes are compared with the thresholds by chunks of this many dose planes.
 _CHUNK_PLANES = 8
 
@@ -81,58 +77,11 @@ def _line_crossings(
     i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
     i1 = np.searchsorted(lines, hi, side="right")
     counts = np.where(hi > lo, i1 - i0, 0)
-    seg, k, _ = _ragged(counts)
-    at = lines[i0[seg] + k]
+    crossing = ragged_ranges(counts)
+    seg = crossing.group
+    at = lines[i0[seg] + crossing.value]
     t = (at - a[seg]) / (b[seg] - a[seg])
     return p[seg] + t[:, None] * (q[seg] - p[seg]), seg
-
-
-def _trilinear_columns(
-    array: np.ndarray,
-    z_index: np.ndarray,
-    z_start: np.ndarray,
-    z_count: np.ndarray,
-    y_index: np.ndarray,
-    x_index: np.ndarray,
-    group: np.ndarray,
-) -> np.ndarray:
-    """:func:`rtcheck.geometry.trilinear` of ``array`` at every point (y_index[i],
-    x_index[i]) at each of its group's heights z_index[z_start[g] : z_start[g] + z_count[g]]
-    (g = group[i]), bit for bit: (points, most heights) values, row i at its heights in
-    order, the last repeated to fill the row.
-
-    The same arithmetic, factored: trilinear is (c00·gy + c01·fy)·(1 − fz) +
-    (c10·gy + c11·fy)·fz, the bilinear values of the cell's lower and upper dose planes
-    weighted along z; a column's bilinear value on each dose plane is computed once for
-    all its heights (a point on a wall is evaluated at 3–5 heights).
-    """
-    nz, ny, nx = array.shape
-    flat = array.reshape(-1)
-    z0, fz, z1 = _axis_cells(z_index, nz)
-    y0, fy, y1 = _axis_cells(y_index, ny)
-    x0, fx, x1 = _axis_cells(x_index, nx)
-    # each column's bilinear value on the dose planes its group's heights touch (the
-    # last repeated to fill the row); the upper node along an axis is the lower one's
-    # successor (or itself on an axis of one node): its value is gathered at the same
-    # index from the array shifted by that step
-    k_lo = np.minimum.reduceat(z0, z_start)
-    k_hi = np.maximum.reduceat(z1, z_start)
-    planes = np.minimum(k_lo[:, None] + np.arange(int((k_hi - k_lo).max()) + 1), k_hi[:, None])
-    node = (planes * (ny * nx))[group] + (y0 * nx + x0)[:, None]
-    dy, dx = min(ny - 1, 1) * nx, min(nx - 1, 1)
-    fxc, gxc = fx[:, None], (1 - fx)[:, None]
-    c0 = flat[node] * gxc + flat[dx:][node] * fxc
-    c1 = flat[dy:][node] * gxc + flat[dy + dx :][node] * fxc
-    layer = c0 * (1 - fy)[:, None] + c1 * fy[:, None]
-    # every point at each of its heights: its two planes' values weighted along z, computed
-    # height by height ((heights, points), returned transposed: the reductions over each
-    # point's heights are then elementwise along the points)
-    h = z_start[group] + np.minimum(np.arange(int(z_count.max()))[:, None], z_count[group] - 1)
-    at = np.arange(group.size) * layer.shape[1] + (z0[h] - k_lo[group])
-    flat_layer = layer.reshape(-1)
-    lower, upper = flat_layer[at], flat_layer[min(nz - 1, 1) :][at]
-    fz_h = fz[h]
-    return (lower * (1 - fz_h) + upper * fz_h).T
 
 
 @dataclass(frozen=True)
@@ -146,7 +95,7 @@ class _Edges:
     count: np.ndarray  #: number of edges of each plane
     box: np.ndarray  #: (4, planes) rows r0, r1 and columns c0, c1 of the bracketing nodes
     #: every crossing of a contour edge with a grid row (y of a voxel centre), as the
-    #: scanline fill finds them (rtcheck.geometry._crossings: the edges that are not
+    #: scanline fill finds them (rtcheck.dvhcalc.scanline._crossings: the edges that are not
     #: horizontal, half-open in y), plane by plane, each plane's in order of row, then
     #: column: the row, the first column at or right of the crossing, whether the crossing
     #: lies on that column's x (a tie), and each plane's first crossing and their number
@@ -197,17 +146,22 @@ class BoundaryExtremes:
         polys = [poly for plane in self.planes for poly in plane.polygons]
         sizes = np.array([len(poly) for poly in polys])
         a = np.concatenate(polys).astype(float, copy=False)
-        nxt = _successor_index(sizes)  # each polygon's last vertex joins its first
-        b = _next_points(a, sizes)  # a[nxt], by copies (cheaper than the gather)
+        nxt = successor_index(sizes)  # each polygon's last vertex joins its first
+        b = next_points(a, sizes)  # a[nxt], by copies (cheaper than the gather)
         count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
         first = np.cumsum(count) - count
         plane = np.repeat(np.arange(count.size), count)
         g = self.dose
         xc, yc = g.x_mm, g.y_mm
         xs, ys = a[:, 0].copy(), a[:, 1].copy()
-        x_min, x_max, y_min, y_max = _plane_bounds(a, first).T
-        box = np.stack((*_bracketing_nodes(yc, y_min, y_max), *_bracketing_nodes(xc, x_min, x_max)))
-        # the scanline fill's crossings (rtcheck.geometry._crossings): the edges that are
+        bounds = plane_bounds(a, first)
+        box = np.stack(
+            (
+                *_bracketing_nodes(yc, bounds.y_min, bounds.y_max),
+                *_bracketing_nodes(xc, bounds.x_min, bounds.x_max),
+            )
+        )
+        # the scanline fill's crossings (rtcheck.dvhcalc.scanline._crossings): the edges that are
         # not horizontal, from their lower end, cross the rows y1 <= y < y2 (one binary
         # search per vertex serves both ends; only the edges that cross a row are taken,
         # a horizontal edge crosses none)
@@ -217,8 +171,9 @@ class BoundaryExtremes:
         up = ys[crossing] < ys[succ]
         lower, upper = np.where(up, crossing, succ), np.where(up, succ, crossing)
         rlo = first_row[lower]
-        at, k, _ = _ragged(first_row[upper] - rlo)
-        row = rlo[at] + k
+        rows = ragged_ranges(first_row[upper] - rlo)
+        at = rows.group
+        row = rlo[at] + rows.value
         lower, upper = lower[at], upper[at]
         x1, y1 = xs[lower], ys[lower]
         x_cross = x1 + (yc[row] - y1) * (xs[upper] - x1) / (ys[upper] - y1)
@@ -247,7 +202,7 @@ class BoundaryExtremes:
         For the bottom (top) face: the (slab, row, column) of every column of the window
         inside the contours of the slab's plane and not inside those of the plane below
         (above), row and column counted from the window's top left corner; each plane's
-        inside exactly as :func:`rtcheck.geometry.rasterise_plane` finds it with its rows'
+        inside exactly as :func:`rtcheck.dvhcalc.scanline.rasterise_plane` finds it with its rows'
         parity counted from row ``row0`` (the same crossings, its tie rule).
 
         The crossings in a row toggle the parity from their column on. Merged in order, the
@@ -260,8 +215,9 @@ class BoundaryExtremes:
         n = source.size // 3
         n_rows, n_cols = shape
         # every crossing of a source plane's edges with a row of the window
-        own, k, _ = _ragged(np.where(source >= 0, e.cross_count[source], 0))
-        at = e.cross_first[source][own] + k
+        crossing = ragged_ranges(np.where(source >= 0, e.cross_count[source], 0))
+        own = crossing.group
+        at = e.cross_first[source][own] + crossing.value
         row = e.cross_row[at]
         top = r0[own]
         inside = np.flatnonzero((row >= top) & (row < top + h[own]))
@@ -287,8 +243,8 @@ class BoundaryExtremes:
             key, state = merged >> 2, np.bitwise_xor.accumulate(merged & 3)
             run = np.flatnonzero(state[:-1] == 1)
             start = key[run]
-            rk, offset, _ = _ragged(key[run + 1] - start)
-            slab_of, in_window = np.divmod(start[rk] + offset, n_rows * width)
+            columns = ragged_ranges(key[run + 1] - start)
+            slab_of, in_window = np.divmod(start[columns.group] + columns.value, n_rows * width)
             faces.append((slab_of, *np.divmod(in_window, width)))
         return faces
 
@@ -360,7 +316,7 @@ class BoundaryExtremes:
         (planes, rows, columns) of every plane's box of dose columns padded to the batch's
         largest; the time is in the data: the hot columns (the nodes' comparisons and, for
         large boxes, one reduction per plane, about a sixth), the wall points'
-        interpolation (_trilinear_columns) and the exposed faces' runs (_exposed), about
+        interpolation (trilinear_columns) and the exposed faces' runs (_exposed), about
         an eighth each, and the edge/grid-line crossings and cells, about an eighth.
         Reductions along a short last axis are avoided (np.any over a row, min over a
         point's heights: tens of times slower than the same reduction across rows).
@@ -395,15 +351,15 @@ class BoundaryExtremes:
             # read, and is left True (conservative: a column would only be evaluated in vain)
             node_beyond = np.ones(block.shape, dtype=bool)
             j0, j1 = (k0 - z_lo) // _CHUNK_PLANES, (k1 - z_lo) // _CHUNK_PLANES
-            jk, jl, _ = _ragged(j1 - j0 + 1)
-            chunk = j0[jk] + jl  # every chunk each plane's slab reaches
+            reach = ragged_ranges(j1 - j0 + 1)  # every chunk each plane's slab reaches
+            slab, chunk = reach.group, j0[reach.group] + reach.value
             n_chunks = int(j1.max()) + 1
             top, bottom = np.full(n_chunks, y_hi + 1), np.full(n_chunks, y_lo - 1)
             left, right = np.full(n_chunks, x_hi + 1), np.full(n_chunks, x_lo - 1)
-            np.minimum.at(top, chunk, r0[jk])
-            np.maximum.at(bottom, chunk, r1[jk])
-            np.minimum.at(left, chunk, c0[jk])
-            np.maximum.at(right, chunk, c1[jk])
+            np.minimum.at(top, chunk, r0[slab])
+            np.maximum.at(bottom, chunk, r1[slab])
+            np.minimum.at(left, chunk, c0[slab])
+            np.maximum.at(right, chunk, c1[slab])
             for j, (ya, yb, xa, xb) in enumerate(
                 zip((top - y_lo).tolist(), (bottom - y_lo).tolist(), (left - x_lo).tolist(),
                     (right - x_lo).tolist(), strict=True)
@@ -462,8 +418,9 @@ class BoundaryExtremes:
             return iy - r0[k], ix - c0[k]
 
         # walls: only edges that pass through a hot cell (any in the box of their cells)
-        ek, el, _ = _ragged(e.count[plane])
-        edge = e.first[plane][ek] + el
+        edges = ragged_ranges(e.count[plane])
+        ek = edges.group  # each edge's slab
+        edge = e.first[plane][ek] + edges.value
         ea = e.a[edge]
         ya, xa = cell_of(ea, ek)
         # an edge ends where the next edge of its contour (in the same plane) starts
@@ -473,8 +430,9 @@ class BoundaryExtremes:
         x0, x1 = np.minimum(xa, xb), np.maximum(xa, xb) + 1
         area = (y1 - y0) * (x1 - x0)
         if int(area.sum()) <= hot_cell.size:  # the cells of every edge's box, one by one
-            rect, k, _ = _ragged(area)
-            dy, dx = np.divmod(k, (x1 - x0)[rect])
+            cells = ragged_ranges(area)
+            rect = cells.group
+            dy, dx = np.divmod(cells.value, (x1 - x0)[rect])
             at = (ek[rect] * n_rows + y0[rect] + dy) * n_cols + x0[rect] + dx
             hits = np.bincount(rect[hot_cell.reshape(-1)[at]], minlength=ek.size)
         else:  # long edges across many cells: summed-area tables of the hot cells
@@ -516,7 +474,8 @@ class BoundaryExtremes:
         own = (a < z_own) & (z_own < b) & ~on_grid
         top = b > a
         n_heights = 1 + top + own + inner
-        hq, hl, h_start = _ragged(n_heights)
+        wall_heights = ragged_ranges(n_heights)
+        hq, hl, h_start = wall_heights.group, wall_heights.value, wall_heights.first
         j = hl - 1 - top[hq] - own[hq]
         heights = np.where(
             hl == 0,
@@ -527,13 +486,13 @@ class BoundaryExtremes:
                 np.where(j < 0, z_own[hq], zc[np.minimum(inner0[hq] + j, zc.size - 1)]),
             ),
         )
-        d_walls = _trilinear_columns(
+        d_walls = trilinear_columns(
             g.dose_gy,
-            _fractional_index(zc, heights),
+            fractional_index(zc, heights),
             h_start,
             n_heights,
-            _fractional_index(yc, walls[:, 1]),
-            _fractional_index(xc, walls[:, 0]),
+            fractional_index(yc, walls[:, 1]),
+            fractional_index(xc, walls[:, 0]),
             wk,
         )
         # exposed faces: the hot grid columns inside the contours at the slab's ends not
@@ -554,7 +513,7 @@ class BoundaryExtremes:
         # arithmetic bit for bit, with 2 gathers instead of 8.
         flat = g.dose_gy.reshape(-1)
         corner = r0 * nx + c0
-        z0, fz, _ = _axis_cells(_fractional_index(zc, np.concatenate((a, b))), zc.size)
+        z0, fz, _ = axis_cells(fractional_index(zc, np.concatenate((a, b))), zc.size)
         layer0, gz = z0 * (ny * nx), 1 - fz
         upper = flat[min(zc.size - 1, 1) * (ny * nx) :]  # the next plane's node (if any)
         d_faces = []

@@ -1,9 +1,9 @@
 """Dose-volume histograms of structures on a dose grid.
 
-:func:`compute_dvh` rasterises one ROI (:func:`rtcheck.geometry.structure_mask`: bounding
+:func:`compute_dvh` rasterises one ROI (:func:`rtcheck.dvhcalc.masks.structure_mask`: bounding
 box only, boundary voxels supersampled, slab/end-cap conventions documented there), samples
 the dose (trilinear interpolation at the boundary sub-samples; for ROIs with at most
-:data:`rtcheck.geometry.FINE_INTERIOR_MAX_VOXELS` interior voxels at every sub-sample, so
+:data:`rtcheck.dvhcalc.dose_samples.FINE_INTERIOR_MAX_VOXELS` interior voxels at every sub-sample, so
 that a small organ's DVH is not a staircase of whole voxels) and returns a
 :class:`rtcheck.models.DVH`. The DVH's sample volumes are scaled so that they add up to the
 ROI's *contour* volume inside the dose grid (polygon areas × slab thickness — exact for the
@@ -22,20 +22,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rtcheck.errors import GeometryError
-from rtcheck.extremes import BoundaryExtremes
-from rtcheck.geometry import (
-    END_CAPS,
-    MAX_SUPERSAMPLING,
-    EndCap,
-    StructureMask,
-    _rasteriser_for,
-    structure_mask,
-    union_mask,
-)
 from rtcheck.models import DVH, DoseGrid, Structure, StructureSet
 
-#: Number of dose bins samples are merged into before the DVH is built (see _compress).
-_DOSE_BINS = 1 << 16
+from .extremes import BoundaryExtremes
+from .histogram import Accumulator, BinRange, accumulate_parts, merge_accumulators
+from .masks import StructureMask, structure_mask
+from .planes import END_CAPS, EndCap
+from .rasterise import rasteriser_for
+from .sampling import MAX_SUPERSAMPLING
+from .unions import union_mask
 
 
 @dataclass(frozen=True)
@@ -87,264 +82,6 @@ class DVHSettings:
 DEFAULT = DVHSettings()
 
 
-#: Raw samples an accumulator holds before it bins them (memory bound: 16 MB of doses and
-#: volumes); binning once per many chunks avoids allocating the bins for every chunk.
-_RAW_LIMIT = 1 << 20
-
-
-class _Accumulator:
-    """Collects dose samples chunk by chunk into at most ``_DOSE_BINS`` dose bins.
-
-    O(n) and memory-bounded instead of sorting millions of samples: the DVH then sorts at
-    most 65 536 samples. Samples are kept as they are while there are at most that many;
-    beyond, they are binned over the [lo, hi] of their :class:`_BinRange` (shared by the
-    accumulators whose bins are added together) keeping each bin's volume-weighted mean
-    dose, so any dose moves by less than (hi − lo)/65 536, Dmean is kept but for the two
-    end bins, whose doses are set to the extreme samples' exact doses (a change of less
-    than one bin width × their share of the volume). Raw chunks are kept until :data:`_RAW_LIMIT`
-    samples (or the end) and then binned together; a chunk of samples of one volume keeps
-    that volume as a number.
-    """
-
-    def __init__(self, bins: _BinRange):
-        self.bins = bins
-        bins.members.append(self)
-        self.raw: list[tuple[np.ndarray, np.ndarray | float]] = []
-        self.n = 0  # raw samples held
-        self.vol: np.ndarray | None = None
-        self.dv: np.ndarray | None = None
-        self.dmin, self.dmax = np.inf, -np.inf
-        self._raw_bins: tuple | None = None
-        self._raw_sorted = False
-
-    def add(self, d: np.ndarray, v: np.ndarray | float) -> None:
-        """Add samples ``d`` (Gy) with volumes ``v`` (cc; one number: all the same)."""
-        if d.size == 0:
-            return
-        lo, hi = float(d.min()), float(d.max())
-        self.dmin = min(self.dmin, lo)
-        self.dmax = max(self.dmax, hi)
-        self.bins.check(lo, hi)
-        self.raw.append((d, v))
-        self._raw_sorted = False
-        self.n += d.size
-        if self.n > _RAW_LIMIT:
-            self._flush()
-
-    def raw_bins(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Bins (volume, dose × volume) of the raw samples alone, computed once."""
-        if self.n == 0:
-            return None, None
-        if self._raw_bins is None or self._raw_bins[0] != len(self.raw):
-            vol, dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
-            self._bin_raw_into(vol, dv)
-            self._raw_bins = (len(self.raw), vol, dv)
-        return self._raw_bins[1], self._raw_bins[2]
-
-    def _flush(self) -> None:
-        """Bin the raw samples (early, for memory: over the range that bounds every sample)."""
-        self.bins.fix(early=True)
-        if self.vol is None:
-            self.vol, self.dv = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
-        self._raw_bins = None
-        self._bin_raw_into(self.vol, self.dv)  # type: ignore[arg-type]
-        self.raw, self.n = [], 0
-
-    def _bin_raw_into(self, vol: np.ndarray, dv: np.ndarray) -> None:
-        """Add the raw chunks' volumes and dose × volume to the bins ``vol``, ``dv``."""
-        for d, v in self.raw:
-            idx = self._index(d)
-            if isinstance(v, float):
-                vol += np.bincount(idx, minlength=_DOSE_BINS) * v
-                dv += np.bincount(idx, weights=d, minlength=_DOSE_BINS) * v
-            else:
-                vol += np.bincount(idx, weights=v, minlength=_DOSE_BINS)
-                dv += np.bincount(idx, weights=d * v, minlength=_DOSE_BINS)
-
-    def _index(self, d: np.ndarray) -> np.ndarray:
-        lo, hi = self.bins.fix()
-        span = hi - lo
-        scale = (_DOSE_BINS - 1) / span if span > 0 else 0.0
-        t = d - lo
-        t *= scale
-        idx = t.astype(np.intp)
-        if self.dmin >= lo and self.dmax <= hi:
-            return idx  # 0 <= t <= 65 535 (rounding up to it at most): in range
-        return np.clip(idx, 0, _DOSE_BINS - 1, out=idx)
-
-    def sort_raw(self) -> None:
-        """Sort each raw chunk by descending dose (stable), in place, once.
-
-        Raw chunks are shared by the DVH and its variants (:func:`_merge`); sorted chunks
-        make the stable sort of their concatenation (``DVH``) a merge of runs, the same
-        order as sorting the concatenation of the unsorted chunks (stable sorts keep the
-        order of equal doses: chunk order, then order within the chunk)."""
-        if self._raw_sorted:
-            return
-        for i, (d, v) in enumerate(self.raw):
-            if d.size > 1 and not (d[:-1] >= d[1:]).all():
-                if isinstance(v, float):
-                    # one volume for all: equal doses are interchangeable, so a plain sort
-                    # of the doses (≈ 2× faster than the stable argsort) gives the same
-                    # samples
-                    self.raw[i] = (np.sort(d)[::-1], v)
-                else:
-                    order = np.argsort(-d, kind="stable")
-                    self.raw[i] = (d[order], v[order])
-        self._raw_sorted = True
-
-    def samples(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.vol is None and self.n <= _DOSE_BINS:
-            if not self.raw:
-                return np.zeros(0), np.zeros(0)
-            vols = [np.full(d.size, v) if isinstance(v, float) else v for d, v in self.raw]
-            return np.concatenate([d for d, _ in self.raw]), np.concatenate(vols)
-        self._flush()
-        used = self.vol > 0  # type: ignore[operator]
-        vol = self.vol[used]  # type: ignore[index]
-        dose = self.dv[used] / vol  # type: ignore[index]
-        dose[0], dose[-1] = self.dmin, self.dmax  # the extreme samples exactly
-        # descending, as DVH stores them: its stable sort then runs over sorted input
-        return dose[::-1], vol[::-1]
-
-
-class _BinRange:
-    """The dose range [lo, hi] that the accumulators of one ROI (its ``members``) bin over,
-    shared so that their bins add up; fixed when first needed.
-
-    At a merge (:func:`_merge`) it is the members' own sample range: every member must
-    have all its samples by then (:func:`compute_dvh_and_mask` samples the variants' parts
-    before the first merge), and a sample added after that outside the range is an
-    internal error (:meth:`check`), never a silently clipped bin. An accumulator that has
-    to bin early (:data:`_RAW_LIMIT`, memory) fixes it to the dose range of the ROI's box
-    grown by one voxel (:func:`_dose_range`), which bounds every interpolated sample.
-    (That box range used to be computed for every ROI: on the breast export, two passes
-    over nearly the whole grid for the BODY, ≈ 5 % of the DVH time.)
-    """
-
-    def __init__(self, mask: StructureMask | None = None, dose: DoseGrid | None = None):
-        """``mask`` and ``dose``: the ROI whose box range an early flush uses (without them,
-        an early flush too fixes the range to the samples so far, and a later sample
-        beyond it is refused)."""
-        self.members: list[_Accumulator] = []
-        self.lo: float | None = None
-        self.hi: float | None = None
-        self._box = (mask, dose)
-        self._from_samples = False
-
-    def fix(self, early: bool = False) -> tuple[float, float]:
-        """The range, fixed now if it is not yet (``early``: before every sample is in)."""
-        if self.lo is None or self.hi is None:
-            mask, dose = self._box
-            if early and mask is not None and dose is not None:
-                self.lo, self.hi = _dose_range(mask, dose)
-            else:
-                spans = [(a.dmin, a.dmax) for a in self.members if a.dmin <= a.dmax]
-                lo = min(lo for lo, _ in spans) if spans else 0.0
-                hi = max(hi for _, hi in spans) if spans else 0.0
-                # half a bin of margin each side: no bin edge at the extreme samples, whose
-                # doses (interpolated: equal up to rounding) would else split over two bins
-                pad = 0.5 * (hi - lo) / (_DOSE_BINS - 2)
-                self.lo, self.hi = lo - pad, hi + pad
-                self._from_samples = True
-        return self.lo, self.hi
-
-    def check(self, lo: float, hi: float) -> None:
-        """Samples from ``lo`` to ``hi`` are being added: they must lie within a range fixed
-        by the samples (a box range bounds them up to rounding: the bins clip that)."""
-        if self._from_samples and not (self.lo <= lo and hi <= self.hi):  # type: ignore[operator]
-            raise RuntimeError("internal error: DVH samples added after their bins were fixed")
-
-
-def _dose_range(mask: StructureMask, dose: DoseGrid) -> tuple[float, float]:
-    """Dose range of the ROI's box grown by one voxel (bounds every interpolated sample)."""
-    grown = tuple(
-        slice(max(sl.start - 1, 0), min(sl.stop + 1, n))
-        for sl, n in zip(mask.slices, dose.shape, strict=True)
-    )
-    box = dose.dose_gy[grown]
-    if box.size == 0:
-        return 0.0, 0.0
-    return float(box.min()), float(box.max())
-
-
-class _Parts:
-    """Accumulators of one mask's samples, kept apart so that variants can share them:
-    interior and boundary samples, each split into the layers that the other end-cap
-    convention changes (``ends``) and the rest; and the boundary as seen by the coarse
-    corner sub-lattice."""
-
-    def __init__(self, bins: _BinRange):
-        self.int_rest, self.int_ends = _Accumulator(bins), _Accumulator(bins)
-        self.bnd_rest, self.bnd_ends = _Accumulator(bins), _Accumulator(bins)
-        self.coarse_bnd: _Accumulator | None = _Accumulator(bins)
-
-
-def _accumulate(mask, dose, interpolate, bins: _BinRange, split=None, layers=None) -> _Parts:
-    """Feed ``mask``'s samples (in ``layers`` only, when given) into a :class:`_Parts`
-    binned over ``bins``."""
-    parts = _Parts(bins)
-    nz = mask.shape[0]
-    ends = np.zeros(nz, dtype=bool) if split is None else np.asarray(split, dtype=bool)
-
-    for ch in mask.iter_samples(
-        dose.dose_gy, interpolate, True, layers=layers, as_parts=True, ends=ends
-    ):
-        # interior voxels: one sample each, the same volume within a layer — binned in runs
-        # of layers with the same volume and destination, without per-sample volume arrays
-        if ch.per_voxel:
-            k = ch.interior_layers()
-            sel = ends[k]
-            parts.int_rest.add(ch.interior_dose_gy[~sel], ch.interior_volume_cc[~sel])
-            parts.int_ends.add(ch.interior_dose_gy[sel], ch.interior_volume_cc[sel])
-        else:
-            stop = np.cumsum(ch.interior_per_layer)
-            start = stop - ch.interior_per_layer
-            vols = ch.interior_volume_cc
-            run = ch.k0
-            for j in range(ch.k0 + 1, ch.k1 + 1):
-                if j < ch.k1 and ends[j] == ends[run] and vols[j - ch.k0] == vols[run - ch.k0]:
-                    continue
-                dest = parts.int_ends if ends[run] else parts.int_rest
-                a, b = start[run - ch.k0], stop[j - 1 - ch.k0]
-                dest.add(ch.interior_dose_gy[a:b], float(vols[run - ch.k0]))
-                run = j
-        parts.bnd_rest.add(ch.boundary_dose_gy, ch.boundary_volume_cc)
-        if ch.boundary_ends is not None:
-            parts.bnd_ends.add(*ch.boundary_ends)
-        if ch.boundary_coarse is None:
-            parts.coarse_bnd = None
-        elif parts.coarse_bnd is not None:
-            parts.coarse_bnd.add(ch.boundary_coarse[0], ch.boundary_coarse[1])
-    return parts
-
-
-def _merge(*accs: _Accumulator | None) -> _Accumulator:
-    present = [a for a in accs if a is not None]
-    if any(a.vol is not None for a in present) or sum(a.n for a in present) > _DOSE_BINS:
-        # the result is binned: add the parts' bins, each part's raw samples binned once
-        # (parts are shared by the DVH and its variants; they are not changed)
-        out = _Accumulator(present[0].bins)
-        vol_sum, dv_sum = np.zeros(_DOSE_BINS), np.zeros(_DOSE_BINS)
-        for a in present:
-            for vol, dv in ((a.vol, a.dv), a.raw_bins()):
-                if vol is not None and dv is not None:
-                    vol_sum += vol
-                    dv_sum += dv
-            out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
-        out.vol, out.dv = vol_sum, dv_sum
-        return out
-    # raw samples throughout (at most 65 536): the parts' chunks, shared, not copied;
-    # sorted once in their parts, so that each DVH's sort merges sorted runs
-    out = _Accumulator(present[0].bins)
-    for a in present:
-        a.sort_raw()
-        out.raw.extend(a.raw)
-        out.n += a.n
-        out.dmin, out.dmax = min(out.dmin, a.dmin), max(out.dmax, a.dmax)
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class _Draft:
     """A DVH's samples (volumes scaled to the contour volume in the grid) before its
@@ -374,7 +111,7 @@ class _Draft:
 
 
 def _draft(
-    mask: StructureMask, acc: _Accumulator, settings: DVHSettings, end_cap: EndCap | None
+    mask: StructureMask, acc: Accumulator, settings: DVHSettings, end_cap: EndCap | None
 ) -> _Draft:
     d, v = acc.samples()
     total = float(v.sum())
@@ -387,8 +124,8 @@ def _draft_of_mask(
     mask: StructureMask, dose: DoseGrid, settings: DVHSettings, end_cap: EndCap | None
 ) -> _Draft:
     """The samples of a rasterised structure on its own (no parts shared with variants)."""
-    parts = _accumulate(mask, dose, settings.interpolate_dose, _BinRange(mask, dose))
-    return _draft(mask, _merge(parts.int_rest, parts.bnd_rest), settings, end_cap)
+    parts = accumulate_parts(mask, dose, settings.interpolate_dose, BinRange(mask, dose))
+    return _draft(mask, merge_accumulators(parts.int_rest, parts.bnd_rest), settings, end_cap)
 
 
 def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
@@ -401,12 +138,13 @@ def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = D
 #: above the rounding of trilinear interpolation (~1e-15 relative).
 _SURFACE_MARGIN = 1e-9
 
+
 Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
 
 
 def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number=-1) -> DVH:
     """The DVH of ``drafts[0]`` with the others as its variants, each with the point
-    extremes on its structure's surface (:class:`rtcheck.extremes.BoundaryExtremes`); a
+    extremes on its structure's surface (:class:`rtcheck.dvhcalc.extremes.BoundaryExtremes`); a
     draft of the main DVH's solid (``end_cap`` None: coarser sampling) gets the main
     DVH's surface extremes.
 
@@ -486,10 +224,10 @@ def compute_dvh_and_mask(
     # boundary gathers) ≈ 27 %, binning and merging ≈ 14 %, contour validation ≈ 11 %; its
     # surface extremes are screened out (nothing beyond its samples); sorting millions of
     # samples is avoided by binning.
-    raster = _rasteriser_for(structure, dose, s, slice_thickness_mm)
+    raster = rasteriser_for(structure, dose, s, slice_thickness_mm)
     slice_thickness_mm = raster.slice_thickness_mm
     mask = structure_mask(
-        structure, dose, s, settings.end_cap, slice_thickness_mm, _rasteriser=raster
+        structure, dose, s, settings.end_cap, slice_thickness_mm, rasteriser=raster
     )
     alts = settings.alternatives() if settings.variants else ()
     split = None
@@ -504,29 +242,29 @@ def compute_dvh_and_mask(
             .any(axis=1)
         )
     # every part binned together is sampled before the first merge fixes their bins
-    bins = _BinRange(mask, dose)
-    parts = _accumulate(mask, dose, settings.interpolate_dose, bins, split)
+    bins = BinRange(mask, dose)
+    parts = accumulate_parts(mask, dose, settings.interpolate_dose, bins, split)
     same_s = {}
     for alt in alts:
         if alt.supersampling == s:
             alt_mask = structure_mask(
-                structure, dose, s, alt.end_cap, slice_thickness_mm, _rasteriser=raster, _base=mask
+                structure, dose, s, alt.end_cap, slice_thickness_mm, rasteriser=raster, base=mask
             )
-            alt_parts = _accumulate(alt_mask, dose, alt.interpolate_dose, bins, layers=split)
+            alt_parts = accumulate_parts(alt_mask, dose, alt.interpolate_dose, bins, layers=split)
             same_s[alt] = (alt_mask, alt_parts)
-    main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
+    main = merge_accumulators(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
     drafts = [_draft(mask, main, settings, settings.end_cap)]
-    # the point extremes on the structure's surface (no volume; see rtcheck.extremes)
+    # the point extremes on the structure's surface (no volume; see rtcheck.dvhcalc.extremes)
     surface = BoundaryExtremes(raster.planes, dose, raster.slice_thickness_mm)
     for alt in alts:
         cap = None if alt.end_cap == settings.end_cap else alt.end_cap
         if alt in same_s:
             alt_mask, alt_parts = same_s[alt]
-            acc = _merge(parts.int_rest, parts.bnd_rest, alt_parts.int_rest, alt_parts.bnd_rest)
+            acc = merge_accumulators(parts.int_rest, parts.bnd_rest, alt_parts.int_rest, alt_parts.bnd_rest)
             drafts.append(_draft(alt_mask, acc, alt, cap))
         elif parts.coarse_bnd is not None and alt.supersampling == 2:
             # the corner sub-lattice of the odd supersampling: no new rasterisation
-            acc = _merge(parts.int_rest, parts.int_ends, parts.coarse_bnd)
+            acc = merge_accumulators(parts.int_rest, parts.int_ends, parts.coarse_bnd)
             drafts.append(_draft(mask, acc, alt, cap))
         else:
             alt_mask = structure_mask(
@@ -558,7 +296,7 @@ def compute_union_dvh(
     """DVH of the union of several structures (a paired organ from its sides).
 
     The structures are rasterised on the dose grid and united sub-sample by sub-sample
-    (:func:`rtcheck.geometry.union_mask`): a region where they overlap is counted once,
+    (:func:`rtcheck.dvhcalc.unions.union_mask`): a region where they overlap is counted once,
     never twice as concatenating their DVHs would. Variants (the other end cap, the
     coarser sampling) are unions too. ``name`` defaults to the names joined by " + ".
     Raises :class:`GeometryError` when a structure cannot be used (as :func:`compute_dvh`).
@@ -567,7 +305,7 @@ def compute_union_dvh(
     s = settings.supersampling
     rasters = []
     for st in structures:
-        r = _rasteriser_for(st, dose, s, slice_thickness_mm)
+        r = rasteriser_for(st, dose, s, slice_thickness_mm)
         rasters.append((st, r.slice_thickness_mm, r))
     surfaces = [BoundaryExtremes(r.planes, dose, r.slice_thickness_mm) for _, _, r in rasters]
 
@@ -576,15 +314,15 @@ def compute_union_dvh(
     ) -> list[StructureMask]:
         return [
             structure_mask(
-                st, dose, s, end_cap, t, _rasteriser=r, _base=None if base is None else base[i]
+                st, dose, s, end_cap, t, rasteriser=r, base=None if base is None else base[i]
             )
             for i, (st, t, r) in enumerate(rasters)
         ]
 
     main_masks = masks_for(settings.end_cap)
     mask = union_mask(main_masks, dose, label)
-    parts = _accumulate(mask, dose, settings.interpolate_dose, _BinRange(mask, dose))
-    main = _merge(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
+    parts = accumulate_parts(mask, dose, settings.interpolate_dose, BinRange(mask, dose))
+    main = merge_accumulators(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
     drafts = [_draft(mask, main, settings, settings.end_cap)]
     alts = settings.alternatives() if settings.variants else ()
     for alt in alts:
@@ -593,7 +331,7 @@ def compute_union_dvh(
             alt_mask = union_mask(masks_for(alt.end_cap, main_masks), dose, label)
         elif parts.coarse_bnd is not None and alt.supersampling == 2:
             # the corner sub-lattice of the union's own sub-samples
-            acc = _merge(parts.int_rest, parts.int_ends, parts.coarse_bnd)
+            acc = merge_accumulators(parts.int_rest, parts.int_ends, parts.coarse_bnd)
             drafts.append(_draft(mask, acc, alt, cap))
             continue
         else:

@@ -77,6 +77,25 @@ def axis_cells(index: np.ndarray, n: int) -> AxisCells:
     return AxisCells(i0, p - i0, np.minimum(i0 + 1, n - 1))
 
 
+class NodeRange(NamedTuple):
+    """The first and last grid node (indices along one axis) of a range of cells."""
+
+    first: np.ndarray
+    last: np.ndarray
+
+
+def bracketing_nodes(
+    centres: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray
+) -> NodeRange:
+    """First and last node (indices into ``centres``, mm, clamped to the grid) of the grid
+    cells that an interval [lo, hi] (mm) along the axis touches: the nodes whose doses
+    bound the interpolated dose over it (numbers or arrays of intervals)."""
+    return NodeRange(
+        np.maximum(centres.searchsorted(lo, side="right") - 1, 0),
+        np.minimum(centres.searchsorted(hi, side="left"), centres.size - 1),
+    )
+
+
 def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
     """Trilinear interpolation of a 3-D array at (M, 3) fractional indices (clamped to range).
 

@@ -569,8 +569,8 @@ class BoundaryExtremes:
     def _nothing_beyond(self, slabs, want: tuple[float, float]) -> bool:
         """True when no dose node of the grid planes that any of the ``slabs`` reach lies
         beyond ``want``: the interpolated dose on the surface (between those nodes) cannot
-        either, and nothing needs evaluating (the breast export's BODY: its samples reach
-        the whole grid's dose range, and its surface cost 6 % of the plan's DVH time)."""
+        either, and nothing needs evaluating (a body contour: its samples reach the whole
+        grid's dose range)."""
         if not (np.isfinite(want[0]) and np.isfinite(want[1])):
             return False
         z_lo = min(float(lo.min()) for lo, *_ in slabs)

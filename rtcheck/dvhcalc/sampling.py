@@ -188,6 +188,36 @@ def axis_weights(centres: np.ndarray, box: tuple[int, int], sub: np.ndarray, s: 
     return w.reshape(box[1] - box[0], s, 3)
 
 
+class AxisSampling(NamedTuple):
+    """The sub-samples of a range of voxels along one axis of the grid (see
+    :func:`axis_sampling`)."""
+
+    #: size (mm) of each voxel of the range
+    voxel_mm: np.ndarray
+    #: the s sub-sample centres (mm) of each voxel, voxel by voxel
+    sub_mm: np.ndarray
+    #: fractional whole-grid index of each sub-sample centre (:func:`fractional_index`)
+    sub_index: np.ndarray
+    #: (voxels, s, 3) trilinear weights of each voxel's neighbours at its sub-samples
+    weights: np.ndarray
+
+
+def axis_sampling(
+    centres_mm: np.ndarray, edges_mm: np.ndarray, box: tuple[int, int], s: int
+) -> AxisSampling:
+    """The sub-samples of the voxels [box[0], box[1]) along an axis with voxel centres
+    ``centres_mm`` and voxel edges ``edges_mm`` (:func:`voxel_edges`), at supersampling s:
+    what a mask needs to sample the dose there."""
+    edges = edges_mm[box[0] : box[1] + 1]
+    sub = subsample_centres(edges, s)
+    return AxisSampling(
+        voxel_mm=np.diff(edges),
+        sub_mm=sub,
+        sub_index=fractional_index(centres_mm, sub),
+        weights=axis_weights(centres_mm, box, sub, s),
+    )
+
+
 def weight_classes_zyx(
     wz: np.ndarray, wy: np.ndarray, wx: np.ndarray
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
@@ -218,9 +248,9 @@ _MATMUL_BLOCK_ROWS = 1024
 def _matmul_rows(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``a @ w`` for a tall ``a`` (n, 27), in blocks of rows.
 
-    Large products made OpenBLAS start its threads, which on a busy 2-core machine cost
-    10–20× the arithmetic (6 ms for a 3000 × 27 @ 27 × 27 product that takes 0.03 ms in one
-    thread); blocks of 1024 rows stay below its threading threshold.
+    Large products make OpenBLAS start its threads, which on a busy machine costs many
+    times the arithmetic of these small products; blocks of 1024 rows stay below its
+    threading threshold (docs/performance.md).
     """
     out = np.empty((a.shape[0], w.shape[1]), dtype=np.result_type(a, w))
     for r in range(0, a.shape[0], _MATMUL_BLOCK_ROWS):

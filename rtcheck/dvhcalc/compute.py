@@ -218,12 +218,6 @@ def compute_dvh_and_mask(
 ) -> tuple[DVH, StructureMask]:
     """As :func:`compute_dvh`, also returning the :class:`StructureMask` for reuse."""
     s = settings.supersampling
-    # Hot path (cProfile of the breast BODY at 8b96e9f): sampling and the 3×3×3-patch
-    # interpolation (StructureMask._chunk_parts, main and end-cap variant) ≈ 43 % of the
-    # DVH time, rasterising (structure_mask: one scanline fill of all planes, block counts,
-    # boundary gathers) ≈ 27 %, binning and merging ≈ 14 %, contour validation ≈ 11 %; its
-    # surface extremes are screened out (nothing beyond its samples); sorting millions of
-    # samples is avoided by binning.
     raster = rasteriser_for(structure, dose, s, slice_thickness_mm)
     slice_thickness_mm = raster.slice_thickness_mm
     mask = structure_mask(

@@ -152,9 +152,8 @@ class BinRange:
     before the first merge), and a sample added after that outside the range is an
     internal error (:meth:`check`), never a silently clipped bin. An accumulator that has
     to bin early (:data:`_RAW_LIMIT`, memory) fixes it to the dose range of the ROI's box
-    grown by one voxel (:func:`_dose_range`), which bounds every interpolated sample.
-    (That box range used to be computed for every ROI: on the breast export, two passes
-    over nearly the whole grid for the BODY, ≈ 5 % of the DVH time.)
+    grown by one voxel (:func:`_dose_range`), which bounds every interpolated sample (and
+    costs a pass over the box: for a body contour, nearly the whole grid).
     """
 
     def __init__(self, mask: StructureMask | None = None, dose: DoseGrid | None = None):

@@ -130,7 +130,7 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             )
         polygons.append(pts)
     # every contour's area at once (one shoelace sum per contour over the points laid end
-    # to end; a call per contour cost ≈ 1.5 µs each, most of this loop on the breast)
+    # to end: a numpy call per contour would cost more than the rest of this loop)
     area_of = np.abs(polygon_areas_mm2(polygons))
     degenerate = np.flatnonzero(area_of < MIN_CONTOUR_AREA_MM2)
     if degenerate.size:
@@ -208,7 +208,7 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     ylo_s, yhi_s = ylo[order], yhi[order]
     # count[a] = #{b > a: ylo_s[b] <= yhi_s[a]} (ylo_s sorted: the first edges after a):
     # up to _NEAR_EDGES by comparing shifted slices, binary search only for the edges with
-    # more (most edges have two or three; a search for every edge cost twice as much)
+    # more (most edges have two or three: cheaper than a search for every edge)
     count = np.zeros(n, dtype=np.intp)
     for d in range(1, min(_NEAR_EDGES, n - 1) + 1):
         count[:-d] += ylo_s[d:] <= yhi_s[:-d]

@@ -269,6 +269,8 @@ class BoundaryExtremes:
     def __init__(
         self, planes: list[ContourPlane], dose: DoseGrid, slice_thickness_mm: float | None
     ):
+        """``planes``: the ROI's validated contour planes; ``slice_thickness_mm``: the slab
+        of single-plane pieces (mm), as for its masks."""
         self.planes = planes
         self.dose = dose
         self.slice_thickness_mm = slice_thickness_mm
@@ -566,7 +568,11 @@ class BoundaryExtremes:
         dmin, dmax = found
         return (dmin if dmin < want[0] else None, dmax if dmax > want[1] else None)
 
-    def _nothing_beyond(self, slabs, want: tuple[float, float]) -> bool:
+    def _nothing_beyond(
+        self,
+        slabs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        want: tuple[float, float],
+    ) -> bool:
         """True when no dose node of the grid planes that any of the ``slabs`` reach lies
         beyond ``want``: the interpolated dose on the surface (between those nodes) cannot
         either, and nothing needs evaluating (a body contour: its samples reach the whole

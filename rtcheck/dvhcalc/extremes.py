@@ -41,7 +41,7 @@ import numpy as np
 from rtcheck.models import DoseGrid
 
 from .planes import END_CAPS, ContourPlane, slab_bounds
-from .polygons import ragged_ranges
+from .polygons import ragged_ranges, segment_line_crossings
 from .sampling import (
     axis_cells,
     bracketing_nodes,
@@ -62,23 +62,6 @@ _GATHER_CELLS = 1024
 
 #: Large boxes' nodes are compared with the thresholds by chunks of this many dose planes.
 _CHUNK_PLANES = 8
-
-
-def _line_crossings(
-    p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) points where segments p→q cross the lines coord[axis] = lines (sorted), and
-    the segment of each."""
-    a, b = p[:, axis], q[:, axis]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
-    i1 = np.searchsorted(lines, hi, side="right")
-    counts = np.where(hi > lo, i1 - i0, 0)
-    crossing = ragged_ranges(counts)
-    seg = crossing.group
-    at = lines[i0[seg] + crossing.value]
-    t = (at - a[seg]) / (b[seg] - a[seg])
-    return p[seg] + t[:, None] * (q[seg] - p[seg]), seg
 
 
 class _Slabs(NamedTuple):
@@ -427,8 +410,8 @@ class BoundaryExtremes:
         is_relevant = np.zeros(e.nxt.size, dtype=bool)
         is_relevant[edge] = True
         ends = np.flatnonzero(~is_relevant[e.nxt[edge]])
-        xp, xs = _line_crossings(ea, eb, self._x_lines, 0)
-        yp, ys = _line_crossings(ea, eb, self._y_lines, 1)
+        xp, xs = segment_line_crossings(ea, eb, self._x_lines, 0)
+        yp, ys = segment_line_crossings(ea, eb, self._y_lines, 1)
         walls = np.concatenate((ea, eb[ends], xp, yp))
         wall_slab = np.concatenate((edge_slab, edge_slab[ends], edge_slab[xs], edge_slab[ys]))
         x, y = walls[:, 0], walls[:, 1]

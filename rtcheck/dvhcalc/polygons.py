@@ -292,3 +292,21 @@ def clipped_polygon_areas_mm2(
     nxt = pts[wrap(pid)]
     cross_terms = pts[:, 0] * nxt[:, 1] - pts[:, 1] * nxt[:, 0]
     return np.abs(0.5 * np.bincount(pid, weights=cross_terms, minlength=n_poly))
+
+
+def segment_line_crossings(
+    p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) points (mm) where segments p→q ((N, 2) each) cross the lines
+    coord[axis] = lines (sorted), and the segment of each (a segment along a line crosses
+    none)."""
+    a, b = p[:, axis], q[:, axis]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
+    i1 = np.searchsorted(lines, hi, side="right")
+    counts = np.where(hi > lo, i1 - i0, 0)
+    crossing = ragged_ranges(counts)
+    seg = crossing.group
+    at = lines[i0[seg] + crossing.value]
+    t = (at - a[seg]) / (b[seg] - a[seg])
+    return p[seg] + t[:, None] * (q[seg] - p[seg]), seg

@@ -133,6 +133,7 @@ class Rasteriser:
         self.dx, self.dy, self.dz = x.voxel_mm, y.voxel_mm, z.voxel_mm
         self.xi, self.yi, self.zi = x.sub_index, y.sub_index, z.sub_index
         self.wx, self.wy, self.wz = x.weights, y.weights, z.weights
+        self.axes = (z, y, x)
 
     @cached_property
     def _plane_of_subz(self) -> dict[str, np.ndarray]:

@@ -344,7 +344,7 @@ def structure_mask(
 
     ``supersampling`` s (1–6) sub-samples per voxel along each axis. ``slice_thickness_mm``
     is used for single-plane ROIs (default: the dose grid's median plane spacing). Raises
-    :class:`GeometryError` for ROIs that have no volume. ``rasteriser``: the ROI's
+    :class:`~rtcheck.errors.GeometryError` for ROIs that have no volume. ``rasteriser``: the ROI's
     :class:`~rtcheck.dvhcalc.rasterise.Rasteriser` at this supersampling, when already
     built (shared by a DVH's masks). ``base``: the mask of the same ROI with the other end
     cap (same rasteriser): only the layers whose sub-samples change plane are rasterised
@@ -456,7 +456,7 @@ def _in_grid_volume_cc(
 ) -> float:
     """Contour volume (cc) inside the grid's extent: each slab's thickness inside the grid
     × its plane's area inside the grid's x/y extent (``areas``: a cache of those, by plane
-    index, shared by the end-cap conventions; ``bounds``: :func:`plane_bounds`)."""
+    index, shared by the end-cap conventions; ``bounds``: :func:`~rtcheck.dvhcalc.polygons.plane_bounds`)."""
     xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
     thick = [max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0])) for a, b in zip(lo, hi, strict=True)]
     to_clip = []

@@ -234,9 +234,10 @@ def points_in_polygons(
     """Even-odd (crossing-number) test of (M, 2) points against a set of polygons (XOR).
 
     Vectorised over points and edges (memory M × edges); for rasterising whole planes
-    :func:`rasterise_plane` is much faster. Ties are half-open: a point exactly on an
-    edge is inside the region at larger x (on a horizontal edge, at larger y) — the fill's
-    rule in its even rows — so contours sharing an edge count such a point once.
+    :func:`rtcheck.dvhcalc.scanline.rasterise_plane` is much faster. Ties are half-open: a
+    point exactly on an edge is inside the region at larger x (on a horizontal edge, at
+    larger y) — the fill's rule in its even rows — so contours sharing an edge count such
+    a point once.
     """
     pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
     if not len(polygons) or not len(pts):

@@ -175,8 +175,9 @@ class Rasteriser:
 
         A slab thinner than the sub-sample spacing may contain no sub-sample height; when
         the nearest height (of the coarse corner lattice, see
-        :meth:`StructureMask.iter_samples`) within one sub-sample spacing is free, it
-        takes that plane, so that a thin isolated structure is never lost.
+        :meth:`rtcheck.dvhcalc.masks.StructureMask.iter_samples`) within one sub-sample
+        spacing is free, it takes that plane, so that a thin isolated structure is never
+        lost.
         """
         cached = self._plane_of_subz.get(end_cap)
         if cached is not None:

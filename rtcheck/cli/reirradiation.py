@@ -17,9 +17,12 @@ from pathlib import Path
 import click
 
 from ..constraints import names_with_site_aliases, resolve_table, shipped_table
-from ..courses import FolderRegistrations, PriorCourse, load_course_file, prior_courses_from_folder
+from ..courses import load_course_file, prior_courses_from_folder
+from ..dicom_io.priors import FolderRegistrations
+from ..evaluate.reirradiation import check_reirradiation
 from ..models import Course, Level
-from ..reirradiation import ReirradiationResult, check_reirradiation
+from ..priors import PriorCourse
+from ..reirradiation_results import ReirradiationResult
 from ..report import reirradiation as report
 
 CUMULATIVE_TABLE = "reirradiation-cumulative"

@@ -41,9 +41,9 @@ import csv
 import io
 import json
 
-from ..courses import elapsed_months
 from ..models import Level, MetricKind, Unit
-from ..reirradiation import CompositeRowResult, ReirradiationResult
+from ..priors import elapsed_months
+from ..reirradiation_results import CompositeRowResult, ReirradiationResult
 from .check import _round  # same rounding of floats as the check report
 
 VERDICTS = {

@@ -21,10 +21,26 @@ from .dicom_io.priors import PriorRegistrations, read_prior_plans
 from .errors import InputError, RecoveryFactorError
 from .evaluate.plan import check_dose_reaches_prescription
 from .models import Course
-from .priors import CourseFile, OrganRecord, PriorCourse, RecoveryFactor
-from .radiobiology.recovery import check_recovery_overlap, document_recovery, parse_date
+from .models.priors import CourseFile, OrganRecord, PriorCourse, RecoveryFactor
+from .names import normalize
+from .radiobiology.recovery import document_recovery, parse_date
 
 COURSE_FILE_VERSION = 1
+
+
+def check_recovery_overlap(factors: Sequence[RecoveryFactor], label: str, path: str | Path | None) -> None:
+    """Refuse two factors for one organ of a course, or two for all its organs."""
+    general = [f for f in factors if not f.organs]
+    if len(general) > 1:
+        raise RecoveryFactorError(f"prior course {label!r} has {len(general)} recovery factors for all organs", path=path,
+                                  remedy="give one factor per course, or list organs for each")
+    seen: set[str] = set()
+    for f in factors:
+        for organ in f.organs:
+            key = normalize(organ)
+            if key in seen:
+                raise RecoveryFactorError(f"prior course {label!r}: organ {organ} has two recovery factors", path=path)
+            seen.add(key)
 
 
 def _prior_label(course: Course, number: int, total: int, label: str | None, folder: Path) -> str:

@@ -19,16 +19,27 @@ class RtcheckError(Exception):
     exit_code = 3
 
     def __init__(self, message: str, *, path: str | Path | None = None, remedy: str | None = None):
+        """``message`` says what is wrong, ``path`` in which file, ``remedy`` what to do."""
         self.message = message
         self.path = Path(path) if path is not None else None
         self.remedy = remedy
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        """``path: message — remedy`` (the one line the command line prints)."""
         text = f"{self.path}: {self.message}" if self.path is not None else self.message
         if self.remedy:
             text += f" — {self.remedy}"
         return text
+
+    def __reduce__(self):
+        """Pickle by keywords, so that an error raised in a worker process (audits) comes back
+        with its file, remedy and any attribute set on it intact."""
+        return (_rebuild, (type(self), self.message, self._keywords()), dict(self.__dict__))
+
+    def _keywords(self) -> dict:
+        """The constructor's keyword arguments, for unpickling."""
+        return {"path": self.path, "remedy": self.remedy}
 
     def to_dict(self) -> dict:
         """Plain-data form, so that errors can travel inside results (audits, JSON reports)."""
@@ -66,10 +77,12 @@ class ConstraintTableError(RtcheckError):
         line: int | None = None,
         remedy: str | None = None,
     ):
+        """As :class:`RtcheckError`, with the 1-based ``line`` of the problem in ``path``."""
         self.line = line
         super().__init__(message, path=path, remedy=remedy)
 
     def __str__(self) -> str:
+        """``path:line: message — remedy``."""
         where = ""
         if self.path is not None:
             where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
@@ -78,7 +91,12 @@ class ConstraintTableError(RtcheckError):
             text += f" — {self.remedy}"
         return text
 
+    def _keywords(self) -> dict:
+        """The constructor's keyword arguments, with the line."""
+        return {**super()._keywords(), "line": self.line}
+
     def to_dict(self) -> dict:
+        """Plain-data form, with the line."""
         data = super().to_dict()
         data["line"] = self.line
         return data
@@ -92,3 +110,12 @@ class UsageError(RtcheckError):
     """A request that rtcheck cannot honour as asked (exit code 2)."""
 
     exit_code = 2
+
+
+class MissingDependencyError(UsageError):
+    """An optional dependency that a requested feature needs is not installed (exit code 2)."""
+
+
+def _rebuild(cls: type[RtcheckError], message: str, keywords: dict) -> RtcheckError:
+    """Unpickle an error (see :meth:`RtcheckError.__reduce__`)."""
+    return cls(message, **keywords)

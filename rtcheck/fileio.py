@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UsageError
@@ -39,7 +40,40 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
     return target
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` (or under it), symbolic links resolved."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def refuse_output_in_inputs(output: Path, inputs: Sequence[Path], folder: Path | None) -> None:
+    """Raise :class:`UsageError` (exit 2) when ``output`` is an input file, or lies in the
+    input ``folder`` or in the folder of a named input file: rtcheck never writes into its
+    inputs."""
+    for given in inputs:
+        if output.resolve() == Path(given).resolve():
+            raise UsageError(
+                f"the output {output} is one of the input files", remedy="choose another -o file"
+            )
+    if folder is not None and folder.is_dir() and _inside(output, folder):
+        raise UsageError(
+            f"the output {output} is inside the input folder {folder}",
+            remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
+        )
+    for given in inputs:  # files named with --structures/--dose/--plan: their folders are inputs
+        parent = Path(given).resolve().parent
+        if output.resolve().parent == parent:
+            raise UsageError(
+                f"the output {output} is in the input folder {parent}",
+                remedy="write reports outside the export folder (rtcheck never writes into its inputs)",
+            )
+
+
 def _cannot_write(target: Path, exc: OSError) -> UsageError:
+    """The usage error for an output that cannot be written, with the system's reason."""
     return UsageError(
         f"cannot write the output ({exc.strerror or exc})",
         path=target,

@@ -18,7 +18,7 @@ def _crash(*args, **kwargs):
 
 
 def test_ctrl_c_exits_130_not_1(monkeypatch):
-    monkeypatch.setattr(check_cli, "load_courses", _interrupt)
+    monkeypatch.setattr(check_cli, "plan_inputs", _interrupt)
     result = CliRunner().invoke(main, ["check", str(SAMPLE_DICOM / "spine_8gy_1fx")])
     assert result.exit_code == EXIT_INTERRUPTED == 130
     assert "no verdict" in result.stderr
@@ -26,7 +26,7 @@ def test_ctrl_c_exits_130_not_1(monkeypatch):
 
 def test_unexpected_exception_exits_4(monkeypatch):
     monkeypatch.delenv("RTCHECK_DEBUG", raising=False)
-    monkeypatch.setattr(check_cli, "load_courses", _crash)
+    monkeypatch.setattr(check_cli, "plan_inputs", _crash)
     result = CliRunner().invoke(main, ["check", str(SAMPLE_DICOM / "spine_8gy_1fx")])
     assert result.exit_code == EXIT_INTERNAL == 4
     assert "internal error" in result.stderr and "ZeroDivisionError" in result.stderr

@@ -17,6 +17,7 @@ from rtcheck.dvhcalc.extremes import BoundaryExtremes
 from rtcheck.dvhcalc.planes import ContourPlane
 from rtcheck.dvhcalc.sampling import trilinear, trilinear_columns
 from rtcheck.dvhcalc.scanline import rasterise_plane
+from rtcheck.dvhcalc.surface import exposed_columns, surface_edges
 from rtcheck.models import DVH, Contour, DoseGrid, Structure
 from rtcheck.phantoms import make_phantom, shape_for_volume
 from rtcheck.radiobiology import convert_dvh, eqd2
@@ -224,14 +225,15 @@ def test_exposed_columns_are_the_scanline_fill(row0):
     hole = np.array([[-3.0, -3.0], [-3.0, 3.0], [3.0, 3.0], [3.0, -3.0]])
     smaller = np.array([[-6.0, -12.0], [6.0, -12.0], [6.0, 3.0], [-6.0, 3.0]])
     planes = [ContourPlane(0.0, (outer, hole)), ContourPlane(3.0, (smaller,))]
-    surface = BoundaryExtremes(planes, grid, 3.0)
+    edges = surface_edges(planes, grid)
     r0, c0, h, w = 4, 3, 9, 8  # rows y = -18 .. 6, columns x = -21 .. 0 (within the grid)
 
     def three(v):
         return np.full(3, v)
 
     # the slab of plane 0: nothing below, plane 1 above
-    bottom, top = surface._exposed(
+    bottom, top = exposed_columns(
+        edges,
         np.array([0, -1, 1]), three(r0 + row0), three(c0), three(h), three(w),
         three(r0 + row0), (h, w),
     )

@@ -88,7 +88,7 @@ def test_composite_checks_note_organs_outside_the_body_too(tmp_path):
     from test_reirradiation import CURRENT_DATE, PRIOR_DATE, synthetic_plan, tables, uniform_course
 
     from rtcheck.evaluate.reirradiation import check_reirradiation
-    from rtcheck.priors import PriorCourse
+    from rtcheck.models.priors import PriorCourse
 
     current = synthetic_plan(24.0, 3, CURRENT_DATE)  # 'Cord': x −18 … −2, y −8 … 8, z −9 … 9 mm
     # the body starts at x = −15 mm (between sub-samples of the 2 mm grid): 3 × 16 × 18 mm³

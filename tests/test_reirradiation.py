@@ -24,8 +24,9 @@ from rtcheck.dicom_io.registration import (
     transform_between,
 )
 from rtcheck.errors import InputError, RecoveryFactorError
+from rtcheck.evaluate.reirradiation import same_organ
 from rtcheck.models import Course, DoseGrid
-from rtcheck.priors import OrganRecord, PriorCourse
+from rtcheck.models.priors import OrganRecord, PriorCourse
 from rtcheck.radiobiology.composite import (
     OrganSamples,
     composite,
@@ -305,7 +306,7 @@ def test_composite_of_two_courses_is_the_sum_of_their_eqd2():
     current = uniform_course(24, 2, date=CURRENT_DATE, label="SBRT 2026")
     factor = document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
     prior = PriorCourse("RT 2025", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
-    result = composite_organ(current, organ([[0, 0, 0], [5, 5, 5]]), 2.0, [prior])
+    result = composite_organ(current, organ([[0, 0, 0], [5, 5, 5]]), 2.0, [prior], same=same_organ)
     assert result.without_factor.max_gy() == pytest.approx(114.0)
     assert result.without_factor.min_gy() == pytest.approx(114.0)
     assert result.with_factor.max_gy() == pytest.approx(106.5)
@@ -322,7 +323,7 @@ def test_organ_with_two_alpha_beta_rows_uses_each():
     # α/β 4: 8*(1+8/4)/1.5 = 16; 20*(1+4/4)/1.5 = 26.667 -> 42.667 Gy
     current = uniform_course(8, 1)
     prior = PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
-    results = composite(current, [(organ([[0, 0, 0]]), [2.0, 4.0, 2.0])], [prior])
+    results = composite(current, [(organ([[0, 0, 0]]), [2.0, 4.0, 2.0])], [prior], same=same_organ)
     assert [r.alpha_beta_gy for r in results] == [2.0, 4.0]
     assert results[0].without_factor.max_gy() == pytest.approx(50.0)
     assert results[1].without_factor.max_gy() == pytest.approx(16.0 + 40.0 / 1.5)
@@ -334,7 +335,7 @@ def test_each_organ_uses_its_own_alpha_beta_in_overlap():
     prior = PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
     cord = organ([[0, 0, 0]], name="SpinalCord")
     ptv = organ([[0, 0, 0]], name="PTV")
-    results = composite(current, [(cord, [2.0]), (ptv, [10.0])], [prior])
+    results = composite(current, [(cord, [2.0]), (ptv, [10.0])], [prior], same=same_organ)
     assert results[0].without_factor.max_gy() == pytest.approx(50.0)
     # α/β 10: 8*1.8/1.2 = 12; 20*1.4/1.2 = 23.333
     assert results[1].without_factor.max_gy() == pytest.approx(12.0 + 28.0 / 1.2)
@@ -343,7 +344,7 @@ def test_each_organ_uses_its_own_alpha_beta_in_overlap():
 def test_factor_for_another_organ_is_not_applied():
     factor = document_recovery(documented(organs=["Esophagus"]), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
     prior = PriorCourse("RT", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
-    result = composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior])
+    result = composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior], same=same_organ)
     assert result.with_factor.max_gy() == pytest.approx(50.0)
     assert not result.factor_applied
 
@@ -355,7 +356,7 @@ def test_partial_prior_coverage_is_reported():
                     frame_of_reference_uid=CURRENT_FRAME)
     current = Course(grid, fractions=1)
     prior = PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
-    result = composite_organ(current, organ([[0, 0, 0], [30, 0, 0]], volumes=np.array([0.5, 0.25])), 2.0, [prior])
+    result = composite_organ(current, organ([[0, 0, 0], [30, 0, 0]], volumes=np.array([0.5, 0.25])), 2.0, [prior], same=same_organ)
     assert result.contributions[1].outside_prior_grid_cc == pytest.approx(0.25)
     assert any("0.25 cc" in w and "assumed to be 0 Gy" in w for w in result.warnings)
     assert sorted(result.without_factor.dose_gy.tolist()) == pytest.approx([20.0, 50.0])
@@ -368,7 +369,7 @@ def test_paper_summary_adds_the_prior_maximum_everywhere_as_upper_bound():
     grid = DoseGrid(np.array([[[8.0, 4.0]]]), x, [0.0], [0.0], frame_of_reference_uid=CURRENT_FRAME)
     record = OrganRecord("SpinalCord", 30.0)
     prior = PriorCourse("1998 RT", 10, dt.date(1998, 1, 1), "paper record: letter", records=(record,))
-    result = composite_organ(Course(grid, 1), organ([[0, 0, 0], [10, 0, 0]]), 2.0, [prior])
+    result = composite_organ(Course(grid, 1), organ([[0, 0, 0], [10, 0, 0]]), 2.0, [prior], same=same_organ)
     assert result.upper_bound
     assert sorted(result.without_factor.dose_gy.tolist()) == pytest.approx([43.5, 57.5])
     assert result.to_dict()["upper_bound"] is True
@@ -376,7 +377,7 @@ def test_paper_summary_adds_the_prior_maximum_everywhere_as_upper_bound():
 
 def test_paper_summary_without_the_organ_leaves_it_not_evaluated():
     prior = PriorCourse("1998 RT", 10, None, "paper record: letter", records=(OrganRecord("Esophagus", 30.0),))
-    result = composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior])
+    result = composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior], same=same_organ)
     assert result.with_factor is None and result.without_factor is None
     assert "no record for SpinalCord" in result.not_evaluated
 
@@ -487,7 +488,7 @@ def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     assert samples.points_mm[:, 2].max() <= planes.max() + half_slice + 1e-6
     # with no prior course the composite is the plan's own DVH converted to EQD2
     current = Course(phantom.dose, fractions=1)
-    result = composite_organ(current, samples, 2.0, [])
+    result = composite_organ(current, samples, 2.0, [], same=same_organ)
     expected = convert_dvh(dvh, 1, 2.0)
     # (the composite is built from the DVH's sample points only: it has the DVH's highest
     # sample, not the extremes on the organ's surface — README "Known shortfalls")

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..dvhcalc.compute import compute_dvhs
-from ..fileio import write_text_atomic
-from ..report.dvh import render_csv, render_json, render_table
+from ..api import dvh as compute_dvh_report
+from ..fileio import refuse_output_in_inputs, write_text_atomic
+from ..report.dvh import RENDERERS
 from . import handle_errors, main
-from .inputs import check_output, load_courses
-
-_check_output = check_output  # kept for rtcheck.cli.check, which imported it from here
-
-RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
+from .inputs import plan_inputs
 
 
 @main.command("dvh")
@@ -60,11 +56,10 @@ def dvh(folder, structures, doses, plan, fmt, output):
     Dose in Gy, volume in cc. Structures without a DVH (no contours, points or open
     contours, outside the dose grid) are listed with the reason.
     """
-    courses, inputs = load_courses(folder, structures, doses, plan)
+    inputs = plan_inputs(folder, structures, doses, plan)
     if output is not None:
-        check_output(output, inputs, folder)
-    plans = [(course, compute_dvhs(course.structure_set, course.dose)) for course in courses]
-    text = RENDERERS[fmt](plans)
+        refuse_output_in_inputs(output, inputs.files, folder)
+    text = compute_dvh_report(inputs).render(fmt)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -2,68 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from .. import radiobiology as rb
+from ..api.fractionation import doses_reaching, equivalent_doses
+from ..report import eqd2 as report
 from . import handle_errors, main
-
-
-def _forward(total_gy: float, fractions: int, alpha_betas: tuple[float, ...]) -> list[dict]:
-    return [
-        {
-            "total_gy": total_gy,
-            "fractions": fractions,
-            "dose_per_fraction_gy": total_gy / fractions,
-            "alpha_beta_gy": ab,
-            "bed_gy": rb.bed(total_gy, fractions, ab),
-            "eqd2_gy": rb.eqd2(total_gy, fractions, ab),
-        }
-        for ab in alpha_betas
-    ]
-
-
-def _inverse(target: float, quantity: str, fractions: int, alpha_betas: tuple[float, ...]) -> list[dict]:
-    rows = []
-    for ab in alpha_betas:
-        target_bed = target if quantity == "BED" else rb.bed_from_eqd2(target, ab)
-        per_fraction = rb.dose_per_fraction_for_bed(target_bed, fractions, ab)
-        rows.append(
-            {
-                "target": quantity,
-                "target_gy": target,
-                "fractions": fractions,
-                "alpha_beta_gy": ab,
-                "dose_per_fraction_gy": per_fraction,
-                "total_gy": per_fraction * fractions,
-                "bed_gy": target_bed,
-                "eqd2_gy": rb.eqd2_from_bed(target_bed, ab),
-            }
-        )
-    return rows
-
-
-def _text(rows: list[dict], inverse: bool) -> str:
-    lines = []
-    for r in rows:
-        fx = "fraction" if r["fractions"] == 1 else "fractions"
-        if inverse:
-            lines.append(
-                f"{r['target']} {r['target_gy']:g} Gy at α/β {r['alpha_beta_gy']:g} Gy in {r['fractions']} {fx}:"
-            )
-            lines.append(f"  dose per fraction  {r['dose_per_fraction_gy']:.3f} Gy")
-            lines.append(f"  total dose         {r['total_gy']:.3f} Gy")
-            other = ("EQD2", r["eqd2_gy"]) if r["target"] == "BED" else ("BED", r["bed_gy"])
-            lines.append(f"  ({other[0]} {other[1]:.2f} Gy)")
-        else:
-            lines.append(
-                f"{r['total_gy']:g} Gy in {r['fractions']} {fx} ({r['dose_per_fraction_gy']:g} Gy per fraction), "
-                f"α/β {r['alpha_beta_gy']:g} Gy:"
-            )
-            lines.append(f"  BED   {r['bed_gy']:.2f} Gy")
-            lines.append(f"  EQD2  {r['eqd2_gy']:.2f} Gy")
-    return "\n".join(lines)
 
 
 @main.command("eqd2")
@@ -97,13 +40,10 @@ def eqd2_command(total_gy, per_fraction_gy, fractions, alpha_betas, target_eqd2,
     try:
         if target_eqd2 is not None or target_bed is not None:
             quantity, target = ("EQD2", target_eqd2) if target_eqd2 is not None else ("BED", target_bed)
-            rows, inverse = _inverse(target, quantity, fractions, alpha_betas), True
+            rows, inverse = doses_reaching(target, quantity, fractions, alpha_betas), True
         else:
             total = total_gy if total_gy is not None else per_fraction_gy * fractions
-            rows, inverse = _forward(total, fractions, alpha_betas), False
+            rows, inverse = equivalent_doses(total, fractions, alpha_betas), False
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    if fmt == "json":
-        click.echo(json.dumps({"results": rows}, indent=2))
-    else:
-        click.echo(_text(rows, inverse))
+    click.echo(report.render_json(rows) if fmt == "json" else report.render_text(rows, inverse=inverse))

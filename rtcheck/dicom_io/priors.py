@@ -5,7 +5,7 @@ not needed: the organs are those of the current plan, mapped onto the prior dose
 registrations (DICOM REG objects linking its frame of reference to the current plan's) are
 read only when first needed — when the frames differ — through the lazy iterables
 :class:`FolderRegistrations` and :class:`PriorRegistrations`; a REG object that cannot be
-used (deformable, not rigid…) becomes an :class:`rtcheck.priors.UnusableRegistration`,
+used (deformable, not rigid…) becomes an :class:`rtcheck.models.priors.UnusableRegistration`,
 whose error explains a refusal when no usable one links the frames.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..models import Course
-from ..priors import Registration, UnusableRegistration
+from ..models.priors import Registration, UnusableRegistration
 from .read import discover
 from .registration import find_registrations, read_registration
 

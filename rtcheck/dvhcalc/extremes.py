@@ -34,15 +34,22 @@ error otherwise. These points carry no volume: they change only ``DVH.max_gy``/`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from rtcheck.models import DoseGrid
 
 from .planes import END_CAPS, ContourPlane, slab_bounds
-from .polygons import next_points, plane_bounds, ragged_ranges, successor_index
-from .sampling import axis_cells, fractional_index, trilinear_columns, voxel_edges
+from .polygons import ragged_ranges, segment_line_crossings
+from .sampling import (
+    axis_cells,
+    bracketing_nodes,
+    fractional_index,
+    trilinear_columns,
+    voxel_edges,
+)
+from .surface import SurfaceEdges, exposed_columns, surface_edges
 
 #: Slab limits closer than this are the same height (mm).
 _SAME_HEIGHT_MM = 1e-6
@@ -57,53 +64,181 @@ _GATHER_CELLS = 1024
 _CHUNK_PLANES = 8
 
 
-def _bracketing_nodes(centres: np.ndarray, lo, hi):
-    """First and last node (indices into ``centres``, clamped to the grid) of the grid
-    cells that an interval [lo, hi] along the axis touches: the nodes whose doses bound the
-    interpolated dose over it (numbers or arrays of intervals)."""
+class _Slabs(NamedTuple):
+    """A batch of slabs: each one's plane, its extent clipped to the grid [a, b] and its
+    own [lo, hi] (mm), the neighbouring planes that continue it below and above (−1: none),
+    and its plane's box of bracketing dose nodes: rows r0…r1, columns c0…c1."""
+
+    plane: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    below: np.ndarray
+    above: np.ndarray
+    r0: np.ndarray
+    r1: np.ndarray
+    c0: np.ndarray
+    c1: np.ndarray
+
+    def take(self, kept: np.ndarray) -> _Slabs:
+        """The slabs ``kept`` (indices) of the batch."""
+        return _Slabs(*(field[kept] for field in self))
+
+
+def _hot_columns(
+    dose_gy: np.ndarray,
+    slabs: _Slabs,
+    k0: np.ndarray,
+    k1: np.ndarray,
+    beyond: tuple[float, float],
+) -> np.ndarray:
+    """(slabs, rows, columns) booleans of each slab's box of dose columns (padded to the
+    batch's largest box): a node of the column over the slab's dose planes k0…k1 lies
+    below ``beyond[0]`` or above ``beyond[1]`` (Gy). From the nodes beyond them in the
+    block that spans the batch (one comparison each)."""
+    r0, r1, c0, c1 = slabs.r0, slabs.r1, slabs.c0, slabs.c1
+    n_rows, n_cols = int((r1 - r0).max()) + 1, int((c1 - c0).max()) + 1
+    z_lo, z_hi = int(k0.min()), int(k1.max())
+    y_lo, y_hi, x_lo, x_hi = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
+    block = dose_gy[z_lo : z_hi + 1, y_lo : y_hi + 1, x_lo : x_hi + 1]
+    want_min, want_max = beyond
+    if n_rows * n_cols <= _GATHER_CELLS:  # small boxes: gathers for all planes at once
+        node_beyond = (block < want_min) | (block > want_max)
+        ih, iw = np.arange(n_rows), np.arange(n_cols)
+        bw, bp = x_hi - x_lo + 1, (y_hi - y_lo + 1) * (x_hi - x_lo + 1)
+        rows = np.minimum(r0[:, None] + ih, r1[:, None]) - y_lo
+        cols = np.minimum(c0[:, None] + iw, c1[:, None]) - x_lo
+        node = (rows * bw)[:, :, None] + cols[:, None, :]
+        flat_beyond = node_beyond.reshape(-1)
+        hot = flat_beyond[((k0 - z_lo) * bp)[:, None, None] + node]
+        for dk in range(1, int((k1 - k0).max()) + 1):
+            hot |= flat_beyond[((np.minimum(k0 + dk, k1) - z_lo) * bp)[:, None, None] + node]
+        hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
+        hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
+        return hot
+    # large boxes: contiguous slices, plane by plane
+    node_beyond = _nodes_beyond_by_chunks(block, (z_lo, y_lo, x_lo), slabs, k0, k1, beyond)
+    hot = np.zeros((slabs.plane.size, n_rows, n_cols), dtype=bool)
+    any_of = np.logical_or.reduce  # np.any without its Python wrapper
+    for i, (za, zb, ra, rb, ca, cb) in enumerate(
+        zip((k0 - z_lo).tolist(), (k1 - z_lo).tolist(), (r0 - y_lo).tolist(),
+            (r1 - y_lo).tolist(), (c0 - x_lo).tolist(), (c1 - x_lo).tolist(), strict=True)
+    ):
+        any_of(
+            node_beyond[za : zb + 1, ra : rb + 1, ca : cb + 1],
+            axis=0,
+            out=hot[i, : rb - ra + 1, : cb - ca + 1],
+        )
+    return hot
+
+
+def _nodes_beyond_by_chunks(
+    block: np.ndarray,
+    origin: tuple[int, int, int],
+    slabs: _Slabs,
+    k0: np.ndarray,
+    k1: np.ndarray,
+    beyond: tuple[float, float],
+) -> np.ndarray:
+    """The nodes of ``block`` (the dose grid from ``origin``) beyond the thresholds, by
+    chunks of :data:`_CHUNK_PLANES` dose planes, each compared within the box of the
+    planes whose slabs reach it (a chunk's comparisons stay in the cache): the rest of the
+    block is never read, and is left True (conservative: a column would only be
+    evaluated in vain)."""
+    z_lo, y_lo, x_lo = origin
+    y_hi, x_hi = y_lo + block.shape[1] - 1, x_lo + block.shape[2] - 1
+    want_min, want_max = beyond
+    node_beyond = np.ones(block.shape, dtype=bool)
+    j0, j1 = (k0 - z_lo) // _CHUNK_PLANES, (k1 - z_lo) // _CHUNK_PLANES
+    reach = ragged_ranges(j1 - j0 + 1)  # every chunk each plane's slab reaches
+    slab, chunk = reach.group, j0[reach.group] + reach.value
+    n_chunks = int(j1.max()) + 1
+    top, bottom = np.full(n_chunks, y_hi + 1), np.full(n_chunks, y_lo - 1)
+    left, right = np.full(n_chunks, x_hi + 1), np.full(n_chunks, x_lo - 1)
+    np.minimum.at(top, chunk, slabs.r0[slab])
+    np.maximum.at(bottom, chunk, slabs.r1[slab])
+    np.minimum.at(left, chunk, slabs.c0[slab])
+    np.maximum.at(right, chunk, slabs.c1[slab])
+    for j, (ya, yb, xa, xb) in enumerate(
+        zip((top - y_lo).tolist(), (bottom - y_lo).tolist(), (left - x_lo).tolist(),
+            (right - x_lo).tolist(), strict=True)
+    ):
+        if yb >= ya:  # (no slab reaches the dose planes of a gap)
+            za = j * _CHUNK_PLANES
+            sub = block[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
+            out = node_beyond[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
+            np.less(sub, want_min, out=out)
+            out |= sub > want_max
+    return node_beyond
+
+
+def _hot_cells(hot: np.ndarray) -> np.ndarray:
+    """Dose cells that could hold an extreme: a corner node's column is hot (the cell of
+    the last row/column is the node's own: edge padding)."""
+    hot_cell = hot.copy()
+    hot_cell[:, :-1] |= hot[:, 1:]
+    hot_cell[:, :, :-1] |= hot_cell[:, :, 1:]
+    return hot_cell
+
+
+def _cell_of(
+    xy: np.ndarray, k: np.ndarray, yc: np.ndarray, xc: np.ndarray, slabs: _Slabs
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cell (row, column) of (x, y) points ``xy`` (mm) of slab k in its box (``yc``, ``xc``:
+    the grid's voxel centres, mm)."""
+    r0, r1, c0, c1 = slabs.r0[k], slabs.r1[k], slabs.c0[k], slabs.c1[k]
+    iy = np.minimum(np.maximum(yc.searchsorted(xy[:, 1], side="right") - 1, r0), r1)
+    ix = np.minimum(np.maximum(xc.searchsorted(xy[:, 0], side="right") - 1, c0), c1)
+    return iy - r0, ix - c0
+
+
+class _CellBoxes(NamedTuple):
+    """Boxes of cells in a slab's box: rows y0 ≤ row < y1, columns x0 ≤ column < x1."""
+
+    y0: np.ndarray
+    y1: np.ndarray
+    x0: np.ndarray
+    x1: np.ndarray
+
+
+def _hot_cells_in_boxes(hot_cell: np.ndarray, slab: np.ndarray, boxes: _CellBoxes) -> np.ndarray:
+    """The number of hot cells in each box of cells of its ``slab``: cell by cell while the
+    boxes hold no more cells than the slabs' boxes, else (long edges across many cells) by
+    summed-area tables of the hot cells."""
+    n_slabs, n_rows, n_cols = hot_cell.shape
+    y0, y1, x0, x1 = boxes
+    area = (y1 - y0) * (x1 - x0)
+    if int(area.sum()) <= hot_cell.size:
+        cells = ragged_ranges(area)
+        rect = cells.group
+        dy, dx = np.divmod(cells.value, (x1 - x0)[rect])
+        at = (slab[rect] * n_rows + y0[rect] + dy) * n_cols + x0[rect] + dx
+        return np.bincount(rect[hot_cell.reshape(-1)[at]], minlength=slab.size)
+    tables = np.zeros((n_slabs, n_rows + 1, n_cols + 1), dtype=np.int32)
+    tables[:, 1:, 1:] = hot_cell.cumsum(axis=1, dtype=np.int32).cumsum(axis=2)
+    table = tables.reshape(-1)
+    tk, tw = slab * ((n_rows + 1) * (n_cols + 1)), n_cols + 1
     return (
-        np.maximum(centres.searchsorted(lo, side="right") - 1, 0),
-        np.minimum(centres.searchsorted(hi, side="left"), centres.size - 1),
+        table[tk + y1 * tw + x1]
+        - table[tk + y0 * tw + x1]
+        - table[tk + y1 * tw + x0]
+        + table[tk + y0 * tw + x0]
     )
 
 
-def _line_crossings(
-    p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int
+def _extremes_by_slab(
+    slab: np.ndarray, low: np.ndarray, high: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) points where segments p→q cross the lines coord[axis] = lines (sorted), and
-    the segment of each."""
-    a, b = p[:, axis], q[:, axis]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
-    i1 = np.searchsorted(lines, hi, side="right")
-    counts = np.where(hi > lo, i1 - i0, 0)
-    crossing = ragged_ranges(counts)
-    seg = crossing.group
-    at = lines[i0[seg] + crossing.value]
-    t = (at - a[seg]) / (b[seg] - a[seg])
-    return p[seg] + t[:, None] * (q[seg] - p[seg]), seg
-
-
-@dataclass(frozen=True)
-class _Edges:
-    """Every contour edge of an ROI (all planes laid end to end) and what depends on it alone."""
-
-    a: np.ndarray  #: (E, 2) edge start points (x, y), plane by plane
-    b: np.ndarray  #: (E, 2) edge end points
-    nxt: np.ndarray  #: the next edge of each edge's contour (which starts at its end)
-    first: np.ndarray  #: index of each plane's first edge
-    count: np.ndarray  #: number of edges of each plane
-    box: np.ndarray  #: (4, planes) rows r0, r1 and columns c0, c1 of the bracketing nodes
-    #: every crossing of a contour edge with a grid row (y of a voxel centre), as the
-    #: scanline fill finds them (rtcheck.dvhcalc.scanline._crossings: the edges that are not
-    #: horizontal, half-open in y), plane by plane, each plane's in order of row, then
-    #: column: the row, the first column at or right of the crossing, whether the crossing
-    #: lies on that column's x (a tie), and each plane's first crossing and their number
-    cross_row: np.ndarray
-    cross_col: np.ndarray
-    cross_tie: np.ndarray
-    cross_first: np.ndarray
-    cross_count: np.ndarray
+    """Each of ``n`` slabs' lowest ``low`` and highest ``high`` dose (Gy) over its points
+    (±inf: none). The points come in runs of one slab (each kind of point is in slab
+    order): each run is reduced at once, then the runs' extremes by slab."""
+    mins, maxs = np.full(n, np.inf), np.full(n, -np.inf)
+    if slab.size:
+        run = np.flatnonzero(np.concatenate(([True], slab[1:] != slab[:-1])))
+        np.minimum.at(mins, slab[run], np.minimum.reduceat(low, run))
+        np.maximum.at(maxs, slab[run], np.maximum.reduceat(high, run))
+    return mins, maxs
 
 
 class BoundaryExtremes:
@@ -117,6 +252,8 @@ class BoundaryExtremes:
     def __init__(
         self, planes: list[ContourPlane], dose: DoseGrid, slice_thickness_mm: float | None
     ):
+        """``planes``: the ROI's validated contour planes; ``slice_thickness_mm``: the slab
+        of single-plane pieces (mm), as for its masks."""
         self.planes = planes
         self.dose = dose
         self.slice_thickness_mm = slice_thickness_mm
@@ -130,123 +267,19 @@ class BoundaryExtremes:
         #: the grid lines a wall point may lie on: x (y) of the voxel centres and outer edges
         self._x_lines = np.concatenate(([self.x_edges[0]], dose.x_mm, [self.x_edges[-1]]))
         self._y_lines = np.concatenate(([self.y_edges[0]], dose.y_mm, [self.y_edges[-1]]))
-        self._edge_data: _Edges | None = None
+        self._edge_data: SurfaceEdges | None = None
         #: (min, max) of the surface with each end cap, by the cap and the thresholds
         self._found: dict[tuple[str, tuple[float, float]], tuple[float, float]] = {}
         #: the slabs of each end cap (:meth:`_slabs`)
         self._slab_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- per-ROI geometry (independent of the end cap) -----------------------------------
-    def _edges(self) -> _Edges:
+    def _edges(self) -> SurfaceEdges:
+        """The ROI's :func:`~rtcheck.dvhcalc.surface.surface_edges`, built at the first use."""
         if self._edge_data is None:
-            self._edge_data = self._build_edges()
+            self._edge_data = surface_edges(self.planes, self.dose)
         return self._edge_data
 
-    def _build_edges(self) -> _Edges:
-        polys = [poly for plane in self.planes for poly in plane.polygons]
-        sizes = np.array([len(poly) for poly in polys])
-        a = np.concatenate(polys).astype(float, copy=False)
-        nxt = successor_index(sizes)  # each polygon's last vertex joins its first
-        b = next_points(a, sizes)  # a[nxt], by copies (cheaper than the gather)
-        count = np.array([sum(len(poly) for poly in plane.polygons) for plane in self.planes])
-        first = np.cumsum(count) - count
-        plane = np.repeat(np.arange(count.size), count)
-        g = self.dose
-        xc, yc = g.x_mm, g.y_mm
-        xs, ys = a[:, 0].copy(), a[:, 1].copy()
-        bounds = plane_bounds(a, first)
-        box = np.stack(
-            (
-                *_bracketing_nodes(yc, bounds.y_min, bounds.y_max),
-                *_bracketing_nodes(xc, bounds.x_min, bounds.x_max),
-            )
-        )
-        # the scanline fill's crossings (rtcheck.dvhcalc.scanline._crossings): the edges that are
-        # not horizontal, from their lower end, cross the rows y1 <= y < y2 (one binary
-        # search per vertex serves both ends; only the edges that cross a row are taken,
-        # a horizontal edge crosses none)
-        first_row = yc.searchsorted(ys, side="left")
-        crossing = np.flatnonzero(first_row != first_row[nxt])
-        succ = nxt[crossing]
-        up = ys[crossing] < ys[succ]
-        lower, upper = np.where(up, crossing, succ), np.where(up, succ, crossing)
-        rlo = first_row[lower]
-        rows = ragged_ranges(first_row[upper] - rlo)
-        at = rows.group
-        row = rlo[at] + rows.value
-        lower, upper = lower[at], upper[at]
-        x1, y1 = xs[lower], ys[lower]
-        x_cross = x1 + (yc[row] - y1) * (xs[upper] - x1) / (ys[upper] - y1)
-        col = xc.searchsorted(x_cross, side="left")
-        tie = xc[np.minimum(col, xc.size - 1)] == x_cross
-        # plane by plane, row by row, column by column (the crossings come edge by edge, each
-        # edge's rows in order: runs the stable sort merges)
-        plane = plane[lower]
-        order = np.argsort(
-            ((plane * yc.size + row) * (xc.size + 1) + col) * 2 + tie, kind="stable"
-        )
-        cross_count = np.bincount(plane, minlength=count.size)
-        return _Edges(
-            a, b, nxt, first, count, box, row[order], col[order], tie[order],
-            np.cumsum(cross_count) - cross_count, cross_count,
-        )
-
-    def _exposed(
-        self, source: np.ndarray, r0: np.ndarray, c0: np.ndarray, h: np.ndarray,
-        w: np.ndarray, row0: np.ndarray, shape: tuple[int, int],
-    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """The exposed faces' grid columns of n slabs: ``source`` = (planes, planes below,
-        planes above) (3n; −1: none), each slab's window the grid rows r0..r0+h−1 and columns
-        c0..c0+w−1 (of the first n entries; ``shape``: the largest window).
-
-        For the bottom (top) face: the (slab, row, column) of every column of the window
-        inside the contours of the slab's plane and not inside those of the plane below
-        (above), row and column counted from the window's top left corner; each plane's
-        inside exactly as :func:`rtcheck.dvhcalc.scanline.rasterise_plane` finds it with its rows'
-        parity counted from row ``row0`` (the same crossings, its tie rule).
-
-        The crossings in a row toggle the parity from their column on. Merged in order, the
-        plane's crossings (bit 1) and the neighbour's (bit 2) toggle a two-bit state; the
-        runs between crossings in state 1 are the exposed columns. Only those columns are
-        listed — no masks of whole windows (the exposed ring between two similar contours
-        is a small part of the window).
-        """
-        e = self._edges()
-        n = source.size // 3
-        n_rows, n_cols = shape
-        # every crossing of a source plane's edges with a row of the window
-        crossing = ragged_ranges(np.where(source >= 0, e.cross_count[source], 0))
-        own = crossing.group
-        at = e.cross_first[source][own] + crossing.value
-        row = e.cross_row[at]
-        top = r0[own]
-        inside = np.flatnonzero((row >= top) & (row < top + h[own]))
-        own, at, row, top = own[inside], at[inside], row[inside], top[inside]
-        col = e.cross_col[at] + (e.cross_tie[at] & (row - row0[own]))  # a tie on an odd row
-        col = np.minimum(np.maximum(col - c0[own], 0), w[own])
-        width = n_cols + 1  # column n_cols: toggles right of every column
-        # the parts (0: the plane, 1: below, 2: above) come one after the other
-        slab = (np.arange(3 * n) % n)[own]
-        # position in the windows laid end to end, times 4, plus the crossing's state bit
-        # (1: the plane's, 2: the neighbour's); every row has an even number of crossings of
-        # each plane, so the state is 0 at every row's end and runs never carry over
-        code = ((slab * n_rows + row - top) * width + col) * 4 + 1 + (own >= n)
-        # each part's crossings come in order (slab by slab, each plane's crossings sorted
-        # by row and column; the clamp and the tie shift keep the order), and a plane's and
-        # its neighbour's are merged: the stable sort (timsort) merges the two runs in linear
-        # time
-        i1, i2 = own.searchsorted([n, 2 * n]).tolist()
-        plane_code, below_code, above_code = code[:i1], code[i1:i2], code[i2:]
-        faces = []
-        for neighbour in (below_code, above_code):
-            merged = np.sort(np.concatenate((plane_code, neighbour)), kind="stable")
-            key, state = merged >> 2, np.bitwise_xor.accumulate(merged & 3)
-            run = np.flatnonzero(state[:-1] == 1)
-            start = key[run]
-            columns = ragged_ranges(key[run + 1] - start)
-            slab_of, in_window = np.divmod(start[columns.group] + columns.value, n_rows * width)
-            faces.append((slab_of, *np.divmod(in_window, width)))
-        return faces
 
     # -- evaluation ------------------------------------------------------------------------
     def _slab_extremes(
@@ -309,202 +342,144 @@ class BoundaryExtremes:
         above: np.ndarray,
         beyond: tuple[float, float],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_slab_extremes` of slabs [lo, hi] clipped to the grid's [a, b] (a <= b).
+        """:meth:`_slab_extremes` of slabs [lo, hi] (mm) clipped to the grid's [a, b] (a <= b).
 
-        Hot path (line_profiler, 420 phantoms; the 100 and 500 cc ones take two thirds of
-        the time): a fixed number of numpy calls for all the planes at once, on arrays
-        (planes, rows, columns) of every plane's box of dose columns padded to the batch's
-        largest; the time is in the data: the hot columns (the nodes' comparisons and, for
-        large boxes, one reduction per plane, about a sixth), the wall points'
-        interpolation (trilinear_columns) and the exposed faces' runs (_exposed), about
-        an eighth each, and the edge/grid-line crossings and cells, about an eighth.
-        Reductions along a short last axis are avoided (np.any over a row, min over a
-        point's heights: tens of times slower than the same reduction across rows).
-        Measured and not kept: looking up only the hot columns in the sorted crossings
-        (binary search: slower than the runs), a sort by slab and reduceat instead of
-        ufunc.at for the per-slab min/max (slower; the runs of one slab are reduced
-        instead), the cells of the edges' starts computed once per ROI (as slow), an edge
-        within one cell tested by its cell alone (no faster), the faces' columns kept as
-        runs (no faster).
+        A fixed number of numpy calls for all the planes at once, on arrays (planes, rows,
+        columns) of every plane's box of dose columns padded to the batch's largest, in
+        steps: the *hot* columns (a dose node over the slab beyond the thresholds), the
+        slabs without one dropped; the wall points in hot cells and their doses; the
+        exposed faces' hot columns and theirs; each slab's extremes. Reductions along a
+        short last axis are avoided (np.any over a row, min over a point's heights: tens
+        of times slower than the same reduction across rows).
         """
         g = self.dose
-        e = self._edges()
-        zc, yc, xc = g.z_mm, g.y_mm, g.x_mm
-        ny, nx = yc.size, xc.size
         out_min, out_max = np.full(plane.size, np.inf), np.full(plane.size, -np.inf)
         # dose nodes that bound the interpolated dose over the slab and the plane's extent:
         # the grid planes bracketing [a, b] and the columns bracketing the contours
-        k0, k1 = _bracketing_nodes(zc, a, b)
-        r0, r1, c0, c1 = e.box[:, plane]
-        n_rows, n_cols = int((r1 - r0).max()) + 1, int((c1 - c0).max()) + 1
-        ih, iw = np.arange(n_rows), np.arange(n_cols)
-        # hot: the columns of dose nodes (over the slab) with a node beyond the thresholds,
-        # from the nodes beyond them in the block that spans the batch (one comparison each)
-        z_lo, z_hi = int(k0.min()), int(k1.max())
-        y_lo, y_hi, x_lo, x_hi = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
-        block = g.dose_gy[z_lo : z_hi + 1, y_lo : y_hi + 1, x_lo : x_hi + 1]
-        want_min, want_max = beyond
-        if n_rows * n_cols > _GATHER_CELLS:  # large boxes: contiguous slices, plane by plane
-            # the comparisons by chunks of _CHUNK_PLANES dose planes, each within the box of
-            # the planes whose slabs reach it (on the breast plan, half the blocks' nodes;
-            # and a chunk's comparisons stay in the cache): the rest of the block is never
-            # read, and is left True (conservative: a column would only be evaluated in vain)
-            node_beyond = np.ones(block.shape, dtype=bool)
-            j0, j1 = (k0 - z_lo) // _CHUNK_PLANES, (k1 - z_lo) // _CHUNK_PLANES
-            reach = ragged_ranges(j1 - j0 + 1)  # every chunk each plane's slab reaches
-            slab, chunk = reach.group, j0[reach.group] + reach.value
-            n_chunks = int(j1.max()) + 1
-            top, bottom = np.full(n_chunks, y_hi + 1), np.full(n_chunks, y_lo - 1)
-            left, right = np.full(n_chunks, x_hi + 1), np.full(n_chunks, x_lo - 1)
-            np.minimum.at(top, chunk, r0[slab])
-            np.maximum.at(bottom, chunk, r1[slab])
-            np.minimum.at(left, chunk, c0[slab])
-            np.maximum.at(right, chunk, c1[slab])
-            for j, (ya, yb, xa, xb) in enumerate(
-                zip((top - y_lo).tolist(), (bottom - y_lo).tolist(), (left - x_lo).tolist(),
-                    (right - x_lo).tolist(), strict=True)
-            ):
-                if yb >= ya:  # (no slab reaches the dose planes of a gap)
-                    za = j * _CHUNK_PLANES
-                    sub = block[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
-                    out = node_beyond[za : za + _CHUNK_PLANES, ya : yb + 1, xa : xb + 1]
-                    np.less(sub, want_min, out=out)
-                    out |= sub > want_max
-            hot = np.zeros((plane.size, n_rows, n_cols), dtype=bool)
-            any_of = np.logical_or.reduce  # np.any without its Python wrapper
-            for i, (za, zb, ra, rb, ca, cb) in enumerate(
-                zip((k0 - z_lo).tolist(), (k1 - z_lo).tolist(), (r0 - y_lo).tolist(),
-                    (r1 - y_lo).tolist(), (c0 - x_lo).tolist(), (c1 - x_lo).tolist(), strict=True)
-            ):
-                any_of(
-                    node_beyond[za : zb + 1, ra : rb + 1, ca : cb + 1],
-                    axis=0,
-                    out=hot[i, : rb - ra + 1, : cb - ca + 1],
-                )
-        else:  # small boxes: gathers for all planes at once
-            node_beyond = (block < want_min) | (block > want_max)
-            bw, bp = x_hi - x_lo + 1, (y_hi - y_lo + 1) * (x_hi - x_lo + 1)
-            rows = np.minimum(r0[:, None] + ih, r1[:, None]) - y_lo
-            cols = np.minimum(c0[:, None] + iw, c1[:, None]) - x_lo
-            node = (rows * bw)[:, :, None] + cols[:, None, :]
-            flat_beyond = node_beyond.reshape(-1)
-            hot = flat_beyond[((k0 - z_lo) * bp)[:, None, None] + node]
-            for dk in range(1, int((k1 - k0).max()) + 1):
-                hot |= flat_beyond[((np.minimum(k0 + dk, k1) - z_lo) * bp)[:, None, None] + node]
-            hot &= (ih[None, :] <= (r1 - r0)[:, None])[:, :, None]  # each plane's own box
-            hot &= (iw[None, :] <= (c1 - c0)[:, None])[:, None, :]
+        k0, k1 = bracketing_nodes(g.z_mm, a, b)
+        r0, r1, c0, c1 = self._edges().box[:, plane]
+        slabs = _Slabs(plane, a, b, lo, hi, below, above, r0, r1, c0, c1)
+        hot = _hot_columns(g.dose_gy, slabs, k0, k1, beyond)
         # each plane's first hot column in row-major order (one long reduction per plane:
-        # np.any over the short rows was slower) and its row, the first hot row
+        # np.any over the short rows is slower) and its row, the first hot row
         flat_hot = hot.reshape(plane.size, -1)
         first_hot = flat_hot.argmax(axis=1)
         kept = np.flatnonzero(flat_hot[np.arange(plane.size), first_hot])
         if kept.size == 0:
             return out_min, out_max  # nothing on these slabs' surfaces can be an extreme
-        n_kept = kept.size
-        if n_kept < plane.size:
+        if kept.size < plane.size:
             hot, first_hot = hot[kept], first_hot[kept]
-            plane, a, b, lo, hi = plane[kept], a[kept], b[kept], lo[kept], hi[kept]
-            below, above, r0, r1, c0, c1 = below[kept], above[kept], r0[kept], r1[kept], c0[kept], c1[kept]
+            slabs = slabs.take(kept)
+        walls, wall_slab = self._wall_points(slabs, _hot_cells(hot))
+        wall_low, wall_high = self._wall_doses(slabs, walls, wall_slab)
+        face_doses, face_slabs = self._face_doses(slabs, hot, first_hot)
+        mins, maxs = _extremes_by_slab(
+            np.concatenate((wall_slab, *face_slabs)),
+            np.concatenate((wall_low, *face_doses)),
+            np.concatenate((wall_high, *face_doses)),
+            kept.size,
+        )
+        out_min[kept], out_max[kept] = mins, maxs
+        return out_min, out_max
 
-        # dose cells that could hold an extreme (a corner node beyond the thresholds); the
-        # cell of the last row/column is the node's own (edge padding)
-        hot_cell = hot.copy()
-        hot_cell[:, :-1] |= hot[:, 1:]
-        hot_cell[:, :, :-1] |= hot_cell[:, :, 1:]
-        def cell_of(xy: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Cell (row, column) of points xy of plane k in its box."""
-            iy = np.minimum(np.maximum(yc.searchsorted(xy[:, 1], side="right") - 1, r0[k]), r1[k])
-            ix = np.minimum(np.maximum(xc.searchsorted(xy[:, 0], side="right") - 1, c0[k]), c1[k])
-            return iy - r0[k], ix - c0[k]
-
-        # walls: only edges that pass through a hot cell (any in the box of their cells)
-        edges = ragged_ranges(e.count[plane])
-        ek = edges.group  # each edge's slab
-        edge = e.first[plane][ek] + edges.value
+    def _wall_points(
+        self, slabs: _Slabs, hot_cell: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) wall points (mm) of the slabs that lie in a hot cell and inside the
+        grid, and the slab of each: the start and end of every edge through a hot cell (an
+        end only where the next edge, which starts there, is not such an edge) and its
+        crossings with the grid lines."""
+        e = self._edges()
+        n_slabs, n_rows, n_cols = hot_cell.shape
+        yc, xc = self.dose.y_mm, self.dose.x_mm
+        # only edges that pass through a hot cell (any in the box of their cells)
+        edges = ragged_ranges(e.count[slabs.plane])
+        edge_slab = edges.group
+        edge = e.first[slabs.plane][edge_slab] + edges.value
         ea = e.a[edge]
-        ya, xa = cell_of(ea, ek)
+        ya, xa = _cell_of(ea, edge_slab, yc, xc, slabs)
         # an edge ends where the next edge of its contour (in the same plane) starts
         succ = np.arange(edge.size) + (e.nxt[edge] - edge)
         yb, xb = ya[succ], xa[succ]
-        y0, y1 = np.minimum(ya, yb), np.maximum(ya, yb) + 1
-        x0, x1 = np.minimum(xa, xb), np.maximum(xa, xb) + 1
-        area = (y1 - y0) * (x1 - x0)
-        if int(area.sum()) <= hot_cell.size:  # the cells of every edge's box, one by one
-            cells = ragged_ranges(area)
-            rect = cells.group
-            dy, dx = np.divmod(cells.value, (x1 - x0)[rect])
-            at = (ek[rect] * n_rows + y0[rect] + dy) * n_cols + x0[rect] + dx
-            hits = np.bincount(rect[hot_cell.reshape(-1)[at]], minlength=ek.size)
-        else:  # long edges across many cells: summed-area tables of the hot cells
-            tables = np.zeros((n_kept, n_rows + 1, n_cols + 1), dtype=np.int32)
-            tables[:, 1:, 1:] = hot_cell.cumsum(axis=1, dtype=np.int32).cumsum(axis=2)
-            table = tables.reshape(-1)
-            tk, tw = ek * ((n_rows + 1) * (n_cols + 1)), n_cols + 1
-            hits = (
-                table[tk + y1 * tw + x1]
-                - table[tk + y0 * tw + x1]
-                - table[tk + y1 * tw + x0]
-                + table[tk + y0 * tw + x0]
-            )
-        relevant = np.flatnonzero(hits > 0)
-        ea, ek, edge = ea[relevant], ek[relevant], edge[relevant]
+        cells = _CellBoxes(
+            np.minimum(ya, yb), np.maximum(ya, yb) + 1, np.minimum(xa, xb), np.maximum(xa, xb) + 1
+        )
+        relevant = np.flatnonzero(_hot_cells_in_boxes(hot_cell, edge_slab, cells) > 0)
+        ea, edge_slab, edge = ea[relevant], edge_slab[relevant], edge[relevant]
         eb = e.b[edge]
-        # edge start and end points (an end only where the next edge, which starts there,
-        # is not relevant) and edge crossings with the grid lines, inside the grid
         is_relevant = np.zeros(e.nxt.size, dtype=bool)
         is_relevant[edge] = True
         ends = np.flatnonzero(~is_relevant[e.nxt[edge]])
-        xp, xs = _line_crossings(ea, eb, self._x_lines, 0)
-        yp, ys = _line_crossings(ea, eb, self._y_lines, 1)
+        xp, xs = segment_line_crossings(ea, eb, self._x_lines, 0)
+        yp, ys = segment_line_crossings(ea, eb, self._y_lines, 1)
         walls = np.concatenate((ea, eb[ends], xp, yp))
-        wk = np.concatenate((ek, ek[ends], ek[xs], ek[ys]))
+        wall_slab = np.concatenate((edge_slab, edge_slab[ends], edge_slab[xs], edge_slab[ys]))
         x, y = walls[:, 0], walls[:, 1]
         ok = (x >= self.x_edges[0]) & (x <= self.x_edges[-1])
         ok &= (y >= self.y_edges[0]) & (y <= self.y_edges[-1])
-        walls, wk = walls[ok], wk[ok]
-        iy, ix = cell_of(walls, wk)
-        ok = hot_cell.reshape(-1)[(wk * n_rows + iy) * n_cols + ix]
-        walls, wk = walls[ok], wk[ok]
-        # ... at the slab's ends, the grid planes inside it and the contour's own plane (each
-        # height once)
-        z_own = self.zs[plane]
+        walls, wall_slab = walls[ok], wall_slab[ok]
+        iy, ix = _cell_of(walls, wall_slab, yc, xc, slabs)
+        ok = hot_cell.reshape(-1)[(wall_slab * n_rows + iy) * n_cols + ix]
+        return walls[ok], wall_slab[ok]
+
+    def _wall_doses(
+        self, slabs: _Slabs, walls: np.ndarray, wall_slab: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The lowest and highest dose (Gy) of each wall point over its slab's heights: the
+        slab's ends, the grid planes inside it and the contour's own plane (each height
+        once); the dose is linear in z between them."""
+        zc, a, b = self.dose.z_mm, slabs.a, slabs.b
+        z_own = self.zs[slabs.plane]
         inner0 = zc.searchsorted(a, side="right")
         inner = np.maximum(zc.searchsorted(b, side="left") - inner0, 0)
         on_grid = zc[np.minimum(zc.searchsorted(z_own), zc.size - 1)] == z_own
         own = (a < z_own) & (z_own < b) & ~on_grid
         top = b > a
         n_heights = 1 + top + own + inner
-        wall_heights = ragged_ranges(n_heights)
-        hq, hl, h_start = wall_heights.group, wall_heights.value, wall_heights.first
-        j = hl - 1 - top[hq] - own[hq]
+        at = ragged_ranges(n_heights)  # each slab's heights: bottom, top, own, inner planes
+        slab, nth = at.group, at.value
+        j = nth - 1 - top[slab] - own[slab]
         heights = np.where(
-            hl == 0,
-            a[hq],
+            nth == 0,
+            a[slab],
             np.where(
-                top[hq] & (hl == 1),
-                b[hq],
-                np.where(j < 0, z_own[hq], zc[np.minimum(inner0[hq] + j, zc.size - 1)]),
+                top[slab] & (nth == 1),
+                b[slab],
+                np.where(j < 0, z_own[slab], zc[np.minimum(inner0[slab] + j, zc.size - 1)]),
             ),
         )
         d_walls = trilinear_columns(
-            g.dose_gy,
+            self.dose.dose_gy,
             fractional_index(zc, heights),
-            h_start,
+            at.first,
             n_heights,
-            fractional_index(yc, walls[:, 1]),
-            fractional_index(xc, walls[:, 0]),
-            wk,
+            fractional_index(self.dose.y_mm, walls[:, 1]),
+            fractional_index(self.dose.x_mm, walls[:, 0]),
+            wall_slab,
         )
-        # exposed faces: the hot grid columns inside the contours at the slab's ends not
-        # covered by the neighbouring slab (the scanline fill of the window of the plane's
-        # hot columns: its row parity counts from the window's first row)
-        apply_b = (below >= 0) & ~(a > lo)
-        apply_t = (above >= 0) & ~(b < hi)
-        sources = np.concatenate((plane, np.where(apply_b, below, -1), np.where(apply_t, above, -1)))
+        return d_walls.min(axis=1), d_walls.max(axis=1)
+
+    def _face_doses(
+        self, slabs: _Slabs, hot: np.ndarray, first_hot: np.ndarray
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Doses (Gy) at the hot grid columns of the exposed faces (bottom at a, top at b)
+        and the slab of each: the columns inside the contours at the slab's ends not
+        covered by the neighbouring slab (the scanline fill of the window of the plane's
+        hot columns: its row parity counts from the window's first row)."""
+        g = self.dose
+        zc, ny, nx = g.z_mm, g.y_mm.size, g.x_mm.size
+        n_kept, n_rows, n_cols = hot.shape
+        r0, r1, c0, c1 = slabs.r0, slabs.r1, slabs.c0, slabs.c1
+        apply_b = (slabs.below >= 0) & ~(slabs.a > slabs.lo)
+        apply_t = (slabs.above >= 0) & ~(slabs.b < slabs.hi)
+        sources = np.concatenate(
+            (slabs.plane, np.where(apply_b, slabs.below, -1), np.where(apply_t, slabs.above, -1))
+        )
         three = np.arange(3 * n_kept) % n_kept
         h, w = r1 - r0 + 1, c1 - c0 + 1
         row0 = r0 + first_hot // n_cols
-        exposed = self._exposed(
+        exposed = exposed_columns(
+            self._edges(),
             sources, r0[three], c0[three], h[three], w[three], row0[three], (n_rows, n_cols)
         )
         # A face point is a grid column (integer y and x indices): trilinear's bilinear
@@ -513,30 +488,18 @@ class BoundaryExtremes:
         # arithmetic bit for bit, with 2 gathers instead of 8.
         flat = g.dose_gy.reshape(-1)
         corner = r0 * nx + c0
-        z0, fz, _ = axis_cells(fractional_index(zc, np.concatenate((a, b))), zc.size)
+        z0, fz, _ = axis_cells(fractional_index(zc, np.concatenate((slabs.a, slabs.b))), zc.size)
         layer0, gz = z0 * (ny * nx), 1 - fz
         upper = flat[min(zc.size - 1, 1) * (ny * nx) :]  # the next plane's node (if any)
-        d_faces = []
-        who_faces = []
+        doses, slab_of = [], []
         for end, (fk, fr, fc) in enumerate(exposed):  # bottom (at a), top (at b)
             hot_face = hot.reshape(-1)[(fk * n_rows + fr) * n_cols + fc]
             k = fk[hot_face]
             at = k + end * n_kept
             node = layer0[at] + corner[k] + fr[hot_face] * nx + fc[hot_face]
-            d_faces.append(flat[node] * gz[at] + upper[node] * fz[at])
-            who_faces.append(k)
-        who = np.concatenate((wk, *who_faces))
-        low = np.concatenate((d_walls.min(axis=1), *d_faces))
-        high = np.concatenate((d_walls.max(axis=1), *d_faces))
-        # the points come in runs of one slab (each kind of point is in slab order): each
-        # run reduced at once, then the runs' extremes by slab
-        mins, maxs = np.full(n_kept, np.inf), np.full(n_kept, -np.inf)
-        if who.size:
-            run = np.flatnonzero(np.concatenate(([True], who[1:] != who[:-1])))
-            np.minimum.at(mins, who[run], np.minimum.reduceat(low, run))
-            np.maximum.at(maxs, who[run], np.maximum.reduceat(high, run))
-        out_min[kept], out_max[kept] = mins, maxs
-        return out_min, out_max
+            doses.append(flat[node] * gz[at] + upper[node] * fz[at])
+            slab_of.append(k)
+        return doses, slab_of
 
     def extremes(
         self, end_cap: str, beyond: tuple[float, float] | None = None
@@ -588,16 +551,20 @@ class BoundaryExtremes:
         dmin, dmax = found
         return (dmin if dmin < want[0] else None, dmax if dmax > want[1] else None)
 
-    def _nothing_beyond(self, slabs, want: tuple[float, float]) -> bool:
+    def _nothing_beyond(
+        self,
+        slabs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        want: tuple[float, float],
+    ) -> bool:
         """True when no dose node of the grid planes that any of the ``slabs`` reach lies
         beyond ``want``: the interpolated dose on the surface (between those nodes) cannot
-        either, and nothing needs evaluating (the breast export's BODY: its samples reach
-        the whole grid's dose range, and its surface cost 6 % of the plan's DVH time)."""
+        either, and nothing needs evaluating (a body contour: its samples reach the whole
+        grid's dose range)."""
         if not (np.isfinite(want[0]) and np.isfinite(want[1])):
             return False
         z_lo = min(float(lo.min()) for lo, *_ in slabs)
         z_hi = max(float(hi.max()) for _, hi, *_ in slabs)
-        k0, k1 = (int(k) for k in _bracketing_nodes(self.dose.z_mm, z_lo, z_hi))
+        k0, k1 = (int(k) for k in bracketing_nodes(self.dose.z_mm, z_lo, z_hi))
         if k1 < k0:
             return False
         plane_min, plane_max = self.dose.plane_dose_range

@@ -42,6 +42,7 @@ class Accumulator:
     """
 
     def __init__(self, bins: BinRange):
+        """An empty accumulator binning over ``bins`` (it joins the range's members)."""
         self.bins = bins
         bins.members.append(self)
         self.raw: list[tuple[np.ndarray, np.ndarray | float]] = []
@@ -97,6 +98,7 @@ class Accumulator:
                 dv += np.bincount(idx, weights=d * v, minlength=DOSE_BINS)
 
     def _index(self, d: np.ndarray) -> np.ndarray:
+        """The bin of each dose ``d`` (Gy) over the fixed range."""
         lo, hi = self.bins.fix()
         span = hi - lo
         scale = (DOSE_BINS - 1) / span if span > 0 else 0.0
@@ -129,6 +131,8 @@ class Accumulator:
         self._raw_sorted = True
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (dose_gy, volume_cc) samples: raw while there are at most :data:`DOSE_BINS`
+        of them, else one per used bin (binned doses descending)."""
         if self.vol is None and self.n <= DOSE_BINS:
             if not self.raw:
                 return np.zeros(0), np.zeros(0)
@@ -152,9 +156,8 @@ class BinRange:
     before the first merge), and a sample added after that outside the range is an
     internal error (:meth:`check`), never a silently clipped bin. An accumulator that has
     to bin early (:data:`_RAW_LIMIT`, memory) fixes it to the dose range of the ROI's box
-    grown by one voxel (:func:`_dose_range`), which bounds every interpolated sample.
-    (That box range used to be computed for every ROI: on the breast export, two passes
-    over nearly the whole grid for the BODY, ≈ 5 % of the DVH time.)
+    grown by one voxel (:func:`_dose_range`), which bounds every interpolated sample (and
+    costs a pass over the box: for a body contour, nearly the whole grid).
     """
 
     def __init__(self, mask: StructureMask | None = None, dose: DoseGrid | None = None):
@@ -210,6 +213,7 @@ class SampleParts:
     corner sub-lattice."""
 
     def __init__(self, bins: BinRange):
+        """Empty parts, every accumulator binning over ``bins``."""
         self.int_rest, self.int_ends = Accumulator(bins), Accumulator(bins)
         self.bnd_rest, self.bnd_ends = Accumulator(bins), Accumulator(bins)
         self.coarse_bnd: Accumulator | None = Accumulator(bins)

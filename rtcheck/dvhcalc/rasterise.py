@@ -23,21 +23,27 @@ their inside is ambiguous.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
 from rtcheck.models import DoseGrid, Structure
 
-from .planes import EndCap, contour_planes, slab_bounds
+from .planes import ContourPlane, EndCap, contour_planes, slab_bounds
 from .polygons import plane_bounds
-from .sampling import (
-    axis_weights,
-    fractional_index,
-    subsample_centres,
-    voxel_edges,
-    weight_classes_zyx,
-)
+from .sampling import axis_sampling, voxel_edges, weight_classes_zyx
 from .scanline import rasterise_planes_packed, unpacking_table
+
+
+class RasterLayers(NamedTuple):
+    """Box layers of an ROI rasterised (:meth:`Rasteriser.layers`)."""
+
+    #: (layers, ny, nx) inside sub-samples per voxel (uint8)
+    counts: np.ndarray
+    #: flat box indices (sorted) of the boundary voxels (0 < count < s³)
+    boundary_voxels: np.ndarray
+    #: (nb, s, s, s) inside sub-samples of each boundary voxel (z, y, x)
+    boundary_inside: np.ndarray
 
 
 def _grid_slice_thickness(grid: DoseGrid) -> float:
@@ -75,9 +81,25 @@ def _nearest_corner(sub_centres: np.ndarray, value: float, s: int) -> int:
 class Rasteriser:
     """Per-layer rasterisation of one ROI in its bounding box (packed plane masks of at most
     :data:`_RASTER_CHUNK_BYTES` at once; kept for all the ROI's masks when all planes
-    fit)."""
+    fit).
 
-    def __init__(self, planes, grid: DoseGrid, s: int, slice_thickness_mm: float | None):
+    Built once per ROI, grid and supersampling s, and shared by the masks of both end caps
+    (:func:`rtcheck.dvhcalc.masks.structure_mask`): the box (the union of both end caps'
+    slabs), the sub-samples along each axis (centres ``xs``/``ys``/``zsub`` mm, fractional
+    grid indices ``xi``/``yi``/``zi``, trilinear weights ``wx``/``wy``/``wz``, voxel sizes
+    ``dx``/``dy``/``dz`` mm), each end cap's slabs and plane per sub-sample height, and the
+    planes' packed masks when they fit.
+    """
+
+    def __init__(
+        self,
+        planes: list[ContourPlane],
+        grid: DoseGrid,
+        s: int,
+        slice_thickness_mm: float | None,
+    ):
+        """``planes``: the ROI's validated contour planes; ``slice_thickness_mm``: the slab
+        of single-plane pieces (mm; see :func:`rtcheck.dvhcalc.planes.slab_bounds`)."""
         self.planes = planes
         self.s = s
         self.slice_thickness_mm = slice_thickness_mm
@@ -102,30 +124,25 @@ class Rasteriser:
         )
         nx, ny, nz = (b[1] - b[0] for b in (self.xb, self.yb, self.zb))
         self.shape = (max(nz, 0), max(ny, 0), max(nx, 0))
-        xe = self.x_edges[self.xb[0] : self.xb[1] + 1]
-        ye = self.y_edges[self.yb[0] : self.yb[1] + 1]
-        ze = self.z_edges[self.zb[0] : self.zb[1] + 1]
-        self.xs, self.ys, self.zsub = (
-            subsample_centres(xe, s),
-            subsample_centres(ye, s),
-            subsample_centres(ze, s),
-        )
-        self.dx, self.dy, self.dz = np.diff(xe), np.diff(ye), np.diff(ze)
-        # fractional whole-grid indices of the sub-sample centres (extrapolated beyond the
-        # outermost centres), and the trilinear weights used for dose interpolation
-        self.xi = fractional_index(grid.x_mm, self.xs)
-        self.yi = fractional_index(grid.y_mm, self.ys)
-        self.zi = fractional_index(grid.z_mm, self.zsub)
-        self.wx = axis_weights(grid.x_mm, self.xb, self.xs, s)
-        self.wy = axis_weights(grid.y_mm, self.yb, self.ys, s)
-        self.wz = axis_weights(grid.z_mm, self.zb, self.zsub, s)
+        # the sub-sample centres, their fractional whole-grid indices (extrapolated beyond
+        # the outermost centres) and the trilinear weights used for dose interpolation
+        x = axis_sampling(grid.x_mm, self.x_edges, self.xb, s)
+        y = axis_sampling(grid.y_mm, self.y_edges, self.yb, s)
+        z = axis_sampling(grid.z_mm, self.z_edges, self.zb, s)
+        self.xs, self.ys, self.zsub = x.sub_mm, y.sub_mm, z.sub_mm
+        self.dx, self.dy, self.dz = x.voxel_mm, y.voxel_mm, z.voxel_mm
+        self.xi, self.yi, self.zi = x.sub_index, y.sub_index, z.sub_index
+        self.wx, self.wy, self.wz = x.weights, y.weights, z.weights
+        self.axes = (z, y, x)
 
     @cached_property
     def _plane_of_subz(self) -> dict[str, np.ndarray]:
+        """Cache of :meth:`plane_of_subz` by end cap."""
         return {}
 
     @cached_property
     def _slabs(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Cache of :meth:`slabs` by end cap."""
         return {}
 
     def slabs(self, end_cap: EndCap) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +166,7 @@ class Rasteriser:
         return {}
 
     @cached_property
-    def weight_tables(self):
+    def weight_tables(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Weight classes of the trilinear weights (shared by every mask of this ROI)."""
         return weight_classes_zyx(self.wz, self.wy, self.wx)
 
@@ -158,28 +175,16 @@ class Rasteriser:
 
         A slab thinner than the sub-sample spacing may contain no sub-sample height; when
         the nearest height (of the coarse corner lattice, see
-        :meth:`StructureMask.iter_samples`) within one sub-sample spacing is free, it
-        takes that plane, so that a thin isolated structure is never lost.
+        :meth:`rtcheck.dvhcalc.masks.StructureMask.iter_samples`) within one sub-sample
+        spacing is free, it takes that plane, so that a thin isolated structure is never
+        lost.
         """
         cached = self._plane_of_subz.get(end_cap)
         if cached is not None:
             return cached
         lo, hi = self.slabs(end_cap)
-        idx = np.searchsorted(lo, self.zsub, side="right") - 1
-        ok = (idx >= 0) & (self.zsub < hi[np.maximum(idx, 0)])
-        idx = np.where(ok, idx, -1)
-        seen = np.zeros(len(self.zs) + 1, dtype=bool)
-        seen[idx] = True  # idx −1 marks the extra last entry
-        missing = np.flatnonzero(~seen[:-1])  # planes without a sub-sample height
-        if missing.size and self.zsub.size:
-            offset = np.arange(self.zsub.size) % self.s  # (not np.isin: 10× the cost here)
-            corner = (offset == 0) | (offset == self.s - 1)
-            reach = np.repeat(self.dz, self.s) / self.s  # sub-sample spacing at each height
-            for p in missing:
-                dist = np.abs(self.zsub - self.zs[p])
-                free = (idx < 0) & corner & (dist <= reach)
-                if free.any():
-                    idx[np.flatnonzero(free)[np.argmin(dist[free])]] = p
+        idx = _plane_of_heights(self.zsub, lo, hi)
+        _give_lost_planes_a_height(idx, self.zsub, self.zs, self.dz, self.s)
         idx.setflags(write=False)
         self._plane_of_subz[end_cap] = idx
         return idx
@@ -195,16 +200,7 @@ class Rasteriser:
         packed = rasterise_planes_packed(
             [pl.polygons for pl in planes] + [()], self.xs, self.ys, s, self.yb[0] * s
         )
-        empty = ~packed[:-1].reshape(len(planes), -1).any(axis=1)
-        for j in np.flatnonzero(empty):
-            # a contour smaller than a sub-sample cell (the tip of a cone or an organ) is
-            # represented by the sub-sample nearest its centre, so it is never lost
-            polys = planes[j].polygons
-            pts = np.concatenate(polys) if len(polys) > 1 else polys[0]
-            cx, cy = pts.mean(axis=0)
-            if self.xs[0] - 1 <= cx <= self.xs[-1] + 1 and self.ys[0] - 1 <= cy <= self.ys[-1] + 1:
-                col = _nearest_corner(self.xs, cx, s)
-                packed[j, _nearest_corner(self.ys, cy, s), col // s] |= np.uint8(1 << (col % s))
+        _mark_tiny_contours(packed, planes, self.xs, self.ys, s)
         # per-voxel counts: the s rows added one by one (2× faster than .sum over the axis)
         per_row = np.bitwise_count(packed).reshape(len(planes) + 1, ny, s, nx)
         counts = per_row[:, :, 0].copy()
@@ -226,9 +222,9 @@ class Rasteriser:
             a.setflags(write=False)
         return masks
 
-    def layers(self, ks: np.ndarray, plane_idx: np.ndarray):
-        """Counts (len(ks), ny, nx) of the box layers ``ks`` (ascending), and their boundary
-        voxels: flat box indices (sorted) and inside sub-samples (nb, s_z, s_y, s_x)."""
+    def layers(self, ks: np.ndarray, plane_idx: np.ndarray) -> RasterLayers:
+        """The box layers ``ks`` (ascending) rasterised, ``plane_idx`` being the plane of
+        each sub-sample height (:meth:`plane_of_subz`)."""
         s, ny, nx = self.s, self.shape[1], self.shape[2]
         pid = plane_idx.reshape(-1, s)[ks]
         whole = self._all_plane_masks
@@ -238,7 +234,7 @@ class Rasteriser:
         else:
             used = pid[pid >= 0]
             if used.size == 0:
-                return (
+                return RasterLayers(
                     np.zeros((len(ks), ny, nx), dtype=np.uint8),
                     np.zeros(0, dtype=np.intp),
                     np.zeros((0, s, s, s), dtype=bool),
@@ -261,27 +257,8 @@ class Rasteriser:
         flat_b = np.flatnonzero(count - np.uint8(1) < np.uint8(s**3 - 1))
         kk, rest = np.divmod(flat_b, ny * nx)
         iy, ix = np.divmod(rest, nx)
-        # inside sub-samples of the boundary voxels, gathered from the plane masks: the s
-        # packed rows of each voxel at each sub-sample height (heights in no slab read the
-        # empty plane), unpacked to (nb, s heights, s rows, s columns) booleans; in a chunk
-        # of single layers, the s × s block of the first height stands for all of them.
-        # The byte indices are laid out rows first (long inner loops: the broadcast add
-        # over a last axis of s is 3× slower), the unpacking reads them in voxel order.
-        rows = (iy * s) * nx + ix
-        rows_off = np.arange(s) * nx
-        flat_masks = masks.reshape(-1)
-        bits = unpacking_table(s)
-        if all_single:
-            start = local[kk, 0] * (ny * s * nx) + rows
-            block = np.take(flat_masks, start + rows_off[:, None])  # (s rows, nb)
-            sub = np.empty((len(kk), s, s, s), dtype=bool)
-            sub[:] = np.take(bits, block.T).view(bool).reshape(len(kk), 1, s, s)
-        else:
-            start = local[kk] * (ny * s * nx) + rows[:, None]  # (nb, s heights)
-            block = np.take(flat_masks, start + rows_off[:, None, None])  # (s rows, nb, s)
-            sub = np.take(bits, block.transpose(1, 2, 0)).view(bool)
-            sub = sub.reshape(len(kk), s, s, s)
-        return count, ks[kk] * (ny * nx) + rest, sub
+        sub = _boundary_sub_samples(masks, local, kk, iy, ix, s, all_single)
+        return RasterLayers(count, ks[kk] * (ny * nx) + rest, sub)
 
     def layer_chunks(self, layers: np.ndarray, plane_idx: np.ndarray) -> list[np.ndarray]:
         """The box ``layers`` (ascending) in chunks to rasterise at once: all of them when
@@ -291,32 +268,118 @@ class Rasteriser:
         layers = np.asarray(layers, dtype=np.intp)
         if self._all_plane_masks is not None:
             return [layers] if layers.size else []
-        s = self.s
-        per_plane = self.shape[1] * s * self.shape[2]  # packed bytes: s sub-samples each
-        pid = plane_idx.reshape(-1, s)
-        big = len(self.planes)
-        lows = np.where(pid >= 0, pid, big).min(axis=1).tolist()  # big: no plane
-        highs = pid.max(axis=1).tolist()  # −1: no plane
-        chunks: list[np.ndarray] = []
-        k0 = prev = -2
-        p_lo, p_hi = big, -1
-        for k in layers.tolist():
-            lo, hi = min(p_lo, lows[k]), max(p_hi, highs[k])
-            if k == prev + 1 and (hi < lo or (hi - lo + 1) * per_plane <= _RASTER_CHUNK_BYTES):
-                p_lo, p_hi, prev = lo, hi, k
-                continue
-            if prev >= 0:
-                chunks.append(np.arange(k0, prev + 1))
-            k0 = prev = k
-            p_lo, p_hi = lows[k], highs[k]
-        if prev >= 0:
-            chunks.append(np.arange(k0, prev + 1))
-        return chunks
+        per_plane = self.shape[1] * self.s * self.shape[2]  # packed bytes: s sub-samples each
+        return _chunks_within_bytes(layers, plane_idx.reshape(-1, self.s), per_plane, len(self.planes))
 
 
 #: Most bytes of packed plane masks (s sub-samples per byte, see rasterise_planes_packed)
 #: held at once while rasterising: those of one chunk of layers, or of all the planes of
-#: an ROI that fits, kept by its rasteriser for both end caps (counted in bytes: counted
-#: in sub-samples the breast's BODY, 7 MB packed, did not fit and filled its end planes
-#: twice).
+#: an ROI that fits, kept by its rasteriser for both end caps (16 MB: a body contour's
+#: planes fit, and are filled once for both end caps).
 _RASTER_CHUNK_BYTES = 1 << 24
+
+
+def _plane_of_heights(heights: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The plane whose slab [lo, hi) (mm) contains each height (mm), or −1."""
+    idx = np.searchsorted(lo, heights, side="right") - 1
+    ok = (idx >= 0) & (heights < hi[np.maximum(idx, 0)])
+    return np.where(ok, idx, -1)
+
+
+def _give_lost_planes_a_height(
+    idx: np.ndarray, zsub: np.ndarray, zs: np.ndarray, dz: np.ndarray, s: int
+) -> None:
+    """Give each plane (heights ``zs``, mm) that no sub-sample height ``zsub`` falls in the
+    nearest free height of the coarse corner lattice within one sub-sample spacing, in
+    ``idx`` (the plane of each height, −1: none), so that a thin isolated structure is
+    never lost."""
+    seen = np.zeros(len(zs) + 1, dtype=bool)
+    seen[idx] = True  # idx −1 marks the extra last entry
+    missing = np.flatnonzero(~seen[:-1])  # planes without a sub-sample height
+    if missing.size and zsub.size:
+        offset = np.arange(zsub.size) % s  # (not np.isin: 10× the cost here)
+        corner = (offset == 0) | (offset == s - 1)
+        reach = np.repeat(dz, s) / s  # sub-sample spacing at each height
+        for p in missing:
+            dist = np.abs(zsub - zs[p])
+            free = (idx < 0) & corner & (dist <= reach)
+            if free.any():
+                idx[np.flatnonzero(free)[np.argmin(dist[free])]] = p
+
+
+def _mark_tiny_contours(
+    packed: np.ndarray, planes: list[ContourPlane], xs: np.ndarray, ys: np.ndarray, s: int
+) -> None:
+    """In ``packed`` (the planes' packed masks, :func:`rasterise_planes_packed`), give each
+    plane whose fill is empty — a contour smaller than a sub-sample cell, the tip of a cone
+    or an organ — the corner sub-sample nearest its centre (``xs``, ``ys``: the box's
+    sub-sample centres, mm), so that it is never lost."""
+    empty = ~packed[:-1].reshape(len(planes), -1).any(axis=1)
+    for j in np.flatnonzero(empty):
+        polys = planes[j].polygons
+        pts = np.concatenate(polys) if len(polys) > 1 else polys[0]
+        cx, cy = pts.mean(axis=0)
+        if xs[0] - 1 <= cx <= xs[-1] + 1 and ys[0] - 1 <= cy <= ys[-1] + 1:
+            col = _nearest_corner(xs, cx, s)
+            packed[j, _nearest_corner(ys, cy, s), col // s] |= np.uint8(1 << (col % s))
+
+
+def _boundary_sub_samples(
+    masks: np.ndarray,
+    local: np.ndarray,
+    kk: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    s: int,
+    all_single: bool,
+) -> np.ndarray:
+    """The inside sub-samples (nb, s heights, s rows, s columns) of the boundary voxels at
+    layer ``kk`` (of the chunk), row ``iy`` and column ``ix``, gathered from the packed
+    plane ``masks``: the s packed rows of each voxel at each sub-sample height (``local``:
+    each layer's plane per height; heights in no slab read the empty plane), unpacked to
+    booleans. In a chunk of single layers (``all_single``), the s × s block of the first
+    height stands for all of them.
+
+    The byte indices are laid out rows first (long inner loops: the broadcast add over a
+    last axis of s is 3× slower), the unpacking reads them in voxel order.
+    """
+    ny, nx = masks.shape[1] // s, masks.shape[2]
+    rows = (iy * s) * nx + ix
+    rows_off = np.arange(s) * nx
+    flat_masks = masks.reshape(-1)
+    bits = unpacking_table(s)
+    if all_single:
+        start = local[kk, 0] * (ny * s * nx) + rows
+        block = np.take(flat_masks, start + rows_off[:, None])  # (s rows, nb)
+        sub = np.empty((len(kk), s, s, s), dtype=bool)
+        sub[:] = np.take(bits, block.T).view(bool).reshape(len(kk), 1, s, s)
+        return sub
+    start = local[kk] * (ny * s * nx) + rows[:, None]  # (nb, s heights)
+    block = np.take(flat_masks, start + rows_off[:, None, None])  # (s rows, nb, s)
+    sub = np.take(bits, block.transpose(1, 2, 0)).view(bool)
+    return sub.reshape(len(kk), s, s, s)
+
+
+def _chunks_within_bytes(
+    layers: np.ndarray, pid: np.ndarray, per_plane: int, n_planes: int
+) -> list[np.ndarray]:
+    """Runs of consecutive ``layers`` whose planes (``pid``: each layer's plane per
+    sub-sample height, −1: none) span at most :data:`_RASTER_CHUNK_BYTES` of packed masks
+    (``per_plane`` bytes each), at least one layer a run."""
+    lows = np.where(pid >= 0, pid, n_planes).min(axis=1).tolist()  # n_planes: no plane
+    highs = pid.max(axis=1).tolist()  # −1: no plane
+    chunks: list[np.ndarray] = []
+    k0 = prev = -2
+    p_lo, p_hi = n_planes, -1
+    for k in layers.tolist():
+        lo, hi = min(p_lo, lows[k]), max(p_hi, highs[k])
+        if k == prev + 1 and (hi < lo or (hi - lo + 1) * per_plane <= _RASTER_CHUNK_BYTES):
+            p_lo, p_hi, prev = lo, hi, k
+            continue
+        if prev >= 0:
+            chunks.append(np.arange(k0, prev + 1))
+        k0 = prev = k
+        p_lo, p_hi = lows[k], highs[k]
+    if prev >= 0:
+        chunks.append(np.arange(k0, prev + 1))
+    return chunks

@@ -77,6 +77,25 @@ def axis_cells(index: np.ndarray, n: int) -> AxisCells:
     return AxisCells(i0, p - i0, np.minimum(i0 + 1, n - 1))
 
 
+class NodeRange(NamedTuple):
+    """The first and last grid node (indices along one axis) of a range of cells."""
+
+    first: np.ndarray
+    last: np.ndarray
+
+
+def bracketing_nodes(
+    centres: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray
+) -> NodeRange:
+    """First and last node (indices into ``centres``, mm, clamped to the grid) of the grid
+    cells that an interval [lo, hi] (mm) along the axis touches: the nodes whose doses
+    bound the interpolated dose over it (numbers or arrays of intervals)."""
+    return NodeRange(
+        np.maximum(centres.searchsorted(lo, side="right") - 1, 0),
+        np.minimum(centres.searchsorted(hi, side="left"), centres.size - 1),
+    )
+
+
 def trilinear(array: np.ndarray, index_points: np.ndarray) -> np.ndarray:
     """Trilinear interpolation of a 3-D array at (M, 3) fractional indices (clamped to range).
 
@@ -169,6 +188,36 @@ def axis_weights(centres: np.ndarray, box: tuple[int, int], sub: np.ndarray, s: 
     return w.reshape(box[1] - box[0], s, 3)
 
 
+class AxisSampling(NamedTuple):
+    """The sub-samples of a range of voxels along one axis of the grid (see
+    :func:`axis_sampling`)."""
+
+    #: size (mm) of each voxel of the range
+    voxel_mm: np.ndarray
+    #: the s sub-sample centres (mm) of each voxel, voxel by voxel
+    sub_mm: np.ndarray
+    #: fractional whole-grid index of each sub-sample centre (:func:`fractional_index`)
+    sub_index: np.ndarray
+    #: (voxels, s, 3) trilinear weights of each voxel's neighbours at its sub-samples
+    weights: np.ndarray
+
+
+def axis_sampling(
+    centres_mm: np.ndarray, edges_mm: np.ndarray, box: tuple[int, int], s: int
+) -> AxisSampling:
+    """The sub-samples of the voxels [box[0], box[1]) along an axis with voxel centres
+    ``centres_mm`` and voxel edges ``edges_mm`` (:func:`voxel_edges`), at supersampling s:
+    what a mask needs to sample the dose there."""
+    edges = edges_mm[box[0] : box[1] + 1]
+    sub = subsample_centres(edges, s)
+    return AxisSampling(
+        voxel_mm=np.diff(edges),
+        sub_mm=sub,
+        sub_index=fractional_index(centres_mm, sub),
+        weights=axis_weights(centres_mm, box, sub, s),
+    )
+
+
 def weight_classes_zyx(
     wz: np.ndarray, wy: np.ndarray, wx: np.ndarray
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
@@ -199,9 +248,9 @@ _MATMUL_BLOCK_ROWS = 1024
 def _matmul_rows(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``a @ w`` for a tall ``a`` (n, 27), in blocks of rows.
 
-    Large products made OpenBLAS start its threads, which on a busy 2-core machine cost
-    10–20× the arithmetic (6 ms for a 3000 × 27 @ 27 × 27 product that takes 0.03 ms in one
-    thread); blocks of 1024 rows stay below its threading threshold.
+    Large products make OpenBLAS start its threads, which on a busy machine costs many
+    times the arithmetic of these small products; blocks of 1024 rows stay below its
+    threading threshold (docs/performance.md).
     """
     out = np.empty((a.shape[0], w.shape[1]), dtype=np.result_type(a, w))
     for r in range(0, a.shape[0], _MATMUL_BLOCK_ROWS):

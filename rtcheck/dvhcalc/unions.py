@@ -12,7 +12,7 @@ from rtcheck.models import DoseGrid
 
 from .masks import StructureMask
 from .planes import MM3_PER_CC
-from .sampling import axis_weights, fractional_index, subsample_centres, voxel_edges
+from .sampling import axis_sampling, voxel_edges
 
 
 def union_mask(
@@ -36,36 +36,70 @@ def union_mask(
     end_cap = masks[0].end_cap
     if any(m.supersampling != s or m.end_cap != end_cap for m in masks):
         raise ValueError("masks of a union must share the supersampling and the end cap")
-    s3 = s**3
     present = [m for m in masks if m.counts.size and m.counts.any()]
-    x_edges, y_edges, z_edges = (
-        voxel_edges(grid.x_mm),
-        voxel_edges(grid.y_mm),
-        voxel_edges(grid.z_mm),
-    )
     if present:
-        zb, yb, xb = (
+        box = tuple(
             (min(m.slices[a].start for m in present), max(m.slices[a].stop for m in present))
             for a in range(3)
         )
     else:
-        zb = yb = xb = (0, 0)
-    shape = (zb[1] - zb[0], yb[1] - yb[0], xb[1] - xb[0])
-    nyx = shape[1] * shape[2]
+        box = ((0, 0),) * 3
+    zb, yb, xb = box
+    counts, voxels, inside = _united_sub_samples(present, box, s)
+    z, y, x = (
+        axis_sampling(centres, voxel_edges(centres), b, s)
+        for centres, b in ((grid.z_mm, zb), (grid.y_mm, yb), (grid.x_mm, xb))
+    )
+    sub_volume_mm3 = (
+        z.voxel_mm[:, None, None] * y.voxel_mm[None, :, None] * x.voxel_mm[None, None, :]
+    ) / s**3
+    overlap_cc = _overlap_cc(present, box, counts, sub_volume_mm3) if present else 0.0
+    empty = counts.shape[0] == 0 or counts.shape[1] * counts.shape[2] == 0
+    return StructureMask.on_axes(
+        roi_number=roi_number,
+        name=name,
+        slices=(slice(*zb), slice(*yb), slice(*xb)) if not empty else (slice(0, 0),) * 3,
+        counts=counts,
+        supersampling=s,
+        end_cap=end_cap,
+        boundary_voxels=voxels.astype(np.intp),
+        boundary_inside=inside,
+        axes=(z, y, x),
+        structure_volume_cc=sum(m.structure_volume_cc for m in masks) - overlap_cc,
+        in_grid_volume_cc=sum(m.in_grid_volume_cc for m in masks) - overlap_cc,
+    )
+
+
+#: (start, stop) voxel ranges of a box along z, y and x.
+Box = tuple[tuple[int, int], ...]
+
+
+def _in_box(mask: StructureMask, box: Box) -> tuple[slice, slice, slice]:
+    """Where ``mask``'s own box lies in ``box`` (slices along z, y, x)."""
+    return tuple(  # type: ignore[return-value]
+        slice(mask.slices[a].start - b[0], mask.slices[a].stop - b[0]) for a, b in enumerate(box)
+    )
+
+
+def _united_sub_samples(
+    present: list[StructureMask], box: Box, s: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union's sub-sample counts over ``box`` (uint8 per voxel), and its boundary
+    voxels (flat box indices, sorted) with their inside sub-samples: a voxel wholly inside
+    any ROI is interior; the others' sub-sample masks are OR-ed over the ROIs (which may
+    fill a voxel: it is then interior too)."""
+    s3 = s**3
+    shape = tuple(b[1] - b[0] for b in box)
     counts = np.zeros(shape, dtype=np.uint8)
     full = np.zeros(shape, dtype=bool)
     placed = []
     for m in present:
-        box = tuple(
-            slice(m.slices[a].start - b[0], m.slices[a].stop - b[0])
-            for a, b in enumerate((zb, yb, xb))
-        )
-        full[box] |= m.counts == s3
+        at = _in_box(m, box)
+        full[at] |= m.counts == s3
         k, iy, ix = m.boundary_box_index()
-        flat = ((k + box[0].start) * shape[1] + iy + box[1].start) * shape[2] + ix + box[2].start
+        flat = ((k + at[0].start) * shape[1] + iy + at[1].start) * shape[2] + ix + at[2].start
         placed.append((flat, m.boundary_inside))
     counts[full] = s3
-    # boundary voxels of the union: sub-sample masks OR-ed over the ROIs, outside full voxels
     flat = np.concatenate([p[0] for p in placed]) if placed else np.zeros(0, dtype=np.intp)
     inside = (
         np.concatenate([p[1] for p in placed]) if placed else np.zeros((0, s, s, s), dtype=bool)
@@ -79,52 +113,21 @@ def union_mask(
         inside = np.logical_or.reduceat(inside, first, axis=0)
     n_in = inside.reshape(len(voxels), s3).sum(axis=1).astype(np.uint8)
     counts.ravel()[voxels] = n_in
-    boundary = n_in < s3  # OR-ing may fill a voxel: it is then interior
-    voxels, inside = voxels[boundary], inside[boundary]
-    dx, dy, dz = (
-        np.diff(e[b[0] : b[1] + 1]) for e, b in ((x_edges, xb), (y_edges, yb), (z_edges, zb))
-    )
-    xs, ys, zsub = (
-        subsample_centres(e[b[0] : b[1] + 1], s)
-        for e, b in ((x_edges, xb), (y_edges, yb), (z_edges, zb))
-    )
-    sub_volume_mm3 = (dz[:, None, None] * dy[None, :, None] * dx[None, None, :]) / s3
+    boundary = n_in < s3
+    return counts, voxels[boundary], inside[boundary]
 
-    def sub_samples(c: np.ndarray) -> float:
-        return float((c * sub_volume_mm3).sum()) / MM3_PER_CC
 
-    overlap_cc = 0.0
-    if present:
-        union_cc = sub_samples(counts)
-        parts_cc = 0.0
-        for m in present:
-            box = tuple(
-                slice(m.slices[a].start - b[0], m.slices[a].stop - b[0])
-                for a, b in enumerate((zb, yb, xb))
-            )
-            parts_cc += float((m.counts * sub_volume_mm3[box]).sum()) / MM3_PER_CC
-        overlap_cc = max(0.0, parts_cc - union_cc)
-        if np.isclose(overlap_cc, 0.0, rtol=0.0, atol=1e-9 * max(parts_cc, 1e-12)):
-            overlap_cc = 0.0
-    empty = shape[0] == 0 or nyx == 0
-    return StructureMask(
-        roi_number=roi_number,
-        name=name,
-        slices=(slice(*zb), slice(*yb), slice(*xb)) if not empty else (slice(0, 0),) * 3,
-        counts=counts,
-        supersampling=s,
-        end_cap=end_cap,
-        boundary_voxels=voxels.astype(np.intp),
-        boundary_inside=inside,
-        weights_z=axis_weights(grid.z_mm, zb, zsub, s),
-        weights_y=axis_weights(grid.y_mm, yb, ys, s),
-        weights_x=axis_weights(grid.x_mm, xb, xs, s),
-        sub_index_z=fractional_index(grid.z_mm, zsub),
-        sub_index_y=fractional_index(grid.y_mm, ys),
-        sub_index_x=fractional_index(grid.x_mm, xs),
-        dz_mm=dz,
-        dy_mm=dy,
-        dx_mm=dx,
-        structure_volume_cc=sum(m.structure_volume_cc for m in masks) - overlap_cc,
-        in_grid_volume_cc=sum(m.in_grid_volume_cc for m in masks) - overlap_cc,
-    )
+def _overlap_cc(
+    present: list[StructureMask], box: Box, counts: np.ndarray, sub_volume_mm3: np.ndarray
+) -> float:
+    """The ROIs' overlap (cc) measured on the sub-samples: Σ rasterised volumes − the
+    rasterised union volume (``counts`` over ``box``; ``sub_volume_mm3``: a sub-sample's
+    volume per voxel of the box); a rounding-level overlap of disjoint ROIs is 0."""
+    union_cc = float((counts * sub_volume_mm3).sum()) / MM3_PER_CC
+    parts_cc = 0.0
+    for m in present:
+        parts_cc += float((m.counts * sub_volume_mm3[_in_box(m, box)]).sum()) / MM3_PER_CC
+    overlap_cc = max(0.0, parts_cc - union_cc)
+    if np.isclose(overlap_cc, 0.0, rtol=0.0, atol=1e-9 * max(parts_cc, 1e-12)):
+        overlap_cc = 0.0
+    return overlap_cc

@@ -56,8 +56,14 @@ from ..models import (
     Structure,
     Unit,
 )
+from ..models.priors import PriorCourse, Registration, months_between
+from ..models.reirradiation import (
+    CompositeRowResult,
+    IntervalCheck,
+    OrganComposite,
+    ReirradiationResult,
+)
 from ..names import NameTable, OrganAssignment, assign_organ, normalize
-from ..priors import PriorCourse, Registration, months_between
 from ..radiobiology import lq
 from ..radiobiology.composite import (
     OrganSamples,
@@ -66,12 +72,6 @@ from ..radiobiology.composite import (
     prior_doses_at,
 )
 from ..radiobiology.resample import PointDoses
-from ..reirradiation_results import (
-    CompositeRowResult,
-    IntervalCheck,
-    OrganComposite,
-    ReirradiationResult,
-)
 from .levels import evaluate_constraint, limit_in_table_quantity, overall_level, worst_level
 from .organs import (
     OrganUnion,
@@ -139,6 +139,11 @@ def convert_row_to_eqd2(row: Constraint, fractions: int) -> ConvertedRow:
 
 
 # -- the inputs -------------------------------------------------------------------------------
+def same_organ(a: str, b: str) -> bool:
+    """Organ names compared case- and separator-insensitively (TG-263 names expected)."""
+    return normalize(a) == normalize(b)
+
+
 def names_same(names: NameTable) -> Callable[[str, str], bool]:
     """Whether two organ names mean the same organ (through the name table's aliases)."""
 
@@ -670,4 +675,5 @@ __all__ = [
     "consecutive_courses",
     "convert_row_to_eqd2",
     "names_same",
+    "same_organ",
 ]

@@ -10,7 +10,7 @@
   and prior courses.
 """
 
-from .composite import OrganSamples, composite, composite_organ, organ_samples_from_mask, same_organ
+from .composite import OrganSamples, composite, composite_organ, organ_samples_from_mask
 from .lq import (
     EQD2_REFERENCE_GY,
     Quantity,
@@ -26,7 +26,7 @@ from .lq import (
     total_dose_for_bed,
     total_dose_for_eqd2,
 )
-from .recovery import check_recovery_overlap, document_recovery
+from .recovery import document_recovery
 from .resample import (
     PointDoses,
     ResampledDose,
@@ -44,7 +44,6 @@ __all__ = [
     "ResampledDose",
     "bed",
     "bed_from_eqd2",
-    "check_recovery_overlap",
     "composite",
     "composite_organ",
     "convert",
@@ -59,7 +58,6 @@ __all__ = [
     "organ_samples_from_mask",
     "prior_dose_at",
     "resample_dose",
-    "same_organ",
     "total_dose_for_bed",
     "total_dose_for_eqd2",
     "transform_points",

@@ -11,7 +11,7 @@ fraction of the prior BED discounted; 0 when none is given,
 :mod:`rtcheck.radiobiology.recovery`). The composite is computed both with and without the
 factors so that a report can say whether a verdict depends on them.
 
-Prior courses (:class:`rtcheck.priors.PriorCourse`) come as
+Prior courses (:class:`rtcheck.models.priors.PriorCourse`) come as
 
 * a DICOM export (RTPLAN + RTDOSE): a dose on the current plan's frame of reference is
   sampled (trilinear) at the organ's points; a dose on another frame is carried through a
@@ -35,19 +35,13 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from ..models import DVH, NEAR_MAX_VOLUME_CC, Course, DoseGrid
-from ..names import normalize
-from ..priors import PriorCourse, RecoveryFactor, Registration
-from ..reirradiation_results import Contribution, OrganComposite
+from ..models.priors import PriorCourse, RecoveryFactor, Registration
+from ..models.reirradiation import Contribution, OrganComposite
 from . import lq
 from .resample import PointDoses, dose_at_points, prior_dose_at
 
 if TYPE_CHECKING:
     from ..dvhcalc.masks import StructureMask
-
-
-def same_organ(a: str, b: str) -> bool:
-    """Organ names compared case- and separator-insensitively (TG-263 names expected)."""
-    return normalize(a) == normalize(b)
 
 
 @dataclass(frozen=True, eq=False)
@@ -351,11 +345,15 @@ def composite_organ(
     alpha_beta_gy: float,
     priors: Sequence[PriorCourse],
     *,
+    same: Callable[[str, str], bool],
     registrations: Iterable[Registration] = (),
-    same: Callable[[str, str], bool] = same_organ,
     prior_doses: Mapping[int, PointDoses] | None = None,
 ) -> OrganComposite:
     """Composite EQD2 of one organ (α/β ``alpha_beta_gy``, Gy) over the current and prior courses.
+
+    ``same`` tells whether two organ names mean one organ (a recovery factor's or a paper
+    record's organ and this one; :func:`rtcheck.evaluate.reirradiation.names_same` through
+    the name table's aliases).
 
     ``prior_doses`` may carry precomputed physical doses per prior (index → doses at the
     organ's samples) so that several α/β of the same organ reuse one resampling.
@@ -394,10 +392,11 @@ def composite(
     organs: Iterable[tuple[OrganSamples, Iterable[float]]],
     priors: Sequence[PriorCourse],
     *,
+    same: Callable[[str, str], bool],
     registrations: Iterable[Registration] = (),
-    same: Callable[[str, str], bool] = same_organ,
 ) -> list[OrganComposite]:
-    """Composites for several organs, each at each of its α/β values (Gy; one resampling each)."""
+    """Composites for several organs, each at each of its α/β values (Gy; one resampling each);
+    ``same`` compares organ names (see :func:`composite_organ`)."""
     results = []
     for organ, alpha_betas in organs:
         doses = prior_doses_at(current, organ.points_mm, priors, registrations)
@@ -414,5 +413,4 @@ __all__ = [
     "composite_organ",
     "organ_samples_from_mask",
     "prior_doses_at",
-    "same_organ",
 ]

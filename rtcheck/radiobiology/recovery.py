@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import RecoveryFactorError
-from ..names import normalize
-from ..priors import DAYS_PER_MONTH, RecoveryFactor
+from ..models.priors import DAYS_PER_MONTH, RecoveryFactor
 
 #: A stated interval in months may differ from the dates by this much (rounding to months).
 ELAPSED_MONTHS_TOLERANCE = 0.5
@@ -229,27 +228,11 @@ def document_recovery(
     )
 
 
-def check_recovery_overlap(factors: Sequence[RecoveryFactor], label: str, path: str | Path | None) -> None:
-    """Refuse two factors for one organ of a course, or two for all its organs."""
-    general = [f for f in factors if not f.organs]
-    if len(general) > 1:
-        raise RecoveryFactorError(f"prior course {label!r} has {len(general)} recovery factors for all organs", path=path,
-                                  remedy="give one factor per course, or list organs for each")
-    seen: set[str] = set()
-    for f in factors:
-        for organ in f.organs:
-            key = normalize(organ)
-            if key in seen:
-                raise RecoveryFactorError(f"prior course {label!r}: organ {organ} has two recovery factors", path=path)
-            seen.add(key)
-
-
 __all__ = [
     "ELAPSED_DAYS_TOLERANCE",
     "ELAPSED_MONTHS_TOLERANCE",
     "PUBLISHED_MAX_RECOVERY",
     "RECOVERY_REQUIRED",
-    "check_recovery_overlap",
     "document_recovery",
     "parse_date",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 from ..dvhcalc.sampling import fractional_index, trilinear
 from ..errors import InputError
 from ..models import DoseGrid
-from ..priors import PriorCourse, Registration, UnusableRegistration
+from ..models.priors import PriorCourse, Registration, UnusableRegistration
 
 
 class PointDoses(NamedTuple):

@@ -37,14 +37,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from ..models import SCHEMA_VERSION, CheckResult, ConstraintResult, Level, Unit
+from ..models.reirradiation import CompositeRowResult, ReirradiationResult
+from . import reirradiation
+from .common import DECIMALS, json_ready, worst_of
 
 SCHEMA_NAME = "rtcheck-check"
-DECIMALS = 6
 
 _ANSI = {
     Level.PASS: "\x1b[32m",  # green
@@ -68,32 +70,36 @@ VERDICT_WORDS = {
 
 
 def worst(results: Sequence[CheckResult]) -> Level:
-    out = Level.PASS
-    for r in results:
-        if r.overall.severity > out.severity:
-            out = r.overall
-    return out
+    """The worst plan verdict of the checks (PASS when there are none)."""
+    return worst_of(r.overall for r in results)
 
 
-def _round(value):
-    if isinstance(value, float):
-        return round(value, DECIMALS) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    return value
+def check_document(
+    results: Sequence[CheckResult], composites: Sequence[ReirradiationResult] | None = None
+) -> dict:
+    """The JSON document of a check as plain data (floats rounded, see :func:`json_ready`).
 
-
-def render_json(results: Sequence[CheckResult]) -> str:
+    With re-irradiation composites (one per plan) the document also holds them under
+    ``reirradiation``, and ``overall_including_reirradiation``: the worst of the plans'
+    checks and the composites' verdicts.
+    """
     document = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
         "rtcheck_version": __version__,
         "overall": worst(results).value,
-        "plans": [_round(r.to_dict()) for r in results],
+        "plans": [json_ready(r.to_dict()) for r in results],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if composites:
+        document["reirradiation"] = [reirradiation.to_dict(r) for r in composites]
+        combined = worst_of([worst(results), *(r.overall for r in composites)])
+        document["overall_including_reirradiation"] = combined.value
+    return document
+
+
+def render_json(results: Sequence[CheckResult], composites: Sequence[ReirradiationResult] | None = None) -> str:
+    """The check (and composites) as JSON text, ending with a newline."""
+    return json.dumps(check_document(results, composites), indent=2, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = (
@@ -158,10 +164,12 @@ def render_csv(results: Sequence[CheckResult]) -> str:
 
 
 def _num(value: float | None) -> str:
+    """Empty for None, else the number in its shortest form at :data:`DECIMALS` places."""
     return "" if value is None else f"{round(value, DECIMALS):g}"
 
 
 def _unit_text(r: ConstraintResult) -> str:
+    """The unit of a row's value as shown: Gy (with EQD2/BED for a biological limit), cc, %, or % Rx for a dose relative to the prescription."""
     c = r.constraint
     if c.limit_unit is Unit.GY and c.limit_quantity is not None and c.limit_quantity.value != "physical":
         return f"Gy {c.limit_quantity.value}"
@@ -171,6 +179,7 @@ def _unit_text(r: ConstraintResult) -> str:
 
 
 def _fmt(value: float | None, unit: Unit) -> str:
+    """A number with the places its unit deserves (1 for %, 2 otherwise)."""
     if value is None:
         return "—"
     digits = 1 if unit is Unit.PERCENT else 2
@@ -178,6 +187,7 @@ def _fmt(value: float | None, unit: Unit) -> str:
 
 
 def _value_text(r: ConstraintResult) -> str:
+    """A row's value with its numerical uncertainty (±), '—' when not evaluated."""
     if r.value is None:
         return "—"
     unit = r.constraint.limit_unit
@@ -190,6 +200,7 @@ def _value_text(r: ConstraintResult) -> str:
 
 
 def _limit_text(r: ConstraintResult) -> str:
+    """A row's limit as written in its table, with its minor-deviation band when it has one."""
     c = r.constraint
     text = c.limit_text
     if c.minor_limit is not None:
@@ -198,11 +209,13 @@ def _limit_text(r: ConstraintResult) -> str:
 
 
 def _level_text(level: Level, color: bool) -> str:
+    """A level's word, coloured when asked."""
     word = level.value.replace("_", " ")
     return f"{_ANSI[level]}{word}{_RESET}" if color else word
 
 
 def _table(rows: list[list[str]], levels: list[Level | None], color: bool, level_column: int) -> list[str]:
+    """Rows of cells as columns, a rule under the header, the level column coloured when asked."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row, level in zip(rows, levels, strict=True):
@@ -302,4 +315,66 @@ def render_table(results: Sequence[CheckResult], *, color: bool = False) -> str:
     return "\n".join(render_plan(r, color=color) for r in results)
 
 
-RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
+FORMATS = ("csv", "json", "table")
+
+
+def render(
+    fmt: str,
+    results: Sequence[CheckResult],
+    composites: Sequence[ReirradiationResult] | None = None,
+    *,
+    color: bool = False,
+) -> str:
+    """The check report in ``fmt`` (one of :data:`FORMATS`), followed by the re-irradiation
+    composites in the same format. ``color`` applies to the table only."""
+    if fmt == "json":
+        return render_json(results, composites)
+    if fmt == "csv":
+        text = render_csv(results)
+        return text + "\n" + "".join(reirradiation.render_csv(r) for r in composites) if composites else text
+    if fmt == "table":
+        text = render_table(results, color=color)
+        return text + "\n" + "\n".join(reirradiation.render_text(r) for r in composites) if composites else text
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _plan_record(check: CheckResult, r: ConstraintResult) -> dict[str, Any]:
+    """One plan-table row as a long-format record (physical dose)."""
+    c = r.constraint
+    return {
+        "patient_id": check.patient_id, "plan_uid": check.plan_uid, "plan_label": check.plan_label,
+        "part": "plan", "course": None, "table": check.table.name, "table_sha256": check.table.sha256,
+        "dose_quantity": check.table.dose_quantity.value, "organ": c.organ, "structure": r.structure_name,
+        "metric": str(c.metric), "comparison": c.comparison.value, "limit": c.limit, "unit": _unit_text(r),
+        "kind": c.kind.value, "value": r.value, "value_without_factor": None, "uncertainty": r.uncertainty,
+        "margin": r.margin, "level": r.level.value, "required": r.required, "coverage": r.coverage,
+        "source": c.source, "confidence": c.confidence.value, "reason": r.reason,
+    }
+
+
+def _composite_record(check: CheckResult, composite: ReirradiationResult, row: CompositeRowResult) -> dict[str, Any]:
+    """One composite row as a long-format record (EQD2; with and without the factors)."""
+    c = row.constraint
+    gy = c.limit_unit is Unit.GY
+    return {
+        "patient_id": check.patient_id, "plan_uid": composite.plan_uid, "plan_label": composite.plan_label,
+        "part": row.origin, "course": row.course, "table": None, "table_sha256": None,
+        "dose_quantity": "EQD2", "organ": c.organ, "structure": row.with_factor.structure_name,
+        "metric": str(c.metric), "comparison": c.comparison.value,
+        "limit": row.limit_eqd2_gy if gy else c.limit, "unit": "Gy" if gy else c.limit_unit.value,
+        "kind": c.kind.value, "value": row.with_factor.value, "value_without_factor": row.without_factor.value,
+        "uncertainty": None, "margin": row.with_factor.margin, "level": row.with_factor.level.value,
+        "required": row.counts, "coverage": row.with_factor.coverage, "source": c.source,
+        "confidence": c.confidence.value, "reason": row.with_factor.reason,
+    }
+
+
+def long_rows(check: CheckResult, composite: ReirradiationResult | None = None) -> list[dict[str, Any]]:
+    """One record per constraint of a plan in long format, numbers as numbers: the plan
+    table's rows (``part`` "plan", physical dose) then the composite's rows (``part`` its
+    origin, EQD2; ``value`` with the recovery factors, ``value_without_factor`` without;
+    ``required`` says whether the row counts in the verdict)."""
+    rows = [_plan_record(check, r) for r in check.results]
+    if composite is not None:
+        rows += [_composite_record(check, composite, row) for row in composite.rows]
+    return rows

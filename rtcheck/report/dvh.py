@@ -215,6 +215,33 @@ def render_csv(plans: Sequence[tuple[Course, Sequence[DVH | BaseException]]]) ->
     return buffer.getvalue()
 
 
+def records(plans: Sequence[tuple[Course, Sequence[DVH | BaseException]]]) -> list[dict]:
+    """One record per structure and plan with the CSV's columns, numbers as numbers (None
+    when undefined or for a skipped structure)."""
+    out = []
+    for course, results in plans:
+        structure_file = course.structure_set.source_file if course.structure_set else None
+        for row in structure_rows(course, results):
+            out.append(
+                {
+                    "plan_uid": course.plan.sop_instance_uid if course.plan else None,
+                    "plan_label": course.label,
+                    "structure_file": str(structure_file) if structure_file else None,
+                    "roi_number": row.roi_number,
+                    "name": row.name,
+                    "volume_cc": _num(row.volume_cc),
+                    "min_gy": _num(row.min_gy),
+                    "mean_gy": _num(row.mean_gy),
+                    "max_gy": _num(row.max_gy),
+                    "d0035cc_gy": _num(row.d0035cc_gy),
+                    "outside_grid_cc": None if row.skipped else _num(row.outside_grid_cc),
+                    "status": "skipped" if row.skipped else "ok",
+                    "reason": row.reason,
+                }
+            )
+    return out
+
+
 def _fmt(value: float | None, places: int) -> str:
     return "—" if value is None else f"{value:.{places}f}"
 
@@ -292,3 +319,6 @@ def render_table(plans: Sequence[tuple[Course, Sequence[DVH | BaseException]]]) 
         for note in course.notes:
             out.append(f"  note: {note}")
     return "\n".join(out) + "\n"
+
+
+RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}

@@ -42,9 +42,9 @@ import io
 import json
 
 from ..models import Level, MetricKind, Unit
-from ..priors import elapsed_months
-from ..reirradiation_results import CompositeRowResult, ReirradiationResult
-from .check import _round  # same rounding of floats as the check report
+from ..models.priors import elapsed_months
+from ..models.reirradiation import CompositeRowResult, ReirradiationResult
+from .common import columns, json_ready
 
 VERDICTS = {
     Level.PASS: "PASS",
@@ -57,7 +57,7 @@ VERDICTS = {
 
 
 def to_dict(result: ReirradiationResult) -> dict:
-    return _round(result.to_dict())
+    return json_ready(result.to_dict())
 
 
 def render_json(result: ReirradiationResult) -> str:
@@ -91,26 +91,35 @@ def _limit(row: CompositeRowResult) -> str:
     return f"{c.comparison.value} {c.limit:g} {c.limit_unit.value}"
 
 
-def _grid(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return lines
+class _Footnotes:
+    """Reasons numbered in order of first use; a row shows ``[n]``, the list follows the tables."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def mark(self, text: str) -> str:
+        """`` [n]`` for ``text`` (numbered on first use), or "" for no text."""
+        if not text:
+            return ""
+        if text not in self.texts:
+            self.texts.append(text)
+        return f" [{self.texts.index(text) + 1}]"
 
 
-def render_text(result: ReirradiationResult) -> str:
-    out: list[str] = []
-    out.append(f"rtcheck {result.rtcheck_version} — re-irradiation composite (EQD2)")
+def _heading(result: ReirradiationResult) -> list[str]:
+    out = [f"rtcheck {result.rtcheck_version} — re-irradiation composite (EQD2)"]
     date = result.current_date.isoformat() if result.current_date else "unknown"
     out.append(f"Current plan:  {result.plan_label or 'unnamed'} (UID {result.plan_uid or 'unknown'}), "
                f"{result.fractions} fx, date {date}")
     for t in result.tables:
         out.append(f"Table:         {t.name} (version {t.version}; {t.dose_quantity.value}; sha256 {t.sha256 or '?'})")
-    out.append("")
-    out.append("Prior courses:")
+    return out
+
+
+def _prior_courses(result: ReirradiationResult) -> list[str]:
+    """Each prior course with its date, the time since it, and its recovery factors with
+    their documentation (who approved, when, why)."""
+    out = ["", "Prior courses:"]
     for p in result.priors:
         elapsed = elapsed_months(p, result.current_date)
         when = p.date.isoformat() if p.date else "date unknown"
@@ -124,30 +133,33 @@ def render_text(result: ReirradiationResult) -> str:
             out.append(f"      elapsed {f.elapsed_months:.1f} months ({f.elapsed_source})")
             out.append(f"      approved by {f.approver} on {f.approval_date.isoformat()}")
             out.append(f"      rationale: {f.rationale}")
-    out.append("")
-    out.append("Per-course contributions at each organ (EQD2, Gy; D0.035cc / max; after the factor):")
+    return out
+
+
+def _contributions(result: ReirradiationResult) -> list[str]:
+    out = ["", "Per-course contributions at each organ (EQD2, Gy; D0.035cc / max; after the factor):"]
     rows = [["Organ", "α/β", "Course", "Fx", "D0.035cc", "Max", "Factor", "After factor"]]
     for comp in result.composites:
         for c in comp.contributions:
             after = None if c.near_max_eqd2_gy is None else c.near_max_eqd2_gy * (1 - c.factor)
             rows.append([comp.organ, f"{comp.alpha_beta_gy:g}", c.course + (" (≤, max-to-max)" if c.upper_bound else ""),
                          str(c.fractions), _gy(c.near_max_eqd2_gy), _gy(c.max_eqd2_gy), f"{c.factor:g}", _gy(after)])
-    out.extend("  " + line for line in _grid(rows))
-    out.append("")
-    out.append("Limits on the composite (with and without recovery factors):")
+    out.extend("  " + line for line in columns(rows, rule=True))
+    return out
+
+
+def _absent_optional(r: CompositeRowResult) -> bool:
+    """A row of an optional organ that is not in the structure set: listed, not tabulated."""
+    return r.with_factor.level is Level.NOT_EVALUATED and r.with_factor.structure_name is None and not r.with_factor.required
+
+
+def _composite_limits(result: ReirradiationResult, footnotes: _Footnotes) -> list[str]:
+    """The cumulative and converted limits, each with and without the recovery factors."""
+    out = ["", "Limits on the composite (with and without recovery factors):"]
     rows = [["Organ", "Structure", "Metric", "Limit", "α/β", "With factor", "Level", "Without", "Level", "Source"]]
-    footnotes: list[str] = []
-
-    def mark(text: str) -> str:
-        if not text:
-            return ""
-        if text not in footnotes:
-            footnotes.append(text)
-        return f" [{footnotes.index(text) + 1}]"
-
     composite_rows = [r for r in result.rows if r.origin != "per-course"]
     for r in composite_rows:
-        if r.with_factor.level is Level.NOT_EVALUATED and r.with_factor.structure_name is None and not r.with_factor.required:
+        if _absent_optional(r):
             continue
         row = r.constraint
         origin = "" if r.origin == "cumulative" else " (conv.)"
@@ -155,46 +167,57 @@ def render_text(result: ReirradiationResult) -> str:
             row.organ + (" *" if r.with_factor.required else "") + (" (goal)" if row.kind.value == "goal" else ""),
             r.with_factor.structure_name or "—", str(row.metric) + origin, _limit(r),
             "—" if r.alpha_beta_gy is None else f"{r.alpha_beta_gy:g}",
-            _value(r, "with_factor"), r.with_factor.level.value.replace("_", " ") + mark(r.with_factor.reason),
+            _value(r, "with_factor"), r.with_factor.level.value.replace("_", " ") + footnotes.mark(r.with_factor.reason),
             _value(r, "without_factor"),
             r.without_factor.level.value.replace("_", " ") + ("  ← depends on factor" if r.depends_on_factor else ""),
             row.source,
         ])
-    out.extend("  " + line for line in _grid(rows))
-    skipped = [r.constraint.organ for r in composite_rows
-               if r.with_factor.level is Level.NOT_EVALUATED and r.with_factor.structure_name is None
-               and not r.with_factor.required]
+    out.extend("  " + line for line in columns(rows, rule=True))
+    skipped = [r.constraint.organ for r in composite_rows if _absent_optional(r)]
     if skipped:
         out.append(f"  Not in the structure set (not evaluated): {', '.join(dict.fromkeys(skipped))}")
     out.append("  * required organ. (conv.): the plan table's physical limit converted to EQD2 at its fractionation.")
+    return out
+
+
+def _per_course_limits(result: ReirradiationResult, footnotes: _Footnotes) -> list[str]:
     per_course = [r for r in result.rows if r.origin == "per-course" and r.with_factor.structure_name is not None]
-    if per_course:
-        out.append("")
-        out.append("Per-course limits (each course's own EQD2; only the current course counts in the verdict):")
-        rows = [["Course", "Organ", "Metric", "Limit", "Value", "Level", "Source"]]
-        for r in per_course:
-            rows.append([r.course or "?", r.constraint.organ, str(r.constraint.metric), _limit(r), _value(r, "without_factor"),
-                         r.without_factor.level.value.replace("_", " ") + ("" if r.counts else " (info)")
-                         + mark(r.without_factor.reason if r.counts else ""), r.constraint.source])
-        out.extend("  " + line for line in _grid(rows))
+    if not per_course:
+        return []
+    out = ["", "Per-course limits (each course's own EQD2; only the current course counts in the verdict):"]
+    rows = [["Course", "Organ", "Metric", "Limit", "Value", "Level", "Source"]]
+    for r in per_course:
+        rows.append([r.course or "?", r.constraint.organ, str(r.constraint.metric), _limit(r), _value(r, "without_factor"),
+                     r.without_factor.level.value.replace("_", " ") + ("" if r.counts else " (info)")
+                     + footnotes.mark(r.without_factor.reason if r.counts else ""), r.constraint.source])
+    out.extend("  " + line for line in columns(rows, rule=True))
+    return out
+
+
+def _intervals_and_notes(result: ReirradiationResult, footnotes: _Footnotes) -> list[str]:
+    """Interval conditions, limits not converted, the footnotes and the warnings."""
+    out: list[str] = []
     if result.intervals:
-        out.append("")
-        out.append("Interval conditions of the limits (min_interval_months):")
+        out += ["", "Interval conditions of the limits (min_interval_months):"]
         for i in result.intervals:
             interval = "unknown" if i.elapsed_months is None else f"{i.elapsed_months:.1f} months"
             out.append(f"  {i.course} → {i.next_course}, {i.organ} ({i.source}): {interval}, needs >= {i.min_months:g} months: "
                        f"{i.level.value.replace('_', ' ')}" + (f" — {i.reason}" if i.reason else ""))
     if result.not_converted:
-        out.append("")
-        out.append("Plan-table limits not converted to EQD2:")
+        out += ["", "Plan-table limits not converted to EQD2:"]
         out.extend(f"  {text}" for text in result.not_converted)
-    if footnotes:
+    if footnotes.texts:
         out.append("")
-        out.extend(f"[{n}] {text}" for n, text in enumerate(footnotes, start=1))
+        out.extend(f"[{n}] {text}" for n, text in enumerate(footnotes.texts, start=1))
     if result.warnings:
         out.append("")
         out.extend(f"Warning: {w}" for w in result.warnings)
-    out.append("")
+    return out
+
+
+def _verdicts(result: ReirradiationResult) -> list[str]:
+    """The verdict with and without the recovery factors, and whether it depends on them."""
+    out = [""]
     if result.upper_bound:
         out.append("Upper bound:   a prior course known only from paper records was added max-to-max: "
                    "composite doses are upper bounds (≤), spared volumes lower bounds (≥).")
@@ -205,6 +228,16 @@ def render_text(result: ReirradiationResult) -> str:
                    + " on the recovery factor(s).")
     else:
         out.append(f"Verdict:       {VERDICTS[result.overall_with_factor]} (no recovery factor applied)")
+    return out
+
+
+def render_text(result: ReirradiationResult) -> str:
+    """The composite report for a terminal: courses, contributions, limits with and without
+    the recovery factors, per-course limits, intervals, notes and the verdicts."""
+    footnotes = _Footnotes()
+    out = _heading(result) + _prior_courses(result) + _contributions(result)
+    out += _composite_limits(result, footnotes) + _per_course_limits(result, footnotes)
+    out += _intervals_and_notes(result, footnotes) + _verdicts(result)
     return "\n".join(out) + "\n"
 
 

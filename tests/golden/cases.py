@@ -13,12 +13,24 @@ tables (which depends on where rtcheck is installed) reads ``<shipped>``.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
-BREAST = REPO.parent / "shared" / "testdata" / "dicompyler-breast"
+
+
+def _breast() -> Path:
+    """The breast export: under $RTCHECK_SHARED, else ../shared or ../../shared (as conftest.py)."""
+    env = os.environ.get("RTCHECK_SHARED")
+    for shared in ([Path(env)] if env else []) + [REPO.parent / "shared", REPO.parent.parent / "shared"]:
+        if (shared / "testdata").is_dir():
+            return shared / "testdata" / "dicompyler-breast"
+    return REPO.parent / "shared" / "testdata" / "dicompyler-breast"
+
+
+BREAST = _breast()
 
 SAMPLES = ("spine_8gy_1fx", "sabr_3lesions_5fx", "prior_spine_20gy_5fx", "prior_spine_20gy_5fx_otherframe")
 FORMATS = ("json", "table", "csv")
@@ -78,8 +90,6 @@ def normalise(text: str) -> str:
 def run(args: tuple[str, ...]) -> tuple[int, str, str]:
     """Exit code, normalised standard output and standard error of ``rtcheck ARGS`` run
     in-process from the repository root."""
-    import os
-
     from click.testing import CliRunner
 
     from rtcheck.cli import main

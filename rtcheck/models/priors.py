@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import InputError
+from ..errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .models import Course
+    from .plan import Course
 
 #: Average month length (days) used to express elapsed time in months.
 DAYS_PER_MONTH = 365.25 / 12

@@ -11,16 +11,11 @@ import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 
-from . import __version__
-from .models import (
-    DVH,
-    SCHEMA_VERSION,
-    Constraint,
-    ConstraintResult,
-    ConstraintTable,
-    Level,
-)
+from .. import __version__
+from .constraints import Constraint, ConstraintTable, Level
+from .dvh import DVH
 from .priors import PriorCourse, RecoveryFactor, elapsed_months, months_in_document
+from .results import SCHEMA_VERSION, ConstraintResult
 
 SCHEMA_NAME = "rtcheck-reirradiation"
 

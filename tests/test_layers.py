@@ -44,15 +44,11 @@ MAY_IMPORT: dict[str, set[str]] = {
 TRANSITIONAL: dict[str, set[str]] = {
     "names": BASE | {"models"},
     "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "names"},
-    "reirradiation": BASE | {"models", "radiobiology", "courses", "dvhcalc", "evaluate", "names"},
 }
 MAY_IMPORT.update(TRANSITIONAL)
 for _layer in ("constraints", "evaluate", "api", "cli", "report"):
     MAY_IMPORT[_layer] |= {"names"}
-MAY_IMPORT["evaluate"] |= {"courses"}
-MAY_IMPORT["api"] |= {"courses", "reirradiation"}
-MAY_IMPORT["report"] |= {"courses", "reirradiation"}
-MAY_IMPORT["cli"] |= {"courses", "reirradiation"}
+MAY_IMPORT["api"] |= {"courses"}
 
 
 def module_name(path: Path) -> str:

@@ -546,7 +546,6 @@ def test_interrupted_output_keeps_the_previous_file_and_leaves_no_temporary(spin
 
 def test_unexpected_error_is_not_exit_1_and_not_a_traceback(spine, monkeypatch):
     """Exit 1 means "a constraint failed": a crash must not look like a verdict."""
-    import rtcheck.cli.check as check_cli
 
     def crash(*args, **kwargs):
         raise RuntimeError("something nobody foresaw")

@@ -411,7 +411,7 @@ class PriorCourse:
 
 def same_organ(a: str, b: str) -> bool:
     """Organ names compared case- and separator-insensitively (TG-263 names expected)."""
-    from .names import normalize
+    from .constraints.names import normalize
 
     return normalize(a) == normalize(b)
 
@@ -509,7 +509,7 @@ def _check_recovery_overlap(factors: Sequence[RecoveryFactor], label: str, path)
         raise RecoveryFactorError(f"prior course {label!r} has {len(general)} recovery factors for all organs", path=path,
                                   remedy="give one factor per course, or list organs for each")
     seen: dict[str, int] = {}
-    from .names import normalize
+    from .constraints.names import normalize
 
     for f in factors:
         for organ in f.organs:

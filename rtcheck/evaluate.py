@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .constraints.names import NameTable, OrganAssignment, assign_organ
 from .errors import GeometryError, InputError, RtcheckError, UsageError
 from .models import (
     DVH,
@@ -50,7 +51,6 @@ from .models import (
     Structure,
     Unit,
 )
-from .names import NameTable, OrganAssignment, assign_organ
 
 if TYPE_CHECKING:
     from .dvhcalc.masks import StructureMask

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from . import radiobiology as rb
+from .constraints.names import NameTable, assign_organ
 from .courses import (
     OrganComposite,
     OrganSamples,
@@ -72,7 +73,6 @@ from .models import (
     MetricKind,
     Unit,
 )
-from .names import NameTable, assign_organ
 
 if TYPE_CHECKING:
     from .dvhcalc.masks import StructureMask
@@ -269,7 +269,7 @@ def _names_same(names: NameTable):
     def same(a: str, b: str) -> bool:
         ca = names.canonical_organ(a) or a
         cb = names.canonical_organ(b) or b
-        from .names import normalize
+        from .constraints.names import normalize
 
         return normalize(ca) == normalize(cb)
 

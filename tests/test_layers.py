@@ -42,15 +42,12 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 #: Modules of the old layout still being split (issue #13); each entry goes when its module does.
 TRANSITIONAL: dict[str, set[str]] = {
-    "names": BASE | {"models"},
     "phantoms": BASE | {"models"},
     "selftest": BASE | {"models", "dicom_io", "dvhcalc", "phantoms"},
-    "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "names"},
-    "reirradiation": BASE | {"models", "radiobiology", "courses", "dvhcalc", "evaluate", "names"},
+    "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "constraints"},
+    "reirradiation": BASE | {"models", "radiobiology", "courses", "dvhcalc", "evaluate", "constraints"},
 }
 MAY_IMPORT.update(TRANSITIONAL)
-for _layer in ("constraints", "evaluate", "api", "cli", "report"):
-    MAY_IMPORT[_layer] |= {"names"}
 MAY_IMPORT["evaluate"] |= {"courses"}
 MAY_IMPORT["api"] |= {"courses", "reirradiation"}
 MAY_IMPORT["report"] |= {"courses", "reirradiation"}

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConstraintTableError, UsageError
-from .models import (
+from ..errors import ConstraintTableError, UsageError
+from ..models import (
     Comparison,
     Confidence,
     Constraint,
@@ -171,7 +171,7 @@ def shipped_dir() -> Path:
             return folder
     except (ModuleNotFoundError, TypeError):
         pass
-    folder = Path(__file__).resolve().parents[1] / "constraints"
+    folder = Path(__file__).resolve().parents[2] / "constraints"
     if (folder / TG263_FILE).is_file():
         return folder
     raise ConstraintTableError(

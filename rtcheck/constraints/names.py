@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import MatchKind, NameMatch
+from ..models import MatchKind, NameMatch
 
 _TG263_TYPE_TO_KIND = {
     "anatomic": MatchKind.ORGAN,

@@ -19,7 +19,8 @@ A DVH computation reads top to bottom through the modules, each one concern:
 * :mod:`~rtcheck.dvhcalc.sampling` — positions on the grid and trilinear interpolation;
 * :mod:`~rtcheck.dvhcalc.dose_samples` — a mask's dose samples, chunk by chunk;
 * :mod:`~rtcheck.dvhcalc.histogram` — samples binned for the DVH;
-* :mod:`~rtcheck.dvhcalc.extremes` — point dose extremes on the structure's surface.
+* :mod:`~rtcheck.dvhcalc.extremes` — point dose extremes on the structure's surface,
+  whose edges and exposed faces :mod:`~rtcheck.dvhcalc.surface` lays out.
 """
 
 from .compute import (

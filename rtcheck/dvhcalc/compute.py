@@ -28,7 +28,7 @@ from .extremes import BoundaryExtremes
 from .histogram import Accumulator, BinRange, accumulate_parts, merge_accumulators
 from .masks import StructureMask, structure_mask
 from .planes import END_CAPS, EndCap
-from .rasterise import rasteriser_for
+from .rasterise import Rasteriser, rasteriser_for
 from .sampling import MAX_SUPERSAMPLING
 from .unions import union_mask
 
@@ -57,12 +57,14 @@ class DVHSettings:
     variants: bool = True
 
     def __post_init__(self) -> None:
+        """Refuse an unknown end cap or a supersampling outside 1–6."""
         if self.end_cap not in END_CAPS:
             raise ValueError(f"end_cap must be one of {END_CAPS}, got {self.end_cap!r}")
         if not 1 <= int(self.supersampling) <= MAX_SUPERSAMPLING:
             raise ValueError(f"supersampling must be within 1–{MAX_SUPERSAMPLING}")
 
     def describe(self) -> str:
+        """The settings in one line, as a DVH records them."""
         interp = "on" if self.interpolate_dose else "off"
         return f"end_cap={self.end_cap} supersampling={self.supersampling} interpolation={interp}"
 
@@ -82,6 +84,285 @@ class DVHSettings:
 DEFAULT = DVHSettings()
 
 
+def compute_dvhs(
+    structure_set: StructureSet | Sequence[Structure],
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    slice_thickness_mm: float | None = None,
+) -> list[DVH | GeometryError]:
+    """DVHs of every structure, in order: a :class:`DVH` or the :class:`GeometryError`
+    explaining why that structure has none (empty, not volumetric, degenerate contours).
+
+    Structures are processed one at a time (memory: the dose grid plus one bounding box).
+    Single-plane ROIs get ``slice_thickness_mm`` as slab thickness, by default the set's
+    typical contour spacing (:func:`typical_slice_thickness_mm`; when no ROI has two planes,
+    the dose grid's plane spacing).
+    """
+    if isinstance(structure_set, StructureSet):
+        structures = structure_set.structures
+    else:
+        structures = tuple(structure_set)
+    thickness = slice_thickness_mm
+    if thickness is None:
+        thickness = typical_slice_thickness_mm(
+            StructureSet(sop_instance_uid="", frame_of_reference_uid=None, structures=structures)
+        )
+    out: list[DVH | GeometryError] = []
+    for structure in structures:
+        try:
+            out.append(compute_dvh(structure, dose, settings, slice_thickness_mm=thickness))
+        except GeometryError as err:
+            out.append(err)
+    return out
+
+
+def typical_slice_thickness_mm(structure_set: StructureSet) -> float | None:
+    """Median spacing (mm) between neighbouring contour planes over all ROIs of a set."""
+    diffs = []
+    for s in structure_set.structures:
+        zs = np.unique(np.round([c.z_mm for c in s.contours], 2))
+        if zs.size > 1:
+            diffs.append(np.diff(zs))
+    if not diffs:
+        return None
+    return float(np.median(np.concatenate(diffs)))
+
+
+def compute_dvh(
+    structure: Structure,
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    slice_thickness_mm: float | None = None,
+) -> DVH:
+    """DVH of one structure on a dose grid.
+
+    ``slice_thickness_mm`` is the slab thickness of single-plane ROIs (default: the dose
+    grid's median plane spacing; :func:`compute_dvhs` passes the structure set's typical
+    contour spacing). Raises :class:`GeometryError` for empty or non-volumetric ROIs and for
+    degenerate contours.
+    """
+    dvh, _ = compute_dvh_and_mask(structure, dose, settings, slice_thickness_mm=slice_thickness_mm)
+    return dvh
+
+
+def compute_dvh_and_mask(
+    structure: Structure,
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    slice_thickness_mm: float | None = None,
+) -> tuple[DVH, StructureMask]:
+    """As :func:`compute_dvh`, also returning the :class:`StructureMask` for reuse.
+
+    The contours are validated and rasterised once (one rasteriser for the DVH and its
+    end-cap variant); the mask's samples are accumulated in parts, the layers that the
+    other end cap changes kept apart, so that the variant's mask is rasterised and sampled
+    again only in those layers; the coarse variant takes the corner sub-lattice of the same
+    samples; each DVH is finished with the point extremes on its structure's surface.
+    """
+    s = settings.supersampling
+    raster = rasteriser_for(structure, dose, s, slice_thickness_mm)
+    slice_thickness_mm = raster.slice_thickness_mm
+    mask = structure_mask(
+        structure, dose, s, settings.end_cap, slice_thickness_mm, rasteriser=raster
+    )
+    alts = settings.alternatives() if settings.variants else ()
+    split = _layers_the_other_cap_changes(raster, settings, alts, mask.shape[0])
+    # every part binned together is sampled before the first merge fixes their bins
+    bins = BinRange(mask, dose)
+    parts = accumulate_parts(mask, dose, settings.interpolate_dose, bins, split)
+    same_s = {}
+    for alt in alts:
+        if alt.supersampling == s:
+            alt_mask = structure_mask(
+                structure, dose, s, alt.end_cap, slice_thickness_mm, rasteriser=raster, base=mask
+            )
+            alt_parts = accumulate_parts(alt_mask, dose, alt.interpolate_dose, bins, layers=split)
+            same_s[alt] = (alt_mask, alt_parts)
+    main = merge_accumulators(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
+    drafts = [_draft(mask, main, settings, settings.end_cap)]
+    # the point extremes on the structure's surface (no volume; see rtcheck.dvhcalc.extremes)
+    surface = BoundaryExtremes(raster.planes, dose, raster.slice_thickness_mm)
+    for alt in alts:
+        cap = None if alt.end_cap == settings.end_cap else alt.end_cap
+        if alt in same_s:
+            alt_mask, alt_parts = same_s[alt]
+            acc = merge_accumulators(
+                parts.int_rest, parts.bnd_rest, alt_parts.int_rest, alt_parts.bnd_rest
+            )
+            drafts.append(_draft(alt_mask, acc, alt, cap))
+        elif parts.coarse_bnd is not None and alt.supersampling == 2:
+            # the corner sub-lattice of the odd supersampling: no new rasterisation
+            acc = merge_accumulators(parts.int_rest, parts.int_ends, parts.coarse_bnd)
+            drafts.append(_draft(mask, acc, alt, cap))
+        else:
+            alt_mask = structure_mask(
+                structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm
+            )
+            drafts.append(_draft_of_mask(alt_mask, dose, alt, cap))
+    return _finish(drafts, surface.extremes), mask
+
+
+def _layers_the_other_cap_changes(
+    raster: Rasteriser, settings: DVHSettings, alts: Sequence[DVHSettings], nz: int
+) -> np.ndarray | None:
+    """The box layers (bool per layer) whose sub-samples lie in another plane with the
+    end-cap variant's cap (the layers near the end planes), or None without such a
+    variant: their samples are kept apart, so that the variant needs only those layers
+    rasterised and sampled again."""
+    s = settings.supersampling
+    if not any(a.supersampling == s for a in alts):
+        return None
+    other_cap = next(a.end_cap for a in alts if a.supersampling == s)
+    return (
+        (raster.plane_of_subz(settings.end_cap) != raster.plane_of_subz(other_cap))
+        .reshape(nz, s)
+        .any(axis=1)
+    )
+
+
+def compute_mask(
+    structure: Structure,
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    slice_thickness_mm: float | None = None,
+) -> StructureMask:
+    """The :class:`StructureMask` that :func:`compute_dvh` samples (same planes, slab
+    thickness, sampling and end cap), without computing the DVH, its variants or its surface
+    extremes: for sampling other doses at the structure's points (re-irradiation
+    composites). Raises :class:`GeometryError` when the structure cannot be used."""
+    # structure_mask validates the contours once and gives a single-plane ROI without a
+    # slice thickness the grid's plane spacing, as compute_dvh does
+    return structure_mask(structure, dose, settings.supersampling, settings.end_cap, slice_thickness_mm)
+
+
+def compute_union_dvh(
+    structures: Sequence[Structure],
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    name: str | None = None,
+    slice_thickness_mm: float | None = None,
+) -> DVH:
+    """DVH of the union of several structures (a paired organ from its sides).
+
+    The structures are rasterised on the dose grid and united sub-sample by sub-sample
+    (:func:`rtcheck.dvhcalc.unions.union_mask`): a region where they overlap is counted once,
+    never twice as concatenating their DVHs would. Variants (the other end cap, the
+    coarser sampling) are unions too. ``name`` defaults to the names joined by " + ".
+    Raises :class:`GeometryError` when a structure cannot be used (as :func:`compute_dvh`).
+    """
+    structures, label = _union_parts(structures, name)
+    s = settings.supersampling
+    rasters = [rasteriser_for(st, dose, s, slice_thickness_mm) for st in structures]
+    surfaces = [BoundaryExtremes(r.planes, dose, r.slice_thickness_mm) for r in rasters]
+    main_masks = _masks_of(structures, rasters, dose, settings.end_cap)
+    mask = union_mask(main_masks, dose, label)
+    parts = accumulate_parts(mask, dose, settings.interpolate_dose, BinRange(mask, dose))
+    main = merge_accumulators(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
+    drafts = [_draft(mask, main, settings, settings.end_cap)]
+    alts = settings.alternatives() if settings.variants else ()
+    for alt in alts:
+        cap = None if alt.end_cap == settings.end_cap else alt.end_cap
+        if alt.supersampling == s:
+            alt_masks = _masks_of(structures, rasters, dose, alt.end_cap, base=main_masks)
+            alt_mask = union_mask(alt_masks, dose, label)
+        elif parts.coarse_bnd is not None and alt.supersampling == 2:
+            # the corner sub-lattice of the union's own sub-samples
+            acc = merge_accumulators(parts.int_rest, parts.int_ends, parts.coarse_bnd)
+            drafts.append(_draft(mask, acc, alt, cap))
+            continue
+        else:
+            alt_masks = [
+                structure_mask(st, dose, alt.supersampling, alt.end_cap, r.slice_thickness_mm)
+                for st, r in zip(structures, rasters, strict=True)
+            ]
+            alt_mask = union_mask(alt_masks, dose, label)
+        drafts.append(_draft_of_mask(alt_mask, dose, alt, cap))
+    # no ROI number of its own
+    return _finish(drafts, _union_extremes(surfaces), roi_number=None)
+
+
+def _masks_of(
+    structures: Sequence[Structure],
+    rasters: Sequence[Rasteriser],
+    dose: DoseGrid,
+    end_cap: EndCap,
+    base: Sequence[StructureMask] | None = None,
+) -> list[StructureMask]:
+    """Each structure's mask with ``end_cap`` by its rasteriser (from its ``base`` mask of
+    the other end cap, when given)."""
+    return [
+        structure_mask(
+            st,
+            dose,
+            r.s,
+            end_cap,
+            r.slice_thickness_mm,
+            rasteriser=r,
+            base=None if base is None else base[i],
+        )
+        for i, (st, r) in enumerate(zip(structures, rasters, strict=True))
+    ]
+
+
+def compute_union_mask(
+    structures: Sequence[Structure],
+    dose: DoseGrid,
+    settings: DVHSettings = DEFAULT,
+    *,
+    name: str | None = None,
+    slice_thickness_mm: float | None = None,
+) -> StructureMask:
+    """The :class:`StructureMask` of the union of several structures with ``settings``'
+    sampling and end cap: the same union :func:`compute_union_dvh` evaluates (a region where
+    they overlap counted once), for sampling other doses at its points (re-irradiation
+    composites). Raises :class:`GeometryError` when a structure cannot be used."""
+    structures, label = _union_parts(structures, name)
+    masks = [compute_mask(st, dose, settings, slice_thickness_mm=slice_thickness_mm) for st in structures]
+    return union_mask(masks, dose, label)
+
+
+def _union_parts(
+    structures: Sequence[Structure], name: str | None
+) -> tuple[tuple[Structure, ...], str]:
+    """The structures of a union (at least one) and its name (default: theirs joined by
+    " + ")."""
+    structures = tuple(structures)
+    if not structures:
+        raise ValueError("a union needs at least one structure")
+    return structures, name if name is not None else " + ".join(st.name for st in structures)
+
+
+def _union_extremes(surfaces: Sequence[BoundaryExtremes]) -> Extremes:
+    """Surface extremes of a union: over every ROI's surface (each in the union's closure)."""
+
+    def extremes(
+        end_cap: EndCap, beyond: tuple[float, float] | None
+    ) -> tuple[float | None, float | None]:
+        """The lowest minimum and highest maximum over the ROIs' surfaces."""
+        found = [s.extremes(end_cap, beyond) for s in surfaces]
+        mins = [f[0] for f in found if f[0] is not None]
+        maxs = [f[1] for f in found if f[1] is not None]
+        return (min(mins) if mins else None), (max(maxs) if maxs else None)
+
+    return extremes
+
+
+# -- the DVHs of one structure, from samples to DVH objects ----------------------------
+#: Relative margin (× max(1 Gy, |dose|)) by which a surface extreme must lie beyond the DVH
+#: samples' reach to be reported (:func:`_finish`): far below any clinical resolution, far
+#: above the rounding of trilinear interpolation (~1e-15 relative).
+_SURFACE_MARGIN = 1e-9
+
+
+#: The surface extremes of a structure: (min, max) Gy beyond (low, high), see :func:`_finish`.
+Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
+
+
 @dataclass(frozen=True, eq=False)
 class _Draft:
     """A DVH's samples (volumes scaled to the contour volume in the grid) before its
@@ -94,7 +375,15 @@ class _Draft:
     #: the end cap of its own solid, or None: the same solid as the main DVH
     end_cap: EndCap | None
 
-    def build(self, lo=None, hi=None, variants=(), roi_number=-1) -> DVH:
+    def build(
+        self,
+        lo: float | None = None,
+        hi: float | None = None,
+        variants: tuple[DVH, ...] = (),
+        roi_number: int | None = -1,
+    ) -> DVH:
+        """The DVH, with ``lo``/``hi`` its surface extremes (Gy, None: none beyond the
+        samples) and ``variants``; ``roi_number`` −1: the mask's own."""
         m = self.mask
         return DVH(
             name=m.name,
@@ -113,11 +402,14 @@ class _Draft:
 def _draft(
     mask: StructureMask, acc: Accumulator, settings: DVHSettings, end_cap: EndCap | None
 ) -> _Draft:
+    """The draft of ``acc``'s samples, their volumes scaled so that they add up to the
+    mask's contour volume inside the grid (the grid sampling decides the DVH's shape, the
+    contours its volume)."""
     d, v = acc.samples()
     total = float(v.sum())
     if total > 0 and mask.in_grid_volume_cc > 0:
         v = v * (mask.in_grid_volume_cc / total)
-    return _Draft(mask, d, v, settings, end_cap)
+    return _Draft(mask=mask, dose_gy=d, volume_cc=v, settings=settings, end_cap=end_cap)
 
 
 def _draft_of_mask(
@@ -128,21 +420,7 @@ def _draft_of_mask(
     return _draft(mask, merge_accumulators(parts.int_rest, parts.bnd_rest), settings, end_cap)
 
 
-def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
-    """The DVH of a rasterised structure (no variants, no surface extremes)."""
-    return _draft_of_mask(mask, dose, settings, settings.end_cap).build()
-
-
-#: Relative margin (× max(1 Gy, |dose|)) by which a surface extreme must lie beyond the DVH
-#: samples' reach to be reported (:func:`_finish`): far below any clinical resolution, far
-#: above the rounding of trilinear interpolation (~1e-15 relative).
-_SURFACE_MARGIN = 1e-9
-
-
-Extremes = Callable[[EndCap, "tuple[float, float] | None"], "tuple[float | None, float | None]"]
-
-
-def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number=-1) -> DVH:
+def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number: int | None = -1) -> DVH:
     """The DVH of ``drafts[0]`` with the others as its variants, each with the point
     extremes on its structure's surface (:class:`rtcheck.dvhcalc.extremes.BoundaryExtremes`); a
     draft of the main DVH's solid (``end_cap`` None: coarser sampling) gets the main
@@ -179,236 +457,6 @@ def _finish(drafts: Sequence[_Draft], extremes: Extremes, roi_number=-1) -> DVH:
     return dr.build(lo, hi, variants, roi_number=roi_number)
 
 
-def _union_extremes(surfaces: Sequence[BoundaryExtremes]) -> Extremes:
-    """Surface extremes of a union: over every ROI's surface (each in the union's closure)."""
-
-    def extremes(end_cap: EndCap, beyond) -> tuple[float | None, float | None]:
-        found = [s.extremes(end_cap, beyond) for s in surfaces]
-        mins = [f[0] for f in found if f[0] is not None]
-        maxs = [f[1] for f in found if f[1] is not None]
-        return (min(mins) if mins else None), (max(maxs) if maxs else None)
-
-    return extremes
-
-
-def compute_dvh(
-    structure: Structure,
-    dose: DoseGrid,
-    settings: DVHSettings = DEFAULT,
-    *,
-    slice_thickness_mm: float | None = None,
-) -> DVH:
-    """DVH of one structure on a dose grid.
-
-    ``slice_thickness_mm`` is the slab thickness of single-plane ROIs (default: the dose
-    grid's median plane spacing; :func:`compute_dvhs` passes the structure set's typical
-    contour spacing). Raises :class:`GeometryError` for empty or non-volumetric ROIs and for
-    degenerate contours.
-    """
-    dvh, _ = compute_dvh_and_mask(structure, dose, settings, slice_thickness_mm=slice_thickness_mm)
-    return dvh
-
-
-def compute_dvh_and_mask(
-    structure: Structure,
-    dose: DoseGrid,
-    settings: DVHSettings = DEFAULT,
-    *,
-    slice_thickness_mm: float | None = None,
-) -> tuple[DVH, StructureMask]:
-    """As :func:`compute_dvh`, also returning the :class:`StructureMask` for reuse."""
-    s = settings.supersampling
-    raster = rasteriser_for(structure, dose, s, slice_thickness_mm)
-    slice_thickness_mm = raster.slice_thickness_mm
-    mask = structure_mask(
-        structure, dose, s, settings.end_cap, slice_thickness_mm, rasteriser=raster
-    )
-    alts = settings.alternatives() if settings.variants else ()
-    split = None
-    if any(a.supersampling == s for a in alts):
-        # the other end cap changes only the layers near the end planes: their samples are
-        # kept apart, so the variant needs only those layers rasterised and sampled again
-        nz = mask.shape[0]
-        other_cap = next(a.end_cap for a in alts if a.supersampling == s)
-        split = (
-            (raster.plane_of_subz(settings.end_cap) != raster.plane_of_subz(other_cap))
-            .reshape(nz, s)
-            .any(axis=1)
-        )
-    # every part binned together is sampled before the first merge fixes their bins
-    bins = BinRange(mask, dose)
-    parts = accumulate_parts(mask, dose, settings.interpolate_dose, bins, split)
-    same_s = {}
-    for alt in alts:
-        if alt.supersampling == s:
-            alt_mask = structure_mask(
-                structure, dose, s, alt.end_cap, slice_thickness_mm, rasteriser=raster, base=mask
-            )
-            alt_parts = accumulate_parts(alt_mask, dose, alt.interpolate_dose, bins, layers=split)
-            same_s[alt] = (alt_mask, alt_parts)
-    main = merge_accumulators(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
-    drafts = [_draft(mask, main, settings, settings.end_cap)]
-    # the point extremes on the structure's surface (no volume; see rtcheck.dvhcalc.extremes)
-    surface = BoundaryExtremes(raster.planes, dose, raster.slice_thickness_mm)
-    for alt in alts:
-        cap = None if alt.end_cap == settings.end_cap else alt.end_cap
-        if alt in same_s:
-            alt_mask, alt_parts = same_s[alt]
-            acc = merge_accumulators(parts.int_rest, parts.bnd_rest, alt_parts.int_rest, alt_parts.bnd_rest)
-            drafts.append(_draft(alt_mask, acc, alt, cap))
-        elif parts.coarse_bnd is not None and alt.supersampling == 2:
-            # the corner sub-lattice of the odd supersampling: no new rasterisation
-            acc = merge_accumulators(parts.int_rest, parts.int_ends, parts.coarse_bnd)
-            drafts.append(_draft(mask, acc, alt, cap))
-        else:
-            alt_mask = structure_mask(
-                structure, dose, alt.supersampling, alt.end_cap, slice_thickness_mm
-            )
-            drafts.append(_draft_of_mask(alt_mask, dose, alt, cap))
-    return _finish(drafts, surface.extremes), mask
-
-
-def _union_parts(
-    structures: Sequence[Structure], name: str | None
-) -> tuple[tuple[Structure, ...], str]:
-    """The structures of a union (at least one) and its name (default: theirs joined by
-    " + ")."""
-    structures = tuple(structures)
-    if not structures:
-        raise ValueError("a union needs at least one structure")
-    return structures, name if name is not None else " + ".join(st.name for st in structures)
-
-
-def compute_union_dvh(
-    structures: Sequence[Structure],
-    dose: DoseGrid,
-    settings: DVHSettings = DEFAULT,
-    *,
-    name: str | None = None,
-    slice_thickness_mm: float | None = None,
-) -> DVH:
-    """DVH of the union of several structures (a paired organ from its sides).
-
-    The structures are rasterised on the dose grid and united sub-sample by sub-sample
-    (:func:`rtcheck.dvhcalc.unions.union_mask`): a region where they overlap is counted once,
-    never twice as concatenating their DVHs would. Variants (the other end cap, the
-    coarser sampling) are unions too. ``name`` defaults to the names joined by " + ".
-    Raises :class:`GeometryError` when a structure cannot be used (as :func:`compute_dvh`).
-    """
-    structures, label = _union_parts(structures, name)
-    s = settings.supersampling
-    rasters = []
-    for st in structures:
-        r = rasteriser_for(st, dose, s, slice_thickness_mm)
-        rasters.append((st, r.slice_thickness_mm, r))
-    surfaces = [BoundaryExtremes(r.planes, dose, r.slice_thickness_mm) for _, _, r in rasters]
-
-    def masks_for(
-        end_cap: EndCap, base: Sequence[StructureMask] | None = None
-    ) -> list[StructureMask]:
-        return [
-            structure_mask(
-                st, dose, s, end_cap, t, rasteriser=r, base=None if base is None else base[i]
-            )
-            for i, (st, t, r) in enumerate(rasters)
-        ]
-
-    main_masks = masks_for(settings.end_cap)
-    mask = union_mask(main_masks, dose, label)
-    parts = accumulate_parts(mask, dose, settings.interpolate_dose, BinRange(mask, dose))
-    main = merge_accumulators(parts.int_rest, parts.int_ends, parts.bnd_rest, parts.bnd_ends)
-    drafts = [_draft(mask, main, settings, settings.end_cap)]
-    alts = settings.alternatives() if settings.variants else ()
-    for alt in alts:
-        cap = None if alt.end_cap == settings.end_cap else alt.end_cap
-        if alt.supersampling == s:
-            alt_mask = union_mask(masks_for(alt.end_cap, main_masks), dose, label)
-        elif parts.coarse_bnd is not None and alt.supersampling == 2:
-            # the corner sub-lattice of the union's own sub-samples
-            acc = merge_accumulators(parts.int_rest, parts.int_ends, parts.coarse_bnd)
-            drafts.append(_draft(mask, acc, alt, cap))
-            continue
-        else:
-            alt_masks = [
-                structure_mask(st, dose, alt.supersampling, alt.end_cap, t) for st, t, _ in rasters
-            ]
-            alt_mask = union_mask(alt_masks, dose, label)
-        drafts.append(_draft_of_mask(alt_mask, dose, alt, cap))
-    # no ROI number of its own
-    return _finish(drafts, _union_extremes(surfaces), roi_number=None)
-
-
-def compute_union_mask(
-    structures: Sequence[Structure],
-    dose: DoseGrid,
-    settings: DVHSettings = DEFAULT,
-    *,
-    name: str | None = None,
-    slice_thickness_mm: float | None = None,
-) -> StructureMask:
-    """The :class:`StructureMask` of the union of several structures with ``settings``'
-    sampling and end cap: the same union :func:`compute_union_dvh` evaluates (a region where
-    they overlap counted once), for sampling other doses at its points (re-irradiation
-    composites). Raises :class:`GeometryError` when a structure cannot be used."""
-    structures, label = _union_parts(structures, name)
-    masks = [compute_mask(st, dose, settings, slice_thickness_mm=slice_thickness_mm) for st in structures]
-    return union_mask(masks, dose, label)
-
-
-def compute_mask(
-    structure: Structure,
-    dose: DoseGrid,
-    settings: DVHSettings = DEFAULT,
-    *,
-    slice_thickness_mm: float | None = None,
-) -> StructureMask:
-    """The :class:`StructureMask` that :func:`compute_dvh` samples (same planes, slab
-    thickness, sampling and end cap), without computing the DVH, its variants or its surface
-    extremes: for sampling other doses at the structure's points (re-irradiation
-    composites). Raises :class:`GeometryError` when the structure cannot be used."""
-    # structure_mask validates the contours once and gives a single-plane ROI without a
-    # slice thickness the grid's plane spacing, as compute_dvh does
-    return structure_mask(structure, dose, settings.supersampling, settings.end_cap, slice_thickness_mm)
-
-
-def typical_slice_thickness_mm(structure_set: StructureSet) -> float | None:
-    """Median spacing (mm) between neighbouring contour planes over all ROIs of a set."""
-    diffs = []
-    for s in structure_set.structures:
-        zs = np.unique(np.round([c.z_mm for c in s.contours], 2))
-        if zs.size > 1:
-            diffs.append(np.diff(zs))
-    if not diffs:
-        return None
-    return float(np.median(np.concatenate(diffs)))
-
-
-def compute_dvhs(
-    structure_set: StructureSet | Sequence[Structure],
-    dose: DoseGrid,
-    settings: DVHSettings = DEFAULT,
-    *,
-    slice_thickness_mm: float | None = None,
-) -> list[DVH | GeometryError]:
-    """DVHs of every structure, in order: a :class:`DVH` or the :class:`GeometryError`
-    explaining why that structure has none (empty, not volumetric, degenerate contours).
-
-    Structures are processed one at a time (memory: the dose grid plus one bounding box).
-    Single-plane ROIs get ``slice_thickness_mm`` as slab thickness, by default the set's
-    typical contour spacing (:func:`typical_slice_thickness_mm`; when no ROI has two planes,
-    the dose grid's plane spacing).
-    """
-    if isinstance(structure_set, StructureSet):
-        structures = structure_set.structures
-    else:
-        structures = tuple(structure_set)
-    thickness = slice_thickness_mm
-    if thickness is None:
-        thickness = typical_slice_thickness_mm(StructureSet("", None, structures))
-    out: list[DVH | GeometryError] = []
-    for structure in structures:
-        try:
-            out.append(compute_dvh(structure, dose, settings, slice_thickness_mm=thickness))
-        except GeometryError as err:
-            out.append(err)
-    return out
+def dvh_from_mask(mask: StructureMask, dose: DoseGrid, settings: DVHSettings = DEFAULT) -> DVH:
+    """The DVH of a rasterised structure (no variants, no surface extremes)."""
+    return _draft_of_mask(mask, dose, settings, settings.end_cap).build()

@@ -33,7 +33,7 @@ FINE_INTERIOR_MAX_VOXELS = 20000
 
 @dataclass(frozen=True, eq=False)
 class SampleChunk:
-    """Dose samples of box layers [k0, k1) of a :class:`StructureMask`.
+    """Dose samples of box layers [k0, k1) of a :class:`~rtcheck.dvhcalc.masks.StructureMask`.
 
     Interior samples: ``interior_dose_gy`` in layer order with ``interior_per_layer`` of them
     in each layer; ``interior_volume_cc`` is the voxel volume per layer (``per_voxel``

@@ -41,7 +41,7 @@ import numpy as np
 from rtcheck.models import DoseGrid
 
 from .planes import END_CAPS, ContourPlane, slab_bounds
-from .polygons import ragged_ranges
+from .polygons import ragged_ranges, segment_line_crossings
 from .sampling import (
     axis_cells,
     bracketing_nodes,
@@ -62,23 +62,6 @@ _GATHER_CELLS = 1024
 
 #: Large boxes' nodes are compared with the thresholds by chunks of this many dose planes.
 _CHUNK_PLANES = 8
-
-
-def _line_crossings(
-    p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) points where segments p→q cross the lines coord[axis] = lines (sorted), and
-    the segment of each."""
-    a, b = p[:, axis], q[:, axis]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
-    i1 = np.searchsorted(lines, hi, side="right")
-    counts = np.where(hi > lo, i1 - i0, 0)
-    crossing = ragged_ranges(counts)
-    seg = crossing.group
-    at = lines[i0[seg] + crossing.value]
-    t = (at - a[seg]) / (b[seg] - a[seg])
-    return p[seg] + t[:, None] * (q[seg] - p[seg]), seg
 
 
 class _Slabs(NamedTuple):
@@ -269,6 +252,8 @@ class BoundaryExtremes:
     def __init__(
         self, planes: list[ContourPlane], dose: DoseGrid, slice_thickness_mm: float | None
     ):
+        """``planes``: the ROI's validated contour planes; ``slice_thickness_mm``: the slab
+        of single-plane pieces (mm), as for its masks."""
         self.planes = planes
         self.dose = dose
         self.slice_thickness_mm = slice_thickness_mm
@@ -425,8 +410,8 @@ class BoundaryExtremes:
         is_relevant = np.zeros(e.nxt.size, dtype=bool)
         is_relevant[edge] = True
         ends = np.flatnonzero(~is_relevant[e.nxt[edge]])
-        xp, xs = _line_crossings(ea, eb, self._x_lines, 0)
-        yp, ys = _line_crossings(ea, eb, self._y_lines, 1)
+        xp, xs = segment_line_crossings(ea, eb, self._x_lines, 0)
+        yp, ys = segment_line_crossings(ea, eb, self._y_lines, 1)
         walls = np.concatenate((ea, eb[ends], xp, yp))
         wall_slab = np.concatenate((edge_slab, edge_slab[ends], edge_slab[xs], edge_slab[ys]))
         x, y = walls[:, 0], walls[:, 1]
@@ -566,7 +551,11 @@ class BoundaryExtremes:
         dmin, dmax = found
         return (dmin if dmin < want[0] else None, dmax if dmax > want[1] else None)
 
-    def _nothing_beyond(self, slabs, want: tuple[float, float]) -> bool:
+    def _nothing_beyond(
+        self,
+        slabs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        want: tuple[float, float],
+    ) -> bool:
         """True when no dose node of the grid planes that any of the ``slabs`` reach lies
         beyond ``want``: the interpolated dose on the surface (between those nodes) cannot
         either, and nothing needs evaluating (a body contour: its samples reach the whole

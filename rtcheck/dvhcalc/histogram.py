@@ -42,6 +42,7 @@ class Accumulator:
     """
 
     def __init__(self, bins: BinRange):
+        """An empty accumulator binning over ``bins`` (it joins the range's members)."""
         self.bins = bins
         bins.members.append(self)
         self.raw: list[tuple[np.ndarray, np.ndarray | float]] = []
@@ -97,6 +98,7 @@ class Accumulator:
                 dv += np.bincount(idx, weights=d * v, minlength=DOSE_BINS)
 
     def _index(self, d: np.ndarray) -> np.ndarray:
+        """The bin of each dose ``d`` (Gy) over the fixed range."""
         lo, hi = self.bins.fix()
         span = hi - lo
         scale = (DOSE_BINS - 1) / span if span > 0 else 0.0
@@ -129,6 +131,8 @@ class Accumulator:
         self._raw_sorted = True
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (dose_gy, volume_cc) samples: raw while there are at most :data:`DOSE_BINS`
+        of them, else one per used bin (binned doses descending)."""
         if self.vol is None and self.n <= DOSE_BINS:
             if not self.raw:
                 return np.zeros(0), np.zeros(0)
@@ -209,6 +213,7 @@ class SampleParts:
     corner sub-lattice."""
 
     def __init__(self, bins: BinRange):
+        """Empty parts, every accumulator binning over ``bins``."""
         self.int_rest, self.int_ends = Accumulator(bins), Accumulator(bins)
         self.bnd_rest, self.bnd_ends = Accumulator(bins), Accumulator(bins)
         self.coarse_bnd: Accumulator | None = Accumulator(bins)

@@ -21,10 +21,10 @@ import numpy as np
 from rtcheck.models import DoseGrid, Structure
 
 from .dose_samples import SampleChunk, iter_chunks, uses_fine_interior
-from .planes import END_CAPS, MM3_PER_CC, EndCap
-from .polygons import clipped_polygon_areas_mm2
-from .rasterise import Rasteriser, rasteriser_for
-from .sampling import MAX_SUPERSAMPLING, weight_classes_zyx
+from .planes import END_CAPS, MM3_PER_CC, ContourPlane, EndCap
+from .polygons import PlaneBounds, clipped_polygon_areas_mm2
+from .rasterise import Rasteriser, RasterLayers, rasteriser_for
+from .sampling import MAX_SUPERSAMPLING, AxisSampling, weight_classes_zyx
 
 
 class VoxelSizesAlike(NamedTuple):
@@ -87,6 +87,49 @@ class StructureMask:
     in_grid_volume_cc: float
     #: _weight_classes of weights_z/y/x when already known (shared by a rasteriser's masks)
     weight_tables: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+
+    @classmethod
+    def on_axes(
+        cls,
+        *,
+        roi_number: int,
+        name: str,
+        slices: tuple[slice, slice, slice],
+        counts: np.ndarray,
+        supersampling: int,
+        end_cap: str,
+        boundary_voxels: np.ndarray,
+        boundary_inside: np.ndarray,
+        axes: tuple[AxisSampling, AxisSampling, AxisSampling],
+        structure_volume_cc: float,
+        in_grid_volume_cc: float,
+        weight_tables: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None,
+    ) -> StructureMask:
+        """The mask whose box is sampled along z, y and x as ``axes`` say (weights,
+        sub-sample indices and voxel sizes of each axis; the other fields as named)."""
+        z, y, x = axes
+        return cls(
+            roi_number=roi_number,
+            name=name,
+            slices=slices,
+            counts=counts,
+            supersampling=supersampling,
+            end_cap=end_cap,
+            boundary_voxels=boundary_voxels,
+            boundary_inside=boundary_inside,
+            weights_z=z.weights,
+            weights_y=y.weights,
+            weights_x=x.weights,
+            sub_index_z=z.sub_index,
+            sub_index_y=y.sub_index,
+            sub_index_x=x.sub_index,
+            dz_mm=z.voxel_mm,
+            dy_mm=y.voxel_mm,
+            dx_mm=x.voxel_mm,
+            structure_volume_cc=structure_volume_cc,
+            in_grid_volume_cc=in_grid_volume_cc,
+            weight_tables=weight_tables,
+        )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -301,7 +344,7 @@ def structure_mask(
 
     ``supersampling`` s (1–6) sub-samples per voxel along each axis. ``slice_thickness_mm``
     is used for single-plane ROIs (default: the dose grid's median plane spacing). Raises
-    :class:`GeometryError` for ROIs that have no volume. ``rasteriser``: the ROI's
+    :class:`~rtcheck.errors.GeometryError` for ROIs that have no volume. ``rasteriser``: the ROI's
     :class:`~rtcheck.dvhcalc.rasterise.Rasteriser` at this supersampling, when already
     built (shared by a DVH's masks). ``base``: the mask of the same ROI with the other end
     cap (same rasteriser): only the layers whose sub-samples change plane are rasterised
@@ -324,35 +367,9 @@ def structure_mask(
         if not r.empty
         else 0.0
     )
-    nz, ny, nx = r.shape
-    counts = np.zeros(r.shape, dtype=np.uint8)
-    vox_list, sub_list = [], []
-    if not r.empty:
-        plane_idx = r.plane_of_subz(end_cap)
-        if base is None:
-            layers = np.arange(nz)
-        else:
-            # variant: only layers whose sub-samples change plane are recomputed
-            base_idx = r.plane_of_subz(base.end_cap)  # type: ignore[arg-type]
-            changed = (plane_idx != base_idx).reshape(nz, s).any(axis=1)
-            layers = np.flatnonzero(changed)
-            counts[...] = base.counts
-            keep = ~changed[base.boundary_voxels // (ny * nx)]
-            vox_list.append(base.boundary_voxels[keep])
-            sub_list.append(base.boundary_inside[keep])
-        # Hot path: the scanline fill of all planes of a chunk at once (packed),
-        # the per-voxel block counts and one gather of the boundary voxels' sub-samples.
-        for ks in r.layer_chunks(layers, plane_idx):
-            count, vox, sub = r.layers(ks, plane_idx)
-            counts[ks] = count
-            vox_list.append(vox)
-            sub_list.append(sub)
-    if base is not None and len(vox_list) > 1:
-        vox_list, sub_list = _spliced(vox_list[0], sub_list[0], vox_list[1:], sub_list[1:])
-    voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)
-    inside = np.concatenate(sub_list) if sub_list else np.zeros((0, s, s, s), dtype=bool)
+    counts, voxels, inside = _rasterised(r, end_cap, base)
     slices = (slice(*r.zb), slice(*r.yb), slice(*r.xb)) if not r.empty else (slice(0, 0),) * 3
-    return StructureMask(
+    return StructureMask.on_axes(
         roi_number=structure.roi_number,
         name=structure.name,
         slices=slices,
@@ -361,22 +378,52 @@ def structure_mask(
         end_cap=end_cap,
         boundary_voxels=voxels,
         boundary_inside=inside,
-        weights_z=r.wz,
-        weights_y=r.wy,
-        weights_x=r.wx,
-        sub_index_z=r.zi,
-        sub_index_y=r.yi,
-        sub_index_x=r.xi,
-        dz_mm=r.dz,
-        dy_mm=r.dy,
-        dx_mm=r.dx,
+        axes=r.axes,
         structure_volume_cc=volume_cc,
         in_grid_volume_cc=in_grid_cc,
         weight_tables=None if r.empty else r.weight_tables,
     )
 
 
-def _spliced(kept_vox, kept_sub, new_vox, new_sub) -> tuple[list, list]:
+def _rasterised(r: Rasteriser, end_cap: EndCap, base: StructureMask | None) -> RasterLayers:
+    """All box layers of ``r``'s ROI rasterised with ``end_cap``: the scanline fill of all
+    planes of a chunk of layers at once (packed), the per-voxel block counts and one gather
+    of the boundary voxels' sub-samples. With a ``base`` mask (the other end cap), only the
+    layers whose sub-samples change plane are rasterised; the others are taken from it."""
+    s = r.s
+    nz, ny, nx = r.shape
+    counts = np.zeros(r.shape, dtype=np.uint8)
+    vox_list, sub_list = [], []
+    if not r.empty:
+        plane_idx = r.plane_of_subz(end_cap)
+        if base is None:
+            layers = np.arange(nz)
+        else:
+            base_idx = r.plane_of_subz(base.end_cap)  # type: ignore[arg-type]
+            changed = (plane_idx != base_idx).reshape(nz, s).any(axis=1)
+            layers = np.flatnonzero(changed)
+            counts[...] = base.counts
+            keep = ~changed[base.boundary_voxels // (ny * nx)]
+            vox_list.append(base.boundary_voxels[keep])
+            sub_list.append(base.boundary_inside[keep])
+        for ks in r.layer_chunks(layers, plane_idx):
+            chunk = r.layers(ks, plane_idx)
+            counts[ks] = chunk.counts
+            vox_list.append(chunk.boundary_voxels)
+            sub_list.append(chunk.boundary_inside)
+    if base is not None and len(vox_list) > 1:
+        vox_list, sub_list = _spliced(vox_list[0], sub_list[0], vox_list[1:], sub_list[1:])
+    voxels = np.concatenate(vox_list) if vox_list else np.zeros(0, dtype=np.intp)
+    inside = np.concatenate(sub_list) if sub_list else np.zeros((0, s, s, s), dtype=bool)
+    return RasterLayers(counts, voxels, inside)
+
+
+def _spliced(
+    kept_vox: np.ndarray,
+    kept_sub: np.ndarray,
+    new_vox: list[np.ndarray],
+    new_sub: list[np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """A variant's boundary voxels in order, as pieces to concatenate: the voxels kept from
     its base mask and the re-rasterised ones (lists of chunks) are each sorted and lie in
     different layers, so each run of new voxels goes between the kept ones where it
@@ -397,10 +444,19 @@ def _spliced(kept_vox, kept_sub, new_vox, new_sub) -> tuple[list, list]:
     return vox + [kept_vox[prev:]], sub + [kept_sub[prev:]]
 
 
-def _in_grid_volume_cc(planes, lo, hi, x_edges, y_edges, z_edges, areas, bounds) -> float:
+def _in_grid_volume_cc(
+    planes: list[ContourPlane],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    x_edges: np.ndarray,
+    y_edges: np.ndarray,
+    z_edges: np.ndarray,
+    areas: dict[int, float],
+    bounds: PlaneBounds,
+) -> float:
     """Contour volume (cc) inside the grid's extent: each slab's thickness inside the grid
     × its plane's area inside the grid's x/y extent (``areas``: a cache of those, by plane
-    index, shared by the end-cap conventions; ``bounds``: :func:`plane_bounds`)."""
+    index, shared by the end-cap conventions; ``bounds``: :func:`~rtcheck.dvhcalc.polygons.plane_bounds`)."""
     xr, yr = (float(x_edges[0]), float(x_edges[-1])), (float(y_edges[0]), float(y_edges[-1]))
     thick = [max(0.0, min(b, z_edges[-1]) - max(a, z_edges[0])) for a, b in zip(lo, hi, strict=True)]
     to_clip = []

@@ -217,29 +217,10 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
         count[more] = np.searchsorted(ylo_s, yhi_s[more], side="right") - more - 1
     if not count.any():
         return None
-    # the candidate pairs (a, b), a < b <= a + count[a], whose x ranges overlap too (most
-    # pairs fail here: edges across the contour): the pairs (a, a + d) for d up to
-    # _NEAR_EDGES by shifted slices (no gathers), those beyond for the edges with more
-    # (np.take and index lists: faster than fancy and boolean indexing). Their order does
-    # not matter: the crossing reported is chosen by edge order and rank below.
     take = np.take
     xlo_s, xhi_s = take(np.minimum(px, qx), order), take(np.maximum(px, qx), order)
-    firsts, seconds = [], []
-    for d in range(1, min(_NEAR_EDGES, n - 1) + 1):
-        near = np.flatnonzero(
-            (count[:-d] >= d) & (xlo_s[:-d] <= xhi_s[d:]) & (xlo_s[d:] <= xhi_s[:-d])
-        )
-        firsts.append(near)
-        seconds.append(near + d)
-    extra = count[more] - _NEAR_EDGES  # partners beyond the first _NEAR_EDGES
-    total = int(extra.sum())
-    if total:
-        beyond = ragged_ranges(extra, more + _NEAR_EDGES + 1)
-        a, b = take(more, beyond.group), beyond.value
-        keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
-        firsts.append(take(a, keep))
-        seconds.append(take(b, keep))
-    i, j = take(order, np.concatenate(firsts)), take(order, np.concatenate(seconds))
+    firsts, seconds = _x_overlapping_pairs(xlo_s, xhi_s, count, more)
+    i, j = take(order, firsts), take(order, seconds)
     # neighbouring edges of one contour share a vertex: not a crossing
     gap = np.abs(i - j)
     contour = np.repeat(np.arange(len(polys)), sizes)
@@ -249,9 +230,7 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     if i.size == 0:
         return None
 
-    def orient(ax, ay, bx, by, cx, cy):
-        return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-
+    orient = _orientation
     pix, piy, qix, qiy = px[i], py[i], qx[i], qy[i]
     pjx, pjy, qjx, qjy = px[j], py[j], qx[j], qy[j]
     proper = (
@@ -268,6 +247,44 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
         planes[int(plane_of_poly[contour[i[first]]])].z_mm,
         bool(contour[i[first]] == contour[j[first]]),
     )
+
+
+def _x_overlapping_pairs(
+    xlo_s: np.ndarray, xhi_s: np.ndarray, count: np.ndarray, more: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (a, b) of edges in y-sorted order, a < b <= a + count[a] (their
+    y ranges overlap), whose x ranges [xlo_s, xhi_s] overlap too; ``more``: the edges
+    with more than :data:`_NEAR_EDGES` partners."""
+    # the candidate pairs (a, b), a < b <= a + count[a], whose x ranges overlap too (most
+    # pairs fail here: edges across the contour): the pairs (a, a + d) for d up to
+    # _NEAR_EDGES by shifted slices (no gathers), those beyond for the edges with more
+    # (np.take and index lists: faster than fancy and boolean indexing). Their order does
+    # not matter: _first_crossing chooses the crossing it reports by edge order and rank.
+    take = np.take
+    n = len(xlo_s)
+    firsts, seconds = [], []
+    for d in range(1, min(_NEAR_EDGES, n - 1) + 1):
+        near = np.flatnonzero(
+            (count[:-d] >= d) & (xlo_s[:-d] <= xhi_s[d:]) & (xlo_s[d:] <= xhi_s[:-d])
+        )
+        firsts.append(near)
+        seconds.append(near + d)
+    extra = count[more] - _NEAR_EDGES  # partners beyond the first _NEAR_EDGES
+    total = int(extra.sum())
+    if total:
+        beyond = ragged_ranges(extra, more + _NEAR_EDGES + 1)
+        a, b = take(more, beyond.group), beyond.value
+        keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
+        firsts.append(take(a, keep))
+        seconds.append(take(b, keep))
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _orientation(
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+) -> np.ndarray:
+    """Twice the signed area of triangles a, b, c (> 0: counter-clockwise)."""
+    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
 
 def slab_bounds(

@@ -108,7 +108,14 @@ def polygon_areas_mm2(polygons: Sequence[np.ndarray]) -> np.ndarray:
     return 0.5 * np.add.reduceat(cross, np.cumsum(sizes) - sizes)
 
 
-def _edge_hits(px, py, x1, y1, x2, y2) -> np.ndarray:
+def _edge_hits(
+    px: np.ndarray,
+    py: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    x2: np.ndarray,
+    y2: np.ndarray,
+) -> np.ndarray:
     """The crossing-number test of points (px, py) against edges (x1, y1)–(x2, y2) taken
     from their lower end (broadcast): the edge straddles the point's row (half-open) and
     crosses it right of the point."""
@@ -118,7 +125,7 @@ def _edge_hits(px, py, x1, y1, x2, y2) -> np.ndarray:
     return straddle & (px < x_cross)
 
 
-def _lower_first_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _lower_first_edges(polygons: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The polygons' points laid end to end, and each edge's lower and upper end ((N, 2)
     each): every edge taken from its lower end, as in the fill, so that an edge shared by
     two contours gives the same test in both."""
@@ -128,7 +135,7 @@ def _lower_first_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pts, np.where(up, pts, nxt), np.where(up, nxt, pts)
 
 
-def _inside_each_polygon(points: np.ndarray, polygons) -> np.ndarray:
+def _inside_each_polygon(points: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
     """(M, P) booleans: point m inside polygon p, by the crossing-number test against every
     edge of every polygon at once (memory M × edges). Each edge is taken from its lower end,
     as in the fill, so a point exactly on an edge shared by two contours is in one of them."""
@@ -139,7 +146,7 @@ def _inside_each_polygon(points: np.ndarray, polygons) -> np.ndarray:
     return np.add.reduceat(hits, starts, axis=1) % 2 == 1
 
 
-def nesting_signs(polygons) -> np.ndarray:
+def nesting_signs(polygons: Sequence[np.ndarray]) -> np.ndarray:
     """(−1)^depth per contour, depth = number of other contours containing its first vertex
     (every first vertex against every edge of the plane at once)."""
     n = len(polygons)
@@ -155,7 +162,7 @@ def nesting_signs(polygons) -> np.ndarray:
 _NESTING_BATCH_PAIRS = 1 << 18
 
 
-def nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
+def nesting_signs_of_planes(polygon_sets: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
     """:func:`nesting_signs` of several planes' polygon sets: the planes with several
     contours tested together, in batches of at most :data:`_NESTING_BATCH_PAIRS` vertex–edge
     pairs (a larger plane alone, by :func:`nesting_signs`), since a plane's own numpy calls
@@ -164,6 +171,7 @@ def nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
     batch: list[int] = []
 
     def test_batch() -> None:
+        """Test the planes gathered in ``batch`` together, and start a new batch."""
         for j, sg in zip(batch, _nesting_batch([polygon_sets[j] for j in batch]), strict=True):
             signs[j] = sg
         batch.clear()
@@ -184,7 +192,7 @@ def nesting_signs_of_planes(polygon_sets) -> list[np.ndarray]:
     return signs  # type: ignore[return-value]
 
 
-def _nesting_batch(polygon_sets) -> list[np.ndarray]:
+def _nesting_batch(polygon_sets: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
     """Nesting signs of planes with several contours each: every contour's first vertex
     against every edge of its plane (the crossing-number test of _inside_each_polygon, pair
     by pair), hits counted per (vertex, contour) in one bincount per batch."""
@@ -226,9 +234,10 @@ def points_in_polygons(
     """Even-odd (crossing-number) test of (M, 2) points against a set of polygons (XOR).
 
     Vectorised over points and edges (memory M × edges); for rasterising whole planes
-    :func:`rasterise_plane` is much faster. Ties are half-open: a point exactly on an
-    edge is inside the region at larger x (on a horizontal edge, at larger y) — the fill's
-    rule in its even rows — so contours sharing an edge count such a point once.
+    :func:`rtcheck.dvhcalc.scanline.rasterise_plane` is much faster. Ties are half-open: a
+    point exactly on an edge is inside the region at larger x (on a horizontal edge, at
+    larger y) — the fill's rule in its even rows — so contours sharing an edge count such
+    a point once.
     """
     pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
     if not len(polygons) or not len(pts):
@@ -248,7 +257,9 @@ def even_odd_area_mm2(polygons: tuple[np.ndarray, ...] | list[np.ndarray]) -> fl
     return float(np.dot(nesting_signs(polygons), areas))
 
 
-def clipped_polygon_areas_mm2(polygons, x_range, y_range) -> np.ndarray:
+def clipped_polygon_areas_mm2(
+    polygons: Sequence[np.ndarray], x_range: tuple[float, float], y_range: tuple[float, float]
+) -> np.ndarray:
     """|area| (mm²) of each polygon clipped to an axis-aligned rectangle: the four
     Sutherland–Hodgman passes (keep x ≥ x0, x ≤ x1, y ≥ y0, y ≤ y1; each vertex kept when
     inside, plus the crossing point of each edge that crosses the bound) run on all
@@ -257,7 +268,9 @@ def clipped_polygon_areas_mm2(polygons, x_range, y_range) -> np.ndarray:
     pts = np.concatenate(polygons)
     pid = np.repeat(np.arange(n_poly), [len(p) for p in polygons])
 
-    def wrap(pid):  # index of each point's successor within its polygon
+    def wrap(pid: np.ndarray) -> np.ndarray:
+        """The index of each point's successor within its polygon (``pid``: each point's
+        polygon, the polygons' points laid end to end)."""
         return successor_index(np.unique(pid, return_counts=True)[1])
 
     for axis, (lo, hi) in ((0, x_range), (1, y_range)):
@@ -280,3 +293,21 @@ def clipped_polygon_areas_mm2(polygons, x_range, y_range) -> np.ndarray:
     nxt = pts[wrap(pid)]
     cross_terms = pts[:, 0] * nxt[:, 1] - pts[:, 1] * nxt[:, 0]
     return np.abs(0.5 * np.bincount(pid, weights=cross_terms, minlength=n_poly))
+
+
+def segment_line_crossings(
+    p: np.ndarray, q: np.ndarray, lines: np.ndarray, axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) points (mm) where segments p→q ((N, 2) each) cross the lines
+    coord[axis] = lines (sorted), and the segment of each (a segment along a line crosses
+    none)."""
+    a, b = p[:, axis], q[:, axis]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    i0 = np.searchsorted(lines, lo, side="left")  # lines with lo <= line <= hi
+    i1 = np.searchsorted(lines, hi, side="right")
+    counts = np.where(hi > lo, i1 - i0, 0)
+    crossing = ragged_ranges(counts)
+    seg = crossing.group
+    at = lines[i0[seg] + crossing.value]
+    t = (at - a[seg]) / (b[seg] - a[seg])
+    return p[seg] + t[:, None] * (q[seg] - p[seg]), seg

@@ -133,6 +133,7 @@ class Rasteriser:
         self.dx, self.dy, self.dz = x.voxel_mm, y.voxel_mm, z.voxel_mm
         self.xi, self.yi, self.zi = x.sub_index, y.sub_index, z.sub_index
         self.wx, self.wy, self.wz = x.weights, y.weights, z.weights
+        self.axes = (z, y, x)
 
     @cached_property
     def _plane_of_subz(self) -> dict[str, np.ndarray]:
@@ -174,8 +175,9 @@ class Rasteriser:
 
         A slab thinner than the sub-sample spacing may contain no sub-sample height; when
         the nearest height (of the coarse corner lattice, see
-        :meth:`StructureMask.iter_samples`) within one sub-sample spacing is free, it
-        takes that plane, so that a thin isolated structure is never lost.
+        :meth:`rtcheck.dvhcalc.masks.StructureMask.iter_samples`) within one sub-sample
+        spacing is free, it takes that plane, so that a thin isolated structure is never
+        lost.
         """
         cached = self._plane_of_subz.get(end_cap)
         if cached is not None:

@@ -9,12 +9,16 @@ whole ROI at once, packed s samples a byte, as :mod:`rtcheck.dvhcalc.rasterise` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .polygons import next_points, ragged_ranges
 
 
-def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np.ndarray:
+def rasterise_plane(
+    polygons: Sequence[np.ndarray], x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0
+) -> np.ndarray:
     """Boolean mask (len(y_mm), len(x_mm)) of sample points inside the polygons (even-odd).
 
     ``x_mm`` and ``y_mm`` are sorted sample coordinates (any spacing). A scanline fill: each
@@ -50,7 +54,9 @@ def rasterise_plane(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0)
     return np.repeat(parity, lengths).reshape(nrows, ncols)
 
 
-def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np.ndarray:
+def _run_keys(
+    polygons: Sequence[np.ndarray], x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0
+) -> np.ndarray:
     """Sorted run boundaries row·(len(x_mm)+1) + column: runs [a, b) alternate with gaps.
 
     Each edge is intersected with the sample rows it spans, half-open in y (ylo <= y < yhi)
@@ -80,7 +86,12 @@ def _run_keys(polygons, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0) -> np
     return rows * (len(x_mm) + 1) + cols
 
 
-def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndarray | None = None):
+def _crossings(
+    polygons: Sequence[np.ndarray],
+    x_mm: np.ndarray,
+    y_mm: np.ndarray,
+    edge_label: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
     """(row, x) of every crossing of a polygon edge with a sample row (half-open in y).
 
     With ``edge_label`` (one integer per edge of the concatenated polygons), also returns
@@ -117,7 +128,7 @@ def _crossings(polygons, x_mm: np.ndarray, y_mm: np.ndarray, edge_label: np.ndar
 
 
 def rasterise_planes(
-    polygon_sets, x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0
+    polygon_sets: Sequence[Sequence[np.ndarray]], x_mm: np.ndarray, y_mm: np.ndarray, row0: int = 0
 ) -> np.ndarray:
     """Masks (P, len(y_mm), len(x_mm)) of P planes' polygon sets, in one vectorised pass.
 
@@ -131,7 +142,7 @@ def rasterise_planes(
 
 
 def rasterise_planes_packed(
-    polygon_sets, x_mm: np.ndarray, y_mm: np.ndarray, s: int, row0: int = 0
+    polygon_sets: Sequence[Sequence[np.ndarray]], x_mm: np.ndarray, y_mm: np.ndarray, s: int, row0: int = 0
 ) -> np.ndarray:
     """Sample masks of P planes' polygon sets in one vectorised pass, packed: uint8
     (P, len(y_mm), len(x_mm) // s) whose bit a of element [p, r, v] is sample [p, r, v·s + a]

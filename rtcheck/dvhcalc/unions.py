@@ -55,7 +55,7 @@ def union_mask(
     ) / s**3
     overlap_cc = _overlap_cc(present, box, counts, sub_volume_mm3) if present else 0.0
     empty = counts.shape[0] == 0 or counts.shape[1] * counts.shape[2] == 0
-    return StructureMask(
+    return StructureMask.on_axes(
         roi_number=roi_number,
         name=name,
         slices=(slice(*zb), slice(*yb), slice(*xb)) if not empty else (slice(0, 0),) * 3,
@@ -64,15 +64,7 @@ def union_mask(
         end_cap=end_cap,
         boundary_voxels=voxels.astype(np.intp),
         boundary_inside=inside,
-        weights_z=z.weights,
-        weights_y=y.weights,
-        weights_x=x.weights,
-        sub_index_z=z.sub_index,
-        sub_index_y=y.sub_index,
-        sub_index_x=x.sub_index,
-        dz_mm=z.voxel_mm,
-        dy_mm=y.voxel_mm,
-        dx_mm=x.voxel_mm,
+        axes=(z, y, x),
         structure_volume_cc=sum(m.structure_volume_cc for m in masks) - overlap_cc,
         in_grid_volume_cc=sum(m.in_grid_volume_cc for m in masks) - overlap_cc,
     )

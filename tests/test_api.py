@@ -95,9 +95,11 @@ def test_overrides_are_the_command_line_overrides():
 
 
 def test_usage_errors_are_typed():
-    with pytest.raises(rtcheck.UsageError) as caught:
-        rtcheck.check(SABR, table="sabr-3fx")  # a 3-fraction table for a 5-fraction plan
-    assert caught.value.exit_code == 2 and caught.value.remedy
+    # a 3-fraction table for a 5-fraction plan: that plan's error, in the report
+    report = rtcheck.check(SABR, table="sabr-3fx")
+    (plan,) = report.plans
+    assert isinstance(plan.error, rtcheck.UsageError) and plan.error.remedy and plan.result is None
+    assert report.exit_code == 2 == plan.error.exit_code and report.verdict is Level.NOT_EVALUATED
     with pytest.raises(rtcheck.UsageError):
         rtcheck.check(SABR, structures=SABR / "RS.sabr_3lesions_5fx.dcm", dose=SABR / "RD.sabr_3lesions_5fx.dcm")
     with pytest.raises(rtcheck.UsageError) as missing:

@@ -551,7 +551,7 @@ def test_unexpected_error_is_not_exit_1_and_not_a_traceback(spine, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("something nobody foresaw")
 
-    monkeypatch.setattr(check_cli.api, "check", crash)
+    monkeypatch.setattr(check_cli.api, "check_plans", crash)
     monkeypatch.delenv("RTCHECK_DEBUG", raising=False)
     result = run("check", spine)
     assert result.exit_code == 4, result.output

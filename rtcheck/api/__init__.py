@@ -11,9 +11,11 @@ from .checking import (
     PriorCourses,
     TableChoice,
     check,
+    check_plans,
     dvh,
     load_priors,
     read_plans,
+    select_plans,
     table_for_course,
 )
 from .reports import CheckReport, DVHReport, Failure, PlanCheck, PlanDVHs
@@ -28,8 +30,10 @@ __all__ = [
     "PriorCourses",
     "TableChoice",
     "check",
+    "check_plans",
     "dvh",
     "load_priors",
     "read_plans",
+    "select_plans",
     "table_for_course",
 ]

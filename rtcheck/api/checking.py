@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from ..constraints import (
 from ..courses import FolderRegistrations, PriorCourse, load_course_file, prior_courses_from_folder
 from ..dicom_io import discover, load_course
 from ..dvhcalc.compute import compute_dvhs
-from ..errors import InputError, UsageError
+from ..errors import InputError, RtcheckError, UsageError
 from ..evaluate import check_course
 from ..models import ConstraintTable, Course
 from ..reirradiation import ReirradiationResult, check_reirradiation
@@ -177,6 +177,7 @@ def check(
     structures: PathLike | None = None,
     dose: PathLike | Sequence[PathLike] = (),
     plan: PathLike | None = None,
+    select: str | None = None,
     table: str | None = None,
     arm: str | None = None,
     fractions: int | None = None,
@@ -190,67 +191,130 @@ def check(
 
     The table is chosen from each plan: 8 Gy × 1 → the control-arm table, otherwise the SABR
     table for its number of fractions; ``arm`` (``"control"`` or ``"sabr"``), ``fractions``
-    and ``table`` (a YAML file or a shipped table name) override. ``aliases`` are site alias
-    files. ``priors`` (DICOM export folders of prior courses) and ``courses`` (a course file)
-    add the re-irradiation composite in EQD2 against ``cumulative_table``; with
-    ``converted_limits`` organs without a cumulative limit are also checked against the
-    plan table's limits converted to EQD2.
+    and ``table`` (a YAML file or a shipped table name) override — for one plan only: with
+    several plans they are refused unless ``select`` (a plan's SOPInstanceUID or label)
+    narrows the run to one. ``aliases`` are site alias files. ``priors`` (DICOM export
+    folders of prior courses) and ``courses`` (a course file) add the re-irradiation
+    composite in EQD2 against ``cumulative_table``; with ``converted_limits`` organs without
+    a cumulative limit are also checked against the plan table's limits converted to EQD2.
 
-    ``path`` may also be the :class:`PlanInputs` of :func:`read_plans`. Errors are
+    Each plan is checked on its own: a plan that cannot be checked (no table for its
+    fractionation, an inconsistent structure…) carries its error in the report and the
+    others are still checked. What concerns the whole run (a missing folder, unreadable
+    files, a bad alias file, overrides with several plans) raises
     :class:`~rtcheck.errors.RtcheckError` (``.path``, ``.remedy``, ``.exit_code``).
+    ``path`` may also be the :class:`PlanInputs` of :func:`read_plans`.
     """
     inputs = path if isinstance(path, PlanInputs) else read_plans(path, structures=structures, dose=dose, plan=plan)
-    names = names_with_site_aliases(tuple(Path(a) for a in aliases))
-    choices = [table_for_course(c, table=table, arm=arm, fractions=fractions, names=names) for c in inputs.courses]
-    results = [
-        check_course(course, choice.table, names, fractions=choice.fractions, notes=list(choice.notes))
-        for course, choice in zip(inputs.courses, choices, strict=True)
-    ]
-    composites: list[ReirradiationResult | None] = [None] * len(results)
-    if priors or courses is not None:
-        composites = list(
-            _composites(
-                inputs, [c.table for c in choices], names=names, prior_folders=priors, course_file=courses,
-                cumulative_table=cumulative_table, fractions=fractions, converted_limits=converted_limits,
-            )
-        )
     plans = tuple(
-        PlanCheck(result=r, reirradiation=composite, course=course)
-        for course, r, composite in zip(inputs.courses, results, composites, strict=True)
+        check_plans(
+            inputs, select=select, table=table, arm=arm, fractions=fractions, priors=priors, courses=courses,
+            aliases=aliases, cumulative_table=cumulative_table, converted_limits=converted_limits,
+        )
     )
     return CheckReport(plans=plans, input_files=inputs.files)
 
 
-def _composites(
-    inputs: PlanInputs,
-    tables: Sequence[ConstraintTable],
-    *,
-    names: NameTable,
-    prior_folders: Sequence[PathLike],
-    course_file: PathLike | None,
-    cumulative_table: str,
-    fractions: int | None,
-    converted_limits: bool,
-) -> list[ReirradiationResult]:
-    """The composite of each plan with the prior courses; ``tables`` are the physical tables
-    of each plan's own check (their rows are converted to EQD2 for organs that have no
-    cumulative limit)."""
-    cumulative = resolve_table(cumulative_table, names)
-    per_course = shipped_table(PER_COURSE_TABLE) if cumulative_table == CUMULATIVE_TABLE else None
-    registrations = FolderRegistrations(inputs.folder) if inputs.folder is not None else ()
-    out = []
-    for course, table in zip(inputs.courses, tables, strict=True):
-        if fractions is not None and fractions != course.fractions:
-            course = dataclasses.replace(course, fractions=fractions)  # the override applies here too
-        found = load_priors(prior_folders, course_file, course.date)
-        out.append(
-            check_reirradiation(
-                course, list(found.priors), names=names, cumulative=cumulative, per_course=per_course,
-                current_table=table if converted_limits else None, current_date=found.current_date,
-                registrations=registrations,
-            )
+def plan_name(course: Course) -> str:
+    """How a plan is named to a user: its label and SOPInstanceUID (or its dose file)."""
+    if course.plan is None:
+        return f"the plan-less dose {course.dose.source_files[0] if course.dose.source_files else '(no file)'}"
+    return f"{course.label or '(no label)'} [{course.plan.sop_instance_uid}]"
+
+
+def select_plans(courses: Sequence[Course], select: str | None) -> tuple[Course, ...]:
+    """The courses whose plan has ``select`` as SOPInstanceUID or label (all when None).
+
+    Raises :class:`~rtcheck.errors.UsageError` listing the plans when none matches.
+    """
+    if select is None:
+        return tuple(courses)
+    chosen = tuple(
+        c for c in courses if c.plan is not None and select in (c.plan.sop_instance_uid, c.label)
+    )
+    if not chosen:
+        listing = "; ".join(plan_name(c) for c in courses) or "none"
+        raise UsageError(
+            f"no plan has the UID or label {select!r} (plans found: {listing})",
+            remedy="give --plan with one of the labels or UIDs listed",
         )
-    return out
+    return chosen
+
+
+def _refuse_overrides_for_several(courses: Sequence[Course], overrides: dict[str, object]) -> None:
+    """Overrides apply to one plan: with several, a 5-fraction override would check an
+    8 Gy × 1 plan against the 5-fraction table (and could pass it)."""
+    given = [name for name, value in overrides.items() if value is not None]
+    if given and len(courses) > 1:
+        listing = "; ".join(plan_name(c) for c in courses)
+        raise UsageError(
+            f"{', '.join(given)} would apply to every one of {len(courses)} plans ({listing})",
+            remedy="select one plan with --plan UID|LABEL, or check each plan folder on its own",
+        )
+
+
+def check_plans(
+    inputs: PlanInputs,
+    *,
+    select: str | None = None,
+    table: str | None = None,
+    arm: str | None = None,
+    fractions: int | None = None,
+    priors: Sequence[PathLike] = (),
+    courses: PathLike | None = None,
+    aliases: Sequence[PathLike] = (),
+    cumulative_table: str = CUMULATIVE_TABLE,
+    converted_limits: bool = True,
+) -> Iterator[PlanCheck]:
+    """The plans of :func:`check`, one :class:`PlanCheck` at a time as each is done (a
+    command can show each plan's report as soon as it is ready)."""
+    chosen = select_plans(inputs.courses, select)
+    _refuse_overrides_for_several(chosen, {"--table": table, "--arm": arm, "--fractions": fractions})
+    names = names_with_site_aliases(tuple(Path(a) for a in aliases))
+    composite = None
+    if priors or courses is not None:
+        composite = _CompositeSetup(
+            names=names, prior_folders=tuple(priors), course_file=courses, folder=inputs.folder,
+            cumulative_table=cumulative_table, fractions=fractions, converted_limits=converted_limits,
+        )
+    for course in chosen:
+        try:
+            choice = table_for_course(course, table=table, arm=arm, fractions=fractions, names=names)
+            result = check_course(course, choice.table, names, fractions=choice.fractions, notes=list(choice.notes))
+            reirradiation = composite.check(course, choice.table) if composite is not None else None
+        except RtcheckError as error:
+            yield PlanCheck(result=None, error=error, course=course)
+            continue
+        yield PlanCheck(result=result, reirradiation=reirradiation, course=course)
+
+
+@dataclass(frozen=True)
+class _CompositeSetup:
+    """What the re-irradiation composite of every plan of a run shares."""
+
+    names: NameTable
+    prior_folders: tuple[PathLike, ...]
+    course_file: PathLike | None
+    folder: Path | None
+    cumulative_table: str
+    fractions: int | None
+    converted_limits: bool
+
+    def check(self, course: Course, table: ConstraintTable) -> ReirradiationResult:
+        """The composite of ``course`` with the prior courses; ``table`` is the physical
+        table of the course's own check (its rows are converted to EQD2 for organs that have
+        no cumulative limit)."""
+        cumulative = resolve_table(self.cumulative_table, self.names)
+        per_course = shipped_table(PER_COURSE_TABLE) if self.cumulative_table == CUMULATIVE_TABLE else None
+        registrations = FolderRegistrations(self.folder) if self.folder is not None else ()
+        if self.fractions is not None and self.fractions != course.fractions:
+            course = dataclasses.replace(course, fractions=self.fractions)  # the override applies here too
+        found = load_priors(self.prior_folders, self.course_file, course.date)
+        return check_reirradiation(
+            course, list(found.priors), names=self.names, cumulative=cumulative, per_course=per_course,
+            current_table=table if self.converted_limits else None, current_date=found.current_date,
+            registrations=registrations,
+        )
 
 
 def dvh(

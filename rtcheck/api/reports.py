@@ -29,6 +29,7 @@ from ..models import DVH, CheckResult, ConstraintResult, Course, Level, Unit
 from ..reirradiation import CompositeRowResult, IntervalCheck, ReirradiationResult
 from ..report import check as check_report
 from ..report import dvh as dvh_report
+from ..report.check import PlanSummary
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -155,6 +156,31 @@ class PlanCheck:
         """Decisions taken on the way (table choice, overrides, unknown prescription…)."""
         return self.result.notes if self.result is not None else ()
 
+    def summary(self) -> PlanSummary:
+        """The plan's line in a run's summary: identity, table, verdict, and the rows that
+        make the verdict what it is (or the error)."""
+        course, result = self.course, self.result
+        plan = course.plan if course is not None else None
+        failing = tuple(
+            f"{f.organ} {f.metric}" + ("" if f.part == "plan" else f" ({f.part})") + f": {f.level.value.replace('_', ' ')}"
+            for f in self.failures()
+            if f.level is not Level.NOT_EVALUATED or f.structure is not None or f.part == "interval"
+        )
+        return PlanSummary(
+            patient_id=result.patient_id if result is not None else (plan.patient_id if plan is not None else None),
+            plan_label=self.plan_label,
+            plan_uid=result.plan_uid if result is not None else (plan.sop_instance_uid if plan is not None else None),
+            fractions=result.fractions if result is not None else (course.fractions if course is not None else None),
+            table=result.table.name if result is not None else None,
+            verdict=self.verdict,
+            failing=failing,
+            error=self.error,
+        )
+
+    def render(self, *, color: bool = False) -> str:
+        """This plan's part of the terminal report (its check and composite, or its error)."""
+        return check_report.render_plan_block(self.result, self.reirradiation, self.summary(), color=color)
+
     def failures(self) -> tuple[Failure, ...]:
         """Every row that is not PASS: the plan's own rows, then the composite's rows that
         count in its verdict and its interval conditions."""
@@ -205,17 +231,25 @@ class CheckReport:
         """Every row that is not PASS, over all plans (see :meth:`PlanCheck.failures`)."""
         return tuple(f for p in self.plans for f in p.failures())
 
+    def summaries(self) -> tuple[PlanSummary, ...]:
+        """One summary line per plan, checked or not, in order."""
+        return tuple(p.summary() for p in self.plans)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``rtcheck check --format json`` as plain data."""
-        return check_report.check_document(self.results, self.composites)
+        return check_report.check_document(self.results, self.composites, self.summaries())
 
     def to_json(self) -> str:
         """The text of ``rtcheck check --format json``."""
-        return check_report.render_json(self.results, self.composites)
+        return check_report.render_json(self.results, self.composites, self.summaries())
 
     def render(self, fmt: str = "table", *, color: bool = False) -> str:
         """The report as ``rtcheck check --format FMT`` prints it (table, json or csv)."""
-        return check_report.render(fmt, self.results, self.composites, color=color)
+        return check_report.render(fmt, self.results, self.composites, color=color, summaries=self.summaries())
+
+    def render_summary(self) -> str:
+        """The closing summary of the terminal report (one line per plan)."""
+        return check_report.render_summary(self.summaries())
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format: one record per plan × part × constraint (PASS rows included)."""

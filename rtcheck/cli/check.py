@@ -19,7 +19,7 @@ from .reirradiation import prior_options
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
 @click.option("--structures", type=click.Path(path_type=Path), help="RTSTRUCT file: skip discovery (needs --dose).")
 @click.option("--dose", "doses", multiple=True, type=click.Path(path_type=Path), help="RTDOSE file (repeat for per-beam doses).")
-@click.option("--plan", type=click.Path(path_type=Path), help="RTPLAN file (fractions, prescription).")
+@click.option("--plan", help="With FOLDER: check only the plan with this SOPInstanceUID or label. With --structures/--dose: the RTPLAN file (fractions, prescription).")
 @click.option("--table", "table_spec", help="Constraint table: a YAML file, or a shipped table name (see `rtcheck constraints list`).")
 @click.option("--arm", type=click.Choice(["control", "sabr"]), help="Trial arm, overriding the choice from the prescription.")
 @click.option("--fractions", type=click.IntRange(min=1), help="Number of fractions, overriding the plan's.")
@@ -38,22 +38,39 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     override). Every constraint is PASS, INDETERMINATE (within the numerical uncertainty:
     review), MINOR, MAJOR, FAIL, or NOT EVALUATED (never shown as a pass).
 
+    Each plan is checked on its own; a plan that cannot be checked is reported with its
+    error and the others are still checked. `--table`, `--arm` and `--fractions` apply to
+    one plan: with several, select one with `--plan UID|LABEL`.
+
     Exit codes: 0 every evaluated constraint passes and every required organ was evaluated;
-    1 otherwise; 2 usage (e.g. no table for the fractionation); 3 bad input.
+    1 otherwise; 2 usage (e.g. no table for the fractionation); 3 bad input. With several
+    plans, the worst over the plans in the order 3, 2, 1, 0.
     """
     inputs = plan_inputs(folder, structures, doses, plan)
     if output is not None:
         refuse_output_in_inputs(output, inputs.files, folder)
-    report = api.check(
-        inputs, table=table_spec, arm=arm, fractions=fractions, priors=prior_folders, courses=course_file,
-        aliases=alias_files, cumulative_table=cumulative_spec, converted_limits=converted_limits,
-    )
     use_color = fmt == "table" and (color if color is not None else (output is None and sys.stdout.isatty()))
-    text = report.render(fmt, color=use_color)
-    if output is None:
-        # color=True: click would otherwise strip the escape codes when not on a terminal
-        click.echo(text, nl=False, color=use_color or None)
+    plans = api.check_plans(
+        inputs, select=plan if folder is not None else None, table=table_spec, arm=arm, fractions=fractions,
+        priors=prior_folders, courses=course_file, aliases=alias_files, cumulative_table=cumulative_spec,
+        converted_limits=converted_limits,
+    )
+    stream = fmt == "table" and output is None  # each plan's report as soon as it is ready
+    done = []
+    for n, plan_check in enumerate(plans):
+        done.append(plan_check)
+        if stream and not (plan_check.error is not None and len(inputs.courses) == 1):
+            # color=True: click would otherwise strip the escape codes when not on a terminal
+            click.echo(("\n" if n else "") + plan_check.render(color=use_color), nl=False, color=use_color or None)
+    report = api.CheckReport(plans=tuple(done), input_files=inputs.files)
+    if len(report.plans) == 1 and report.plans[0].error is not None:
+        raise report.plans[0].error  # one plan: its error is the run's (message, exit code)
+    if stream:
+        if len(report.plans) > 1:
+            click.echo("\n" + report.render_summary(), nl=False)
+    elif output is None:
+        click.echo(report.render(fmt, color=use_color), nl=False, color=use_color or None)
     else:
-        write_text_atomic(output, text)
+        write_text_atomic(output, report.render(fmt, color=use_color))
         click.echo(f"rtcheck: wrote {output} — verdict {report.verdict.value}", err=True)
     sys.exit(report.exit_code)

@@ -38,13 +38,15 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
+from ..errors import RtcheckError
 from ..models import SCHEMA_VERSION, CheckResult, ConstraintResult, Level, Unit
 from ..reirradiation import CompositeRowResult, ReirradiationResult
 from . import reirradiation
-from .common import DECIMALS, json_ready, worst_of
+from .common import DECIMALS, columns, json_ready, worst_of
 
 SCHEMA_NAME = "rtcheck-check"
 
@@ -69,13 +71,41 @@ VERDICT_WORDS = {
 }
 
 
+@dataclass(frozen=True)
+class PlanSummary:
+    """One plan's line in the summary of a multi-plan run: who, which table, the verdict and
+    what did not pass — or the error that kept it from being checked (``error``, with the
+    exit code it means)."""
+
+    patient_id: str | None
+    plan_label: str | None
+    plan_uid: str | None
+    fractions: int | None
+    table: str | None
+    verdict: Level
+    failing: tuple[str, ...] = ()
+    error: RtcheckError | None = None
+
+    def error_dict(self) -> dict:
+        """The plan and its error as plain data (the JSON document's ``errors`` items)."""
+        return {
+            "patient_id": self.patient_id,
+            "plan_label": self.plan_label,
+            "plan_uid": self.plan_uid,
+            "exit_code": self.error.exit_code if self.error is not None else None,
+            "error": self.error.to_dict() if self.error is not None else None,
+        }
+
+
 def worst(results: Sequence[CheckResult]) -> Level:
     """The worst plan verdict of the checks (PASS when there are none)."""
     return worst_of(r.overall for r in results)
 
 
 def check_document(
-    results: Sequence[CheckResult], composites: Sequence[ReirradiationResult] | None = None
+    results: Sequence[CheckResult],
+    composites: Sequence[ReirradiationResult] | None = None,
+    summaries: Sequence[PlanSummary] = (),
 ) -> dict:
     """The JSON document of a check as plain data (floats rounded, see :func:`json_ready`).
 
@@ -94,12 +124,20 @@ def check_document(
         document["reirradiation"] = [reirradiation.to_dict(r) for r in composites]
         combined = worst_of([worst(results), *(r.overall for r in composites)])
         document["overall_including_reirradiation"] = combined.value
+    errors = [summary.error_dict() for summary in summaries if summary.error is not None]
+    if errors:
+        document["errors"] = errors  # plans that could not be checked (see PlanSummary.error_dict)
     return document
 
 
-def render_json(results: Sequence[CheckResult], composites: Sequence[ReirradiationResult] | None = None) -> str:
-    """The check (and composites) as JSON text, ending with a newline."""
-    return json.dumps(check_document(results, composites), indent=2, ensure_ascii=False) + "\n"
+def render_json(
+    results: Sequence[CheckResult],
+    composites: Sequence[ReirradiationResult] | None = None,
+    summaries: Sequence[PlanSummary] = (),
+) -> str:
+    """The check (and composites, and plans that could not be checked) as JSON text,
+    ending with a newline."""
+    return json.dumps(check_document(results, composites, summaries), indent=2, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = (
@@ -318,24 +356,126 @@ def render_table(results: Sequence[CheckResult], *, color: bool = False) -> str:
 FORMATS = ("csv", "json", "table")
 
 
+def render_plan_block(
+    check: CheckResult | None,
+    composite: ReirradiationResult | None = None,
+    summary: PlanSummary | None = None,
+    *,
+    color: bool = False,
+) -> str:
+    """One plan's part of the terminal report: its check and its composite, or the error
+    that kept it from being checked (``check`` None, ``summary`` given)."""
+    if check is None:
+        if summary is None or summary.error is None:
+            raise ValueError("a plan that was not checked needs its summary with the error")
+        return render_error_block(summary)
+    text = render_plan(check, color=color)
+    return text + "\n" + reirradiation.render_text(composite) if composite is not None else text
+
+
+def render_error_block(summary: PlanSummary) -> str:
+    """The terminal block of a plan that could not be checked: which plan, the error with
+    its file and remedy, and the exit code it means."""
+    assert summary.error is not None
+    return (
+        f"rtcheck {__version__} — constraint check\n"
+        f"Patient ID:    {summary.patient_id or 'unknown'}\n"
+        f"Plan:          {summary.plan_label or 'unnamed'}  (UID {summary.plan_uid or 'unknown'})\n"
+        f"Not checked:   {summary.error}\n"
+        f"Verdict:       NOT CHECKED (exit code {summary.error.exit_code})\n"
+    )
+
+
+def render_summary(summaries: Sequence[PlanSummary]) -> str:
+    """The closing summary of a run over several plans: counts by verdict, then one line per
+    plan (patient ID, label, fractions, table, verdict, what did not pass or the error)."""
+    counts: dict[str, int] = {}
+    for s in summaries:
+        word = "NOT CHECKED" if s.error is not None else s.verdict.value.replace("_", " ")
+        counts[word] = counts.get(word, 0) + 1
+    out = [f"Summary: {len(summaries)} plans — " + ", ".join(f"{n} {word}" for word, n in counts.items())]
+    rows = [["Patient ID", "Plan", "Fx", "Table", "Verdict", "Not passing"]]
+    for s in summaries:
+        if s.error is not None:
+            verdict, detail = f"NOT CHECKED (exit {s.error.exit_code})", str(s.error)
+        else:
+            verdict, detail = s.verdict.value.replace("_", " "), ", ".join(s.failing) or "—"
+        rows.append([
+            s.patient_id or "unknown", s.plan_label or "unnamed", "?" if s.fractions is None else str(s.fractions),
+            s.table or "—", verdict, detail,
+        ])
+    out.extend("  " + line for line in columns(rows, rule=True))
+    return "\n".join(out) + "\n"
+
+
+FORMATS = ("csv", "json", "table")
+
+
 def render(
     fmt: str,
     results: Sequence[CheckResult],
     composites: Sequence[ReirradiationResult] | None = None,
     *,
     color: bool = False,
+    summaries: Sequence[PlanSummary] = (),
 ) -> str:
-    """The check report in ``fmt`` (one of :data:`FORMATS`), followed by the re-irradiation
-    composites in the same format. ``color`` applies to the table only."""
+    """The check report in ``fmt`` (one of :data:`FORMATS`) with the re-irradiation
+    composites in the same format. ``color`` applies to the table only.
+
+    ``summaries`` (one per plan, in order, checked or not) add the plans that could not be
+    checked and, for the table of several plans, the closing summary.
+    """
     if fmt == "json":
-        return render_json(results, composites)
+        return render_json(results, composites, summaries)
     if fmt == "csv":
-        text = render_csv(results)
+        text = render_csv(results) + _error_csv_rows(summaries)
         return text + "\n" + "".join(reirradiation.render_csv(r) for r in composites) if composites else text
     if fmt == "table":
-        text = render_table(results, color=color)
-        return text + "\n" + "\n".join(reirradiation.render_text(r) for r in composites) if composites else text
+        return render_text(results, composites, summaries, color=color)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def render_text(
+    results: Sequence[CheckResult],
+    composites: Sequence[ReirradiationResult] | None = None,
+    summaries: Sequence[PlanSummary] = (),
+    *,
+    color: bool = False,
+) -> str:
+    """The terminal report: each plan's block (check and composite, or its error), one
+    after the other, and the summary when there are several plans."""
+    if not summaries:  # results only: each plan checked, no error
+        blocks = [render_plan(r, color=color) for r in results]
+        if composites:
+            return "\n".join(blocks) + "\n" + "\n".join(reirradiation.render_text(c) for c in composites)
+        return "\n".join(blocks)
+    paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
+    checked = iter(zip(results, paired, strict=True))
+    blocks = []
+    for summary in summaries:
+        if summary.error is not None:
+            blocks.append(render_error_block(summary))
+        else:
+            check, composite = next(checked)
+            blocks.append(render_plan_block(check, composite, color=color))
+    text = "\n".join(blocks)
+    return text + "\n" + render_summary(summaries) if len(summaries) > 1 else text
+
+
+def _error_csv_rows(summaries: Sequence[PlanSummary]) -> str:
+    """CSV rows (:data:`CSV_COLUMNS`) for the plans that could not be checked: level
+    NOT_CHECKED, the error in ``reason``."""
+    errors = [s for s in summaries if s.error is not None]
+    if not errors:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for s in errors:
+        row = dict.fromkeys(CSV_COLUMNS, "")
+        row.update(patient_id=s.patient_id or "", plan_uid=s.plan_uid or "", plan_label=s.plan_label or "",
+                   level="NOT_CHECKED", reason=str(s.error))
+        writer.writerow([row[c] for c in CSV_COLUMNS])
+    return buffer.getvalue()
 
 
 def _plan_record(check: CheckResult, r: ConstraintResult) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""A folder of several plans (issue #14): each plan is checked on its own, a plan that cannot
+be checked is reported with its error while the others are still checked, overrides are
+refused unless one plan is selected, and the run ends with a summary line per plan."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pydicom
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLE_DICOM
+
+import rtcheck
+from rtcheck.cli import main
+from rtcheck.models import Level
+
+SPINE = SAMPLE_DICOM / "spine_8gy_1fx"
+SABR = SAMPLE_DICOM / "sabr_3lesions_5fx"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """The SABR plan (FAIL on the oesophagus) and the spine plan rewritten to 7 fractions,
+    for which no table exists: one plan that fails and one that cannot be checked."""
+    root = tmp_path / "archive"
+    shutil.copytree(SABR, root / "sabr")
+    shutil.copytree(SPINE, root / "spine7")
+    plan_file = next((root / "spine7").glob("RP.*.dcm"))
+    plan = pydicom.dcmread(plan_file)
+    plan.FractionGroupSequence[0].NumberOfFractionsPlanned = 7
+    plan.save_as(plan_file)
+    return root
+
+
+def test_a_plan_without_a_table_does_not_stop_the_others(archive):
+    report = rtcheck.check(archive)
+    by_label = {p.plan_label: p for p in report.plans}
+    assert by_label["SABR 35Gy5F"].verdict is Level.FAIL
+    unchecked = by_label["T10 8Gy1F"]
+    assert unchecked.result is None and isinstance(unchecked.error, rtcheck.UsageError)
+    assert "7 fraction" in str(unchecked.error) and unchecked.verdict is Level.NOT_EVALUATED
+    # the worst exit code over the plans, in the documented order 3 > 2 > 1 > 0
+    assert report.exit_code == 2 and report.verdict is Level.FAIL
+
+
+def test_command_line_reports_every_plan_then_a_summary(archive):
+    result = run("check", archive, "--no-color")
+    assert result.exit_code == 2
+    out = result.stdout
+    assert "Esophagus" in out and "Not checked:" in out and "no constraint table for 7 fraction(s)" in out
+    summary = out.split("Summary: 2 plans", 1)[1].splitlines()
+    sabr_line = next(line for line in summary if "SABR 35Gy5F" in line)
+    assert "RTC-SABR-002" in sabr_line and "sabr-5fx" in sabr_line and "FAIL" in sabr_line
+    assert "Esophagus D0.035cc: FAIL" in sabr_line
+    spine_line = next(line for line in summary if "T10 8Gy1F" in line)
+    assert "NOT CHECKED (exit 2)" in spine_line and "RTC-SPINE-001" in spine_line and " 7 " in spine_line
+
+
+def test_json_and_csv_carry_the_plan_that_could_not_be_checked(archive):
+    result = run("check", archive, "--format", "json")
+    document = json.loads(result.stdout)
+    assert [p["plan_label"] for p in document["plans"]] == ["SABR 35Gy5F"]
+    (error,) = document["errors"]
+    assert error["plan_label"] == "T10 8Gy1F" and error["exit_code"] == 2
+    assert error["error"]["type"] == "UsageError" and "7 fraction" in error["error"]["message"]
+    csv_lines = run("check", archive, "--format", "csv").stdout.splitlines()
+    (not_checked,) = [line for line in csv_lines if ",NOT_CHECKED," in line]
+    assert not_checked.startswith("RTC-SPINE-001,") and "T10 8Gy1F" in not_checked
+
+
+@pytest.mark.parametrize("override", [("--fractions", "5"), ("--arm", "sabr"), ("--table", "sabr-5fx")])
+def test_overrides_with_several_plans_are_refused_listing_them(override):
+    result = run("check", SAMPLE_DICOM, *override)
+    assert result.exit_code == 2
+    assert f"{override[0]} would apply to every one of 4 plans" in result.stderr
+    assert "T10 8Gy1F" in result.stderr and "SABR 35Gy5F" in result.stderr and "--plan" in result.stderr
+
+
+def test_a_selected_plan_takes_the_override(archive):
+    """--plan LABEL narrows the run to one plan, which then takes --table as a single plan does."""
+    result = run("check", archive, "--plan", "T10 8Gy1F", "--table", "sabr-8fx", "--fractions", "8", "--format", "json")
+    document = json.loads(result.stdout)
+    assert [p["plan_label"] for p in document["plans"]] == ["T10 8Gy1F"]
+    assert document["plans"][0]["table"]["name"] == "sabr-8fx"
+    uid = rtcheck.check(SABR).plans[0].result.plan_uid
+    by_uid = run("check", archive, "--plan", uid, "--format", "json")
+    assert [p["plan_uid"] for p in json.loads(by_uid.stdout)["plans"]] == [uid]
+
+
+def test_an_unknown_selection_lists_the_plans(archive):
+    result = run("check", archive, "--plan", "no such plan")
+    assert result.exit_code == 2 and "plans found:" in result.stderr and "SABR 35Gy5F" in result.stderr
+
+
+def test_a_single_plan_that_cannot_be_checked_keeps_its_one_line_error(tmp_path, archive):
+    result = run("check", archive / "spine7")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("rtcheck: error: no constraint table for 7 fraction(s)")

@@ -45,13 +45,10 @@ TRANSITIONAL: dict[str, set[str]] = {
     "phantoms": BASE | {"models"},
     "selftest": BASE | {"models", "dicom_io", "dvhcalc", "phantoms"},
     "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "constraints"},
-    "reirradiation": BASE | {"models", "radiobiology", "courses", "dvhcalc", "evaluate", "constraints"},
 }
 MAY_IMPORT.update(TRANSITIONAL)
-MAY_IMPORT["evaluate"] |= {"courses"}
-MAY_IMPORT["api"] |= {"courses", "reirradiation"}
-MAY_IMPORT["report"] |= {"courses", "reirradiation"}
-MAY_IMPORT["cli"] |= {"selftest", "courses", "reirradiation"}
+MAY_IMPORT["api"] |= {"courses"}
+MAY_IMPORT["cli"] |= {"selftest"}
 
 
 def module_name(path: Path) -> str:

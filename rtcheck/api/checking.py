@@ -22,13 +22,14 @@ from ..constraints import (
     select_table,
     shipped_table,
 )
-from ..courses import FolderRegistrations, PriorCourse, load_course_file, prior_courses_from_folder
+from ..courses import load_course_file, prior_courses_from_folder
 from ..dicom_io import discover, load_course
+from ..dicom_io.priors import FolderRegistrations
 from ..dvhcalc.compute import compute_dvhs
 from ..errors import InputError, RtcheckError, UsageError
 from ..evaluate import check_course
-from ..models import ConstraintTable, Course
-from ..reirradiation import ReirradiationResult, check_reirradiation
+from ..evaluate.reirradiation import check_reirradiation
+from ..models import ConstraintTable, Course, PriorCourse, ReirradiationResult
 from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs
 
 CUMULATIVE_TABLE = "reirradiation-cumulative"

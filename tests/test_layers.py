@@ -42,13 +42,10 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 #: Modules of the old layout still being split (issue #13); each entry goes when its module does.
 TRANSITIONAL: dict[str, set[str]] = {
-    "phantoms": BASE | {"models"},
-    "selftest": BASE | {"models", "dicom_io", "dvhcalc", "phantoms"},
     "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "constraints"},
 }
 MAY_IMPORT.update(TRANSITIONAL)
 MAY_IMPORT["api"] |= {"courses"}
-MAY_IMPORT["cli"] |= {"selftest"}
 
 
 def module_name(path: Path) -> str:

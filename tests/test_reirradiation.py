@@ -463,8 +463,8 @@ def test_course_file_missing_dicom_folder(tmp_path):
 
 def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     from rtcheck.dvhcalc.compute import DVHSettings, compute_dvh_and_mask
-    from rtcheck.phantoms import Shape, make_phantom
     from rtcheck.radiobiology import convert_dvh
+    from rtcheck.validation.phantoms import Shape, make_phantom
 
     # sphere of radius 12 mm in a dose linear along x (1 %/mm of 8 Gy), 2.5 mm grid
     phantom = make_phantom(Shape("sphere", (1.0, -2.0, 3.0), (12.0,)), grid_mm=2.5, gradient="x", dose_gy=8.0,

@@ -1,7 +1,7 @@
 """`rtcheck selftest`: show that this installation computes DVHs correctly.
 
 Analytic phantoms are written as DICOM, read back through the normal reader and compared
-with their closed-form truth (see :mod:`rtcheck.selftest`). Exit 0 only if every tolerance
+with their closed-form truth (see :mod:`rtcheck.validation.selftest`). Exit 0 only if every tolerance
 holds, 1 otherwise.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ..fileio import write_text_atomic
-from ..selftest import format_table, run_selftest
+from ..validation.selftest import format_table, run_selftest
 from . import EXIT_FAILED, EXIT_OK, handle_errors, main
 
 

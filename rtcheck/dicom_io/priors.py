@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..models import Course
 from ..models.priors import Registration, UnusableRegistration
-from .read import discover
+from .discovery import discover
 from .registration import find_registrations, read_registration
 
 

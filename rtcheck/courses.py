@@ -17,12 +17,12 @@ from pathlib import Path
 
 import yaml
 
+from .constraints.names import normalize
 from .dicom_io.priors import PriorRegistrations, read_prior_plans
 from .errors import InputError, RecoveryFactorError
 from .evaluate.plan import check_dose_reaches_prescription
 from .models import Course
 from .models.priors import CourseFile, OrganRecord, PriorCourse, RecoveryFactor
-from .names import normalize
 from .radiobiology.recovery import document_recovery, parse_date
 
 COURSE_FILE_VERSION = 1

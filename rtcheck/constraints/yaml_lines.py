@@ -90,23 +90,28 @@ def parse_yaml_with_lines(text: str, path: Path) -> YNode | None:
     """The :class:`YNode` tree of the YAML document ``text`` read from ``path``; None when
     the document is empty.
 
-    A YAML syntax error propagates as :class:`yaml.YAMLError` (a caller words it for its
-    kind of file); a repeated or non-text key raises :class:`ConstraintTableError` with its
-    line. Scalars are typed as :class:`yaml.SafeLoader` types them (dates become
-    ``datetime.date``).
+    A YAML error (syntax, or a scalar no safe constructor can build) propagates as
+    :class:`yaml.YAMLError`, for the caller to word for its kind of file; a repeated or
+    non-text key raises :class:`ConstraintTableError` with its line. Scalars are typed as
+    :class:`yaml.SafeLoader` types them (dates become ``datetime.date``).
     """
     node = yaml.compose(text, Loader=yaml.SafeLoader)
-    if node is None:
-        return None
+    return None if node is None else _nodes_with_lines(node, Path(path))
+
+
+def _nodes_with_lines(node: yaml.Node, path: Path) -> YNode:
+    """The :class:`YNode` tree of a composed document."""
     # a fresh constructor per document: SafeConstructor remembers every node it builds
-    return _convert(node, Path(path), yaml.constructor.SafeConstructor())
+    return _convert(node, path, yaml.constructor.SafeConstructor())
 
 
 def load_yaml_with_lines(path: Path) -> YNode:
     """Read a YAML data file into :class:`YNode` values.
 
     Every failure is a :class:`ConstraintTableError` naming the file: unreadable, not
-    UTF-8, a syntax error (with its line), an empty file, a repeated or non-text key.
+    UTF-8, a syntax error (with its line), an empty file, a repeated or non-text key. A
+    scalar with a tag no safe constructor knows (``!foo``) propagates as
+    :class:`yaml.constructor.ConstructorError`.
     """
     path = Path(path)
     try:
@@ -116,7 +121,7 @@ def load_yaml_with_lines(path: Path) -> YNode:
     except UnicodeDecodeError as exc:
         raise ConstraintTableError("the file is not UTF-8 text", path=path) from exc
     try:
-        root = parse_yaml_with_lines(text, path)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -125,9 +130,9 @@ def load_yaml_with_lines(path: Path) -> YNode:
         ) from exc
     except yaml.YAMLError as exc:
         raise ConstraintTableError(f"YAML error: {exc}", path=path) from exc
-    if root is None:
+    if node is None:
         raise ConstraintTableError("the file is empty", path=path, line=1)
-    return root
+    return _nodes_with_lines(node, path)
 
 
 def require_mapping(node: YNode, what: str, path: Path) -> dict[str, YNode]:

@@ -44,13 +44,29 @@ class YNode:
         return dict(self.key_lines).get(key, self.line)
 
     def plain(self) -> object:
-        """The value as plain Python data (dicts, lists, scalars), lines dropped: for code
-        that takes a validated sub-tree as ordinary data."""
+        """The value as plain Python data: scalars, lists, and for each mapping a
+        :class:`LinedDict` (a dict that keeps its line and its keys' lines), for code that
+        reads a sub-tree as ordinary data and still names lines in its messages."""
         if isinstance(self.value, dict):
-            return {key: node.plain() for key, node in self.value.items()}
+            return LinedDict({key: node.plain() for key, node in self.value.items()}, self.line, self.key_lines)
         if isinstance(self.value, list):
             return [node.plain() for node in self.value]
         return self.value
+
+
+class LinedDict(dict):
+    """A plain dict (equal to any dict with the same items) that remembers the 1-based
+    ``line`` where its mapping starts and the line of each key (see :meth:`YNode.plain`)."""
+
+    def __init__(self, items: dict[str, object], line: int, key_lines: tuple[tuple[str, int], ...] = ()) -> None:
+        """``items`` as a dict, starting on ``line``, its keys on ``key_lines``."""
+        super().__init__(items)
+        self.line = line
+        self.key_lines = key_lines
+
+    def key_line(self, key: str) -> int:
+        """The 1-based line of ``key`` (the mapping's own line if absent)."""
+        return dict(self.key_lines).get(key, self.line)
 
 
 class TextItem(NamedTuple):

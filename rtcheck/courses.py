@@ -1,29 +1,35 @@
-"""Prior courses from DICOM export folders and course files (YAML), with their documented
-recovery factors.
+"""The course file (YAML) listing a patient's prior courses: its parser.
 
-A prior course is read from its export folder (:mod:`rtcheck.dicom_io.priors`), checked
-(its dose must be a whole course's, :func:`rtcheck.evaluate.plan.check_dose_reaches_prescription`)
-and given its documented recovery factors (:func:`rtcheck.radiobiology.recovery.document_recovery`).
-The course file format (YAML) is documented in ``docs/courses.md`` and in
-:func:`load_course_file`.
+The format is documented in ``docs/courses.md`` and in :func:`read_course_file`. The parser
+checks the file's form and yields one :class:`rtcheck.models.priors.PriorEntry` per listed
+course (a DICOM export folder, or a paper record with its organs' maximum doses), each with
+its recovery factors' documentation still to be validated; reading the DICOM folders and
+documenting the factors follow (:mod:`rtcheck.api.priors`). Errors name the file and line;
+they are :class:`~rtcheck.errors.InputError` (:class:`~rtcheck.errors.RecoveryFactorError`
+for the recovery documentation).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .dicom_io.priors import PriorRegistrations, read_prior_plans
 from .errors import InputError, RecoveryFactorError
-from .evaluate.plan import check_dose_reaches_prescription
-from .models import Course
-from .models.priors import CourseFile, OrganRecord, PriorCourse, RecoveryFactor
+from .models.priors import (
+    OrganRecord,
+    PriorCourse,
+    PriorEntry,
+    RecoveryDocumentation,
+    RecoveryFactor,
+    where_in_file,
+)
 from .names import normalize
-from .radiobiology.recovery import document_recovery, parse_date
+from .radiobiology.recovery import parse_date
 
 COURSE_FILE_VERSION = 1
 
@@ -43,120 +49,6 @@ def check_recovery_overlap(factors: Sequence[RecoveryFactor], label: str, path: 
             seen.add(key)
 
 
-def _prior_label(course: Course, number: int, total: int, label: str | None, folder: Path) -> str:
-    """The label of the ``number``-th of ``total`` plans of a prior folder: the course
-    file's, else the plan's, else the folder's name; numbered when the folder holds several."""
-    course_label = label or (course.label or (course.plan.label if course.plan else None) or folder.name)
-    if total > 1:
-        course_label = f"{course_label} [{number}/{total}]"
-    return course_label
-
-
-def _prior_fractions(course: Course, fractions: int | None, folder: Path, source_path: Path | None) -> int:
-    """The prior plan's number of fractions; a course file's must agree with it, and stands
-    in for it when the dose has no plan."""
-    if course.plan is None or course.plan.fractions is None:
-        if fractions is None:
-            raise InputError(
-                "the prior dose has no plan, so its number of fractions is unknown",
-                path=folder,
-                remedy="add the prior RTPLAN to the folder, or give fractions in a course file",
-            )
-        return fractions
-    n = course.fractions
-    if fractions is not None and fractions != n:
-        raise InputError(
-            f"course file says {fractions} fractions, the prior plan {n}",
-            path=source_path or folder,
-            remedy="correct the course file",
-        )
-    return n
-
-
-def _prior_date(course: Course, date: _dt.date | None, warnings: list[str]) -> _dt.date | None:
-    """The prior course's date: a course file's wins over the plan's (with a note in
-    ``warnings``); no date at all is noted too."""
-    course_date = course.date
-    if date is not None:
-        if course_date is not None and course_date != date:
-            warnings.append(f"course date {date} from the course file used instead of the plan date {course_date}")
-        course_date = date
-    if course_date is None:
-        warnings.append("the prior course has no date; elapsed time cannot be computed")
-    return course_date
-
-
-def _documented_factors(
-    recovery: Sequence[Mapping],
-    *,
-    label: str,
-    prior_date: _dt.date | None,
-    current_date: _dt.date | None,
-    path: Path,
-    where: str,
-) -> tuple[RecoveryFactor, ...]:
-    """The recovery factors of one prior course, each documented, at most one per organ."""
-    factors = tuple(
-        document_recovery(raw, prior_date=prior_date, current_date=current_date, path=path, where=where)
-        for raw in recovery
-    )
-    check_recovery_overlap(factors, label, path)
-    return factors
-
-
-def prior_courses_from_folder(
-    folder: str | Path,
-    *,
-    label: str | None = None,
-    fractions: int | None = None,
-    date: _dt.date | None = None,
-    recovery: Sequence[Mapping] = (),
-    current_date: _dt.date | None = None,
-    registration_file: Path | None = None,
-    source_path: Path | None = None,
-) -> list[PriorCourse]:
-    """One PriorCourse per plan found in a DICOM export folder (via ``dicom_io.discover``).
-
-    The export needs an RTPLAN and its RTDOSE; an RTSTRUCT is not needed (organs are those of
-    the current plan, mapped onto the prior dose).
-
-    ``fractions``/``date`` (from a course file) must agree with the plan's fractions and
-    override its date (the plan date is the planning date; the date of the last fraction is
-    better for elapsed time, so a stated date wins, with a note).
-    """
-    folder = Path(folder)
-    courses = read_prior_plans(folder)
-    result = []
-    for number, course in enumerate(courses, start=1):
-        check_dose_reaches_prescription(course)  # a partial or cGy prior dose under-reports the sum
-        warnings: list[str] = []
-        course_label = _prior_label(course, number, len(courses), label, folder)
-        n = _prior_fractions(course, fractions, folder, source_path)
-        course_date = _prior_date(course, date, warnings)
-        factors = _documented_factors(
-            recovery,
-            label=course_label,
-            prior_date=course_date,
-            current_date=current_date,
-            path=source_path or folder,
-            where=f"prior course {course_label!r}: recovery factor",
-        )
-        result.append(
-            PriorCourse(
-                label=course_label,
-                fractions=n,
-                date=course_date,
-                source=str(folder),
-                course=course,
-                recovery=factors,
-                registration_file=registration_file,
-                warnings=tuple(warnings),
-                registrations=PriorRegistrations(registration_file, folder),
-            )
-        )
-    return result
-
-
 # ------------------------------------------------------------------------------------------
 # Course file
 # ------------------------------------------------------------------------------------------
@@ -165,27 +57,60 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that records the line of every mapping (for messages)."""
 
 
-def _construct_mapping(loader, node):
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LineDict:
+    """A mapping of the file, with the 1-based line where it starts."""
     mapping = _LineDict(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     return mapping
 
 
 class _LineDict(dict):
+    """A mapping of the file and its line."""
+
     line: int | None = None
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _where(raw, text: str) -> str:
-    line = getattr(raw, "line", None)
-    return f"line {line}: {text}" if line else text
+def _line(raw: object) -> int | None:
+    """The line of a mapping of the file (None for other values)."""
+    return getattr(raw, "line", None)
 
 
+def _where(raw: object, text: str) -> str:
+    """``text`` prefixed with the line of mapping ``raw`` ("line 12: …"), when known."""
+    return where_in_file(_line(raw), text)
 
-def load_course_file(path: str | Path, *, current_date: _dt.date | None = None) -> CourseFile:
-    """Read a YAML course file listing prior courses (format: ``docs/courses.md``).
+
+_REMEDY = "see docs/courses.md for the course file format"
+
+
+@dataclass(frozen=True)
+class CourseFileListing:
+    """A course file read up to its list of courses: the current course's date (the file's,
+    else the one given) and the entries, each checked when reached (a generator)."""
+
+    path: Path
+    current_date: _dt.date | None
+    entries: Iterator[PriorEntry]
+
+
+def _load_yaml(path: Path) -> object:
+    """The YAML document of the file, its mappings with their lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read course file: {exc.strerror}", path=path) from exc
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InputError(f"course file is not valid YAML: {exc}", path=path) from exc
+
+
+def read_course_file(path: str | Path, *, current_date: _dt.date | None = None) -> CourseFileListing:
+    """Read a YAML course file listing prior courses (format: ``docs/courses.md``): its
+    form up to the list of courses now, each course when its entry is reached.
 
     ::
 
@@ -213,37 +138,31 @@ def load_course_file(path: str | Path, *, current_date: _dt.date | None = None) 
 
     ``current_date`` (argument) is the current plan's date; the file's ``current_date``
     overrides it. Errors in the file raise InputError (RecoveryFactorError for recovery
-    documentation) naming the file and line.
+    documentation) naming the file and line; an entry's errors are raised as its entry is
+    reached, so that a caller resolving each entry before the next (reading its folder,
+    documenting its factors) reports a file's first error first.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read course file: {exc.strerror}", path=path) from exc
-    try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InputError(f"course file is not valid YAML: {exc}", path=path) from exc
-    remedy = "see docs/courses.md for the course file format"
+    data = _load_yaml(path)
     if not isinstance(data, Mapping) or "prior_courses" not in data:
-        raise InputError("course file must be a mapping with a prior_courses list", path=path, remedy=remedy)
+        raise InputError("course file must be a mapping with a prior_courses list", path=path, remedy=_REMEDY)
     if data.get("version", COURSE_FILE_VERSION) != COURSE_FILE_VERSION:
         raise InputError(f"course file version {data.get('version')!r} is not supported (expected 1)", path=path)
     unknown = set(data) - {"version", "current_date", "prior_courses", "note"}
     if unknown:
-        raise InputError(f"unknown top-level key(s) {', '.join(sorted(unknown))}", path=path, remedy=remedy)
+        raise InputError(f"unknown top-level key(s) {', '.join(sorted(unknown))}", path=path, remedy=_REMEDY)
     if data.get("current_date") is not None:
-        file_date = _as_date_input(data["current_date"], path, _where(data, "current_date"))
-        current_date = file_date
+        current_date = _as_date_input(data["current_date"], path, _where(data, "current_date"))
     entries = data["prior_courses"]
     if not isinstance(entries, list) or not entries:
-        raise InputError("prior_courses must be a non-empty list", path=path, remedy=remedy)
-    priors: list[PriorCourse] = []
+        raise InputError("prior_courses must be a non-empty list", path=path, remedy=_REMEDY)
+    return CourseFileListing(path, current_date, _prior_entries(entries, path))
+
+
+def _prior_entries(entries: Sequence[object], path: Path) -> Iterator[PriorEntry]:
+    """Each entry of ``prior_courses``, checked when reached."""
     for number, entry in enumerate(entries, start=1):
-        priors.extend(_parse_prior_entry(entry, number, path, current_date, remedy))
-    return CourseFile(path=path, priors=tuple(priors), current_date=current_date)
-
-
+        yield _prior_entry(entry, number, path)
 
 
 def _as_date_input(value: object, path: Path, where: str) -> _dt.date:
@@ -261,71 +180,41 @@ def _positive_int(value: object, path: Path, where: str) -> int:
     return value
 
 
-def _recovery_list(entry: Mapping) -> list:
-    """An entry's recovery documentation: one mapping or a list of them, as a list."""
+def _recovery_list(entry: Mapping, where: str, path: Path) -> tuple[RecoveryDocumentation, ...]:
+    """An entry's recovery documentation (one mapping or a list of them), each mapping
+    with its line."""
     raw = entry.get("recovery")
     if raw is None:
-        return []
-    return list(raw) if isinstance(raw, list) else [raw]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    """What every prior-course entry of a course file gives, validated: its label, the
-    raw recovery documentation, and the date and fractions when given (``where``: the entry
-    for messages, with its line)."""
-
-    where: str
-    label: str
-    recovery: list
-    date: _dt.date | None
-    fractions: int | None
+        return ()
+    documents = list(raw) if isinstance(raw, list) else [raw]
+    for doc in documents:
+        if not isinstance(doc, Mapping):
+            raise RecoveryFactorError(f"{where}: recovery must be a mapping (or a list of them)", path=path)
+    return tuple(RecoveryDocumentation(dict(doc), _line(doc)) for doc in documents)
 
 
 _ENTRY_KEYS = {"label", "dicom", "summary", "date", "fractions", "registration", "recovery", "note"}
-
-
-def _entry(entry: object, number: int, path: Path, remedy: str) -> _Entry:
-    """Validate the keys common to DICOM and paper-record entries."""
-    where = _where(entry, f"prior course {number}")
-    if not isinstance(entry, Mapping):
-        raise InputError(f"{where} must be a mapping", path=path, remedy=remedy)
-    unknown = set(entry) - _ENTRY_KEYS
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}", path=path, remedy=remedy)
-    if ("dicom" in entry) == ("summary" in entry):
-        raise InputError(f"{where}: give exactly one of dicom (a folder) or summary (a paper record)", path=path, remedy=remedy)
-    label = str(entry.get("label") or f"prior course {number}")
-    recovery = _recovery_list(entry)
-    for raw in recovery:
-        if not isinstance(raw, Mapping):
-            raise RecoveryFactorError(f"{where}: recovery must be a mapping (or a list of them)", path=path)
-    date = _as_date_input(entry["date"], path, where) if entry.get("date") is not None else None
-    fractions = _positive_int(entry["fractions"], path, where) if entry.get("fractions") is not None else None
-    return _Entry(where, label, recovery, date, fractions)
-
-
-def _dicom_entry(
-    entry: Mapping, common: _Entry, path: Path, current_date: _dt.date | None
-) -> list[PriorCourse]:
-    """The prior courses of an entry naming a DICOM export folder (relative to the file)."""
-    folder = (path.parent / str(entry["dicom"])).resolve()
-    registration = None
-    if entry.get("registration"):
-        registration = (path.parent / str(entry["registration"])).resolve()
-        if not registration.is_file():
-            raise InputError(f"{common.where}: registration file not found", path=registration)
-    try:
-        return prior_courses_from_folder(
-            folder, label=common.label, fractions=common.fractions, date=common.date, recovery=common.recovery,
-            current_date=current_date, registration_file=registration, source_path=path,
-        )
-    except RecoveryFactorError as exc:
-        raise RecoveryFactorError(f"{_where(entry, '')}{exc.message}", path=path, remedy=exc.remedy) from None
-
-
 _SUMMARY_KEYS = {"source_document", "date", "fractions", "organs", "note"}
 _ORGAN_KEYS = {"organ", "max_dose_gy", "dvh_points", "note"}
+
+
+def _common_entry(entry: object, number: int, path: Path) -> PriorEntry:
+    """The keys common to DICOM and paper-record entries, checked: the entry without its
+    folder or record yet."""
+    where = _where(entry, f"prior course {number}")
+    if not isinstance(entry, Mapping):
+        raise InputError(f"{where} must be a mapping", path=path, remedy=_REMEDY)
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}", path=path, remedy=_REMEDY)
+    if ("dicom" in entry) == ("summary" in entry):
+        raise InputError(f"{where}: give exactly one of dicom (a folder) or summary (a paper record)", path=path,
+                         remedy=_REMEDY)
+    label = str(entry.get("label") or f"prior course {number}")
+    recovery = _recovery_list(entry, where, path)
+    date = _as_date_input(entry["date"], path, where) if entry.get("date") is not None else None
+    fractions = _positive_int(entry["fractions"], path, where) if entry.get("fractions") is not None else None
+    return PriorEntry(label=label, where=where, line=_line(entry), recovery=recovery, date=date, fractions=fractions)
 
 
 def _summary_date(summary: Mapping, date: _dt.date | None, path: Path, where: str) -> _dt.date | None:
@@ -339,11 +228,11 @@ def _summary_date(summary: Mapping, date: _dt.date | None, path: Path, where: st
     return date
 
 
-def _organ_record(organ_entry: object, label: str, path: Path, remedy: str) -> OrganRecord:
+def _organ_record(organ_entry: object, label: str, path: Path) -> OrganRecord:
     """One organ of a paper record: its maximum physical dose (Gy) and optional DVH points."""
     owhere = _where(organ_entry, f"prior course {label!r} organ")
     if not isinstance(organ_entry, Mapping) or not organ_entry.get("organ"):
-        raise InputError(f"{owhere}: each organ needs organ and max_dose_gy", path=path, remedy=remedy)
+        raise InputError(f"{owhere}: each organ needs organ and max_dose_gy", path=path, remedy=_REMEDY)
     max_dose = organ_entry.get("max_dose_gy")
     if isinstance(max_dose, bool) or not isinstance(max_dose, (int, float)) or not max_dose >= 0:
         raise InputError(
@@ -359,22 +248,19 @@ def _organ_record(organ_entry: object, label: str, path: Path, remedy: str) -> O
             raise InputError(f"{owhere}: dvh_points need volume_cc and dose_gy", path=path) from None
     extra = set(organ_entry) - _ORGAN_KEYS
     if extra:
-        raise InputError(f"{owhere}: unknown key(s) {', '.join(sorted(extra))}", path=path, remedy=remedy)
+        raise InputError(f"{owhere}: unknown key(s) {', '.join(sorted(extra))}", path=path, remedy=_REMEDY)
     return OrganRecord(str(organ_entry["organ"]), float(max_dose), tuple(points))
 
 
-def _summary_entry(
-    entry: Mapping, common: _Entry, path: Path, current_date: _dt.date | None, remedy: str
-) -> list[PriorCourse]:
-    """The prior course of an entry giving a paper-record summary."""
+def _summary_course(summary: object, common: PriorEntry, path: Path) -> PriorCourse:
+    """The paper record of an entry, as a prior course without its recovery factors."""
     label = common.label
-    summary = entry["summary"]
     if not isinstance(summary, Mapping):
-        raise InputError(f"{common.where}: summary must be a mapping", path=path, remedy=remedy)
+        raise InputError(f"{common.where}: summary must be a mapping", path=path, remedy=_REMEDY)
     swhere = _where(summary, f"prior course {label!r} summary")
     unknown = set(summary) - _SUMMARY_KEYS
     if unknown:
-        raise InputError(f"{swhere}: unknown key(s) {', '.join(sorted(unknown))}", path=path, remedy=remedy)
+        raise InputError(f"{swhere}: unknown key(s) {', '.join(sorted(unknown))}", path=path, remedy=_REMEDY)
     missing = [k for k in ("source_document", "fractions", "organs") if summary.get(k) in (None, "", [])]
     if common.date is None and summary.get("date") is None:
         missing.append("date")
@@ -388,34 +274,28 @@ def _summary_entry(
     n = _positive_int(summary["fractions"], path, swhere)
     if common.fractions is not None and common.fractions != n:
         raise InputError(f"{swhere}: fractions {n} differs from the course's {common.fractions}", path=path)
-    records = [_organ_record(organ_entry, label, path, remedy) for organ_entry in summary["organs"]]
-    factors = tuple(
-        document_recovery(raw, prior_date=date, current_date=current_date, path=path,
-                          where=_where(raw, f"prior course {label!r}: recovery factor"))
-        for raw in common.recovery
+    records = [_organ_record(organ_entry, label, path) for organ_entry in summary["organs"]]
+    return PriorCourse(
+        label=label,
+        fractions=n,
+        date=date,
+        source=f"paper record: {summary['source_document']}",
+        records=tuple(records),
     )
-    check_recovery_overlap(factors, label, path)
-    return [
-        PriorCourse(
-            label=label,
-            fractions=n,
-            date=date,
-            source=f"paper record: {summary['source_document']}",
-            records=tuple(records),
-            recovery=factors,
-        )
-    ]
 
 
-def _parse_prior_entry(
-    entry: object, number: int, path: Path, current_date: _dt.date | None, remedy: str
-) -> list[PriorCourse]:
-    """The prior course(s) of the ``number``-th entry of a course file."""
-    common = _entry(entry, number, path, remedy)
+def _prior_entry(entry: object, number: int, path: Path) -> PriorEntry:
+    """The ``number``-th entry of a course file: a DICOM folder (relative paths: to the
+    file) or a paper record."""
+    common = _common_entry(entry, number, path)
     assert isinstance(entry, Mapping)
     if "dicom" in entry:
-        return _dicom_entry(entry, common, path, current_date)
-    return _summary_entry(entry, common, path, current_date, remedy)
+        registration = None
+        if entry.get("registration"):
+            registration = (path.parent / str(entry["registration"])).resolve()
+        folder = (path.parent / str(entry["dicom"])).resolve()
+        return dataclasses.replace(common, folder=folder, registration_file=registration)
+    return dataclasses.replace(common, summary=_summary_course(entry["summary"], common, path))
 
 
-__all__ = ["COURSE_FILE_VERSION", "CourseFile", "load_course_file", "prior_courses_from_folder"]
+__all__ = ["COURSE_FILE_VERSION", "CourseFileListing", "check_recovery_overlap", "read_course_file"]

@@ -13,7 +13,7 @@ the report.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -203,6 +203,43 @@ def elapsed_months(prior: PriorCourse, current_date: _dt.date | None) -> float |
     return months_between(prior.date, current_date)
 
 
+def where_in_file(line: int | None, text: str) -> str:
+    """``text`` prefixed with its line in a course file ("line 12: …"), when known."""
+    return f"line {line}: {text}" if line else text
+
+
+@dataclass(frozen=True)
+class RecoveryDocumentation:
+    """A recovery factor's documentation as a course file writes it, not yet validated
+    (:func:`rtcheck.radiobiology.recovery.document_recovery` does): its fields, and the
+    line of its mapping in the file (None when not from a file)."""
+
+    fields: Mapping[str, object]
+    line: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PriorEntry:
+    """One prior course as a course file lists it, checked for form but not yet read nor
+    documented: a DICOM export ``folder`` (with an optional ``registration_file``) or a
+    paper record (``summary``: the course without its recovery factors).
+
+    ``where`` names the entry in messages ("line 4: prior course 1"); ``line`` is the line
+    of its mapping. ``date`` and ``fractions`` are the entry's own (a DICOM course's plan
+    must agree with them).
+    """
+
+    label: str
+    where: str
+    line: int | None
+    recovery: tuple[RecoveryDocumentation, ...] = ()
+    date: _dt.date | None = None
+    fractions: int | None = None
+    folder: Path | None = None
+    registration_file: Path | None = None
+    summary: PriorCourse | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class CourseFile:
     """A parsed course file: its prior courses and the current course's date (if given)."""
@@ -217,10 +254,13 @@ __all__ = [
     "CourseFile",
     "OrganRecord",
     "PriorCourse",
+    "PriorEntry",
+    "RecoveryDocumentation",
     "RecoveryFactor",
     "Registration",
     "UnusableRegistration",
     "elapsed_months",
     "months_between",
     "months_in_document",
+    "where_in_file",
 ]

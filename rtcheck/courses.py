@@ -28,7 +28,7 @@ from .models.priors import (
     RecoveryFactor,
     where_in_file,
 )
-from .names import normalize
+from .constraints.names import normalize
 from .radiobiology.recovery import parse_date
 
 COURSE_FILE_VERSION = 1

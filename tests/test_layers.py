@@ -42,12 +42,9 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 #: Modules of the old layout still being split (issue #13); each entry goes when its module does.
 TRANSITIONAL: dict[str, set[str]] = {
-    "names": BASE | {"models"},
-    "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "names"},
+    "courses": BASE | {"models", "radiobiology", "dicom_io", "dvhcalc", "evaluate", "constraints"},
 }
 MAY_IMPORT.update(TRANSITIONAL)
-for _layer in ("constraints", "evaluate", "api", "cli", "report"):
-    MAY_IMPORT[_layer] |= {"names"}
 MAY_IMPORT["api"] |= {"courses"}
 
 

@@ -15,7 +15,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..constraints import names_with_site_aliases, resolve_table, select_table, shipped_table
+from ..constraints import (
+    NameTable,
+    names_with_site_aliases,
+    resolve_table,
+    select_table,
+    shipped_table,
+)
 from ..dicom_io import discover, load_course
 from ..dicom_io.priors import FolderRegistrations
 from ..dvhcalc.compute import compute_dvhs
@@ -23,7 +29,6 @@ from ..errors import InputError, RtcheckError, UsageError
 from ..evaluate import check_course
 from ..evaluate.reirradiation import check_reirradiation
 from ..models import ConstraintTable, Course, PriorCourse, ReirradiationResult
-from ..names import NameTable
 from .priors import load_course_file, prior_courses_from_folder
 from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs
 

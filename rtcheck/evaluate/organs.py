@@ -1,8 +1,8 @@
 """Which structures stand for an organ: its own structures, the union of its sides, the
 body contour, and the notes on structures reaching outside the body.
 
-A row of a table names an organ (TG-263); the name table (:class:`rtcheck.names.NameTable`)
-says which structure names mean it. Two structures mapping to one organ are both checked
+A row of a table names an organ (TG-263); the name table
+(:class:`rtcheck.constraints.names.NameTable`) says which structure names mean it. Two structures mapping to one organ are both checked
 (:func:`structures_for_organ`); a paired organ contoured only as its sides (``Kidneys`` from
 ``Kidney_L`` and ``Kidney_R``) is evaluated on their union (:func:`union_for`), never on one
 side alone.
@@ -14,10 +14,10 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..constraints.names import NameTable, OrganAssignment, assign_organ
 from ..dvhcalc.compute import DVHSettings, compute_mask
 from ..errors import GeometryError
 from ..models import Course, NameMatch, Structure
-from ..names import NameTable, OrganAssignment, assign_organ
 
 if TYPE_CHECKING:
     from ..dvhcalc.masks import StructureMask

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..constraints.names import NameTable, OrganAssignment, assign_organ
 from ..dvhcalc.compute import (
     DEFAULT,
     DVHSettings,
@@ -45,7 +46,6 @@ from ..models import (
     NameMatch,
     Structure,
 )
-from ..names import NameTable, OrganAssignment, assign_organ
 from .levels import evaluate_constraint, limit_in_table_quantity, overall_level
 from .organs import (
     OrganUnion,

@@ -34,6 +34,7 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..constraints.names import NameTable, OrganAssignment, assign_organ, normalize
 from ..dvhcalc.compute import (
     DEFAULT,
     DVHSettings,
@@ -63,7 +64,6 @@ from ..models.reirradiation import (
     OrganComposite,
     ReirradiationResult,
 )
-from ..names import NameTable, OrganAssignment, assign_organ, normalize
 from ..radiobiology import lq
 from ..radiobiology.composite import (
     OrganSamples,

@@ -4,7 +4,7 @@ Each prior course is read (:mod:`rtcheck.dicom_io.priors`), its dose checked to 
 course's (:func:`rtcheck.evaluate.plan.check_dose_reaches_prescription`: a partial or cGy
 prior dose would under-report the sum), and its recovery factors documented
 (:func:`rtcheck.radiobiology.recovery.document_recovery`, at most one per organ). A course
-file (:mod:`rtcheck.courses`) is resolved entry by entry, so that its first error is the one
+file (:mod:`rtcheck.constraints.course_file`) is resolved entry by entry, so that its first error is the one
 reported.
 """
 
@@ -15,7 +15,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..courses import check_recovery_overlap, read_course_file
+from ..constraints.course_file import check_recovery_overlap, read_course_file
 from ..dicom_io.priors import prior_course_from_plan, read_prior_plans
 from ..errors import InputError, RecoveryFactorError
 from ..evaluate.plan import check_dose_reaches_prescription

@@ -1,7 +1,7 @@
 """Prior-course data: documented recovery factors, paper records, prior courses, course files.
 
 These are plain data, built by the readers (:mod:`rtcheck.dicom_io.priors`, the course-file
-parser :mod:`rtcheck.courses`) and by :func:`rtcheck.radiobiology.recovery.document_recovery`;
+parser :mod:`rtcheck.constraints.course_file`) and by :func:`rtcheck.radiobiology.recovery.document_recovery`;
 the composite (:mod:`rtcheck.radiobiology.composite`) and the re-irradiation check
 (:mod:`rtcheck.evaluate.reirradiation`) compute on them, and the report renders them.
 
@@ -33,6 +33,25 @@ def months_between(earlier: _dt.date, later: _dt.date) -> float:
     """Months (of :data:`DAYS_PER_MONTH` days) from ``earlier`` to ``later``; negative if
     ``later`` comes first."""
     return (later - earlier).days / DAYS_PER_MONTH
+
+
+#: What to do about a value of prior-course data that is not a date.
+DATE_REMEDY = "write dates as YYYY-MM-DD"
+
+
+def as_date(value: object) -> _dt.date | None:
+    """A date of prior-course data: a date, a datetime's date, or ISO text (YYYY-MM-DD);
+    None for anything else."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def months_in_document(value: float | None) -> float | None:
@@ -250,6 +269,7 @@ class CourseFile:
 
 
 __all__ = [
+    "DATE_REMEDY",
     "DAYS_PER_MONTH",
     "CourseFile",
     "OrganRecord",
@@ -259,6 +279,7 @@ __all__ = [
     "RecoveryFactor",
     "Registration",
     "UnusableRegistration",
+    "as_date",
     "elapsed_months",
     "months_between",
     "months_in_document",

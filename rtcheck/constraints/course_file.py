@@ -19,17 +19,19 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError, RecoveryFactorError
-from .models.priors import (
+from ..errors import InputError, RecoveryFactorError
+from ..models.priors import (
+    DATE_REMEDY,
     OrganRecord,
     PriorCourse,
     PriorEntry,
     RecoveryDocumentation,
     RecoveryFactor,
+    as_date,
     where_in_file,
 )
-from .constraints.names import normalize
-from .radiobiology.recovery import parse_date
+from .names import normalize
+from .yaml_lines import YNode, parse_yaml_with_lines
 
 COURSE_FILE_VERSION = 1
 
@@ -53,24 +55,21 @@ def check_recovery_overlap(factors: Sequence[RecoveryFactor], label: str, path: 
 # Course file
 # ------------------------------------------------------------------------------------------
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping (for messages)."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LineDict:
-    """A mapping of the file, with the 1-based line where it starts."""
-    mapping = _LineDict(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    return mapping
-
-
 class _LineDict(dict):
-    """A mapping of the file and its line."""
+    """A mapping of the file, with the 1-based line where it starts."""
 
     line: int | None = None
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def _with_lines(node: YNode) -> object:
+    """The document as plain data whose mappings carry their lines (for messages)."""
+    if isinstance(node.value, dict):
+        mapping = _LineDict({key: _with_lines(value) for key, value in node.value.items()})
+        mapping.line = node.line
+        return mapping
+    if isinstance(node.value, list):
+        return [_with_lines(item) for item in node.value]
+    return node.value
 
 
 def _line(raw: object) -> int | None:
@@ -97,15 +96,17 @@ class CourseFileListing:
 
 
 def _load_yaml(path: Path) -> object:
-    """The YAML document of the file, its mappings with their lines."""
+    """The YAML document of the file (:func:`rtcheck.constraints.yaml_lines.parse_yaml_with_lines`:
+    a key repeated in one mapping is refused with its line), its mappings with their lines."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read course file: {exc.strerror}", path=path) from exc
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        root = parse_yaml_with_lines(text, path)
     except yaml.YAMLError as exc:
         raise InputError(f"course file is not valid YAML: {exc}", path=path) from exc
+    return None if root is None else _with_lines(root)
 
 
 def read_course_file(path: str | Path, *, current_date: _dt.date | None = None) -> CourseFileListing:
@@ -167,10 +168,10 @@ def _prior_entries(entries: Sequence[object], path: Path) -> Iterator[PriorEntry
 
 def _as_date_input(value: object, path: Path, where: str) -> _dt.date:
     """A date of the course file, else InputError naming the file and ``where``."""
-    try:
-        return parse_date(value, "date", path, where)
-    except RecoveryFactorError as exc:
-        raise InputError(exc.message, path=path, remedy=exc.remedy) from None
+    date = as_date(value)
+    if date is None:
+        raise InputError(f"{where}: date {value!r} is not a date", path=path, remedy=DATE_REMEDY)
+    return date
 
 
 def _positive_int(value: object, path: Path, where: str) -> int:

@@ -31,7 +31,7 @@ from ..models.priors import (
     where_in_file,
 )
 from .names import normalize
-from .yaml_lines import YNode, parse_yaml_with_lines
+from .yaml_lines import parse_yaml_with_lines
 
 COURSE_FILE_VERSION = 1
 
@@ -54,23 +54,6 @@ def check_recovery_overlap(factors: Sequence[RecoveryFactor], label: str, path: 
 # ------------------------------------------------------------------------------------------
 # Course file
 # ------------------------------------------------------------------------------------------
-
-class _LineDict(dict):
-    """A mapping of the file, with the 1-based line where it starts."""
-
-    line: int | None = None
-
-
-def _with_lines(node: YNode) -> object:
-    """The document as plain data whose mappings carry their lines (for messages)."""
-    if isinstance(node.value, dict):
-        mapping = _LineDict({key: _with_lines(value) for key, value in node.value.items()})
-        mapping.line = node.line
-        return mapping
-    if isinstance(node.value, list):
-        return [_with_lines(item) for item in node.value]
-    return node.value
-
 
 def _line(raw: object) -> int | None:
     """The line of a mapping of the file (None for other values)."""
@@ -97,7 +80,8 @@ class CourseFileListing:
 
 def _load_yaml(path: Path) -> object:
     """The YAML document of the file (:func:`rtcheck.constraints.yaml_lines.parse_yaml_with_lines`:
-    a key repeated in one mapping is refused with its line), its mappings with their lines."""
+    a key repeated in one mapping is refused with its line), its mappings with their lines
+    (:class:`rtcheck.constraints.yaml_lines.LinedDict`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -106,7 +90,7 @@ def _load_yaml(path: Path) -> object:
         root = parse_yaml_with_lines(text, path)
     except yaml.YAMLError as exc:
         raise InputError(f"course file is not valid YAML: {exc}", path=path) from exc
-    return None if root is None else _with_lines(root)
+    return None if root is None else root.plain()
 
 
 def read_course_file(path: str | Path, *, current_date: _dt.date | None = None) -> CourseFileListing:

@@ -118,6 +118,12 @@ class DVHCurve:
         object.__setattr__(self, "volume_cc", volume)
         object.__setattr__(self, "total_volume_cc", float(self.total_volume_cc))
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle through the same checks, so that the arrays come back read-only."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
     @classmethod
     def from_dvh(cls, structure_name: str, dvh: DVH, steps: int = CURVE_STEPS) -> DVHCurve:
         """The curve of ``dvh`` in ``steps`` equal dose steps up to its maximum sample dose (Gy)."""

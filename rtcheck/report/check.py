@@ -408,7 +408,7 @@ def render_summary(summaries: Sequence[PlanSummary]) -> str:
     return "\n".join(out) + "\n"
 
 
-FORMATS = ("csv", "json", "table")
+FORMATS = ("csv", "html", "json", "table")
 
 
 def render(
@@ -432,6 +432,10 @@ def render(
         return text + "\n" + "".join(reirradiation.render_csv(r) for r in composites) if composites else text
     if fmt == "table":
         return render_text(results, composites, summaries, color=color)
+    if fmt == "html":
+        from .html import render_html  # html imports this module (verdict words, PlanSummary)
+
+        return render_html(results, composites, summaries)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

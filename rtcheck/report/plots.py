@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..models import (
+    DVH,
     NEAR_MAX_VOLUME_CC,
     CheckResult,
     ConstraintResult,
+    Course,
     DVHCurve,
     Level,
     MetricKind,
@@ -336,6 +338,24 @@ def inline_svg(svg: str, id_prefix: str) -> str:
     return body.strip() + "\n"
 
 
+def plan_curves(plans: Sequence[tuple[Course, Sequence[DVH | BaseException]]]) -> list[DVHCurve]:
+    """The curve of every structure with a DVH of every plan (``rtcheck dvh``'s results:
+    per plan its course and, per structure, a DVH or the error why it has none), named
+    "plan: structure" when there are several plans."""
+    curves = []
+    for n, (course, dvhs) in enumerate(plans, start=1):
+        prefix = f"{course.label or f'plan {n}'}: " if len(plans) > 1 else ""
+        curves += [DVHCurve.from_dvh(prefix + d.name, d) for d in dvhs if isinstance(d, DVH) and not d.is_empty]
+    return curves
+
+
+#: Dash patterns of the curves of :func:`dvh_figure`, one per ten curves (matplotlib's ten colours).
+LINE_STYLES = ("-", "--", ":", "-.")
+
+#: The picture formats of :func:`dvh_figure`, by file suffix.
+PLOT_FORMATS = {".png": "png", ".svg": "svg"}
+
+
 def dvh_figure(curves: Sequence[DVHCurve], fmt: str, *, title: str = "") -> bytes:
     """One figure of every curve (cumulative DVH, volume in % of each structure), as PNG or
     SVG bytes (``fmt`` "png" or "svg"; ValueError otherwise)."""
@@ -344,8 +364,9 @@ def dvh_figure(curves: Sequence[DVHCurve], fmt: str, *, title: str = "") -> byte
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=ALL_FIGSIZE, dpi=PNG_DPI if fmt == "png" else 72)
     try:
-        for curve in curves:
-            ax.plot(curve.dose_gy, curve.volume_percent(), linewidth=1.3, label=curve.structure_name)
+        for i, curve in enumerate(curves):  # the 10 colours again with another dash, and so on
+            ax.plot(curve.dose_gy, curve.volume_percent(), linewidth=1.3, label=curve.structure_name,
+                    linestyle=LINE_STYLES[i // 10 % len(LINE_STYLES)])
         ax.set_xlim(left=0.0)
         ax.set_ylim(0.0, 105.0)
         ax.set_xlabel(_axis_label("physical"))

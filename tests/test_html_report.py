@@ -166,7 +166,7 @@ def test_names_are_escaped(sabr):
     curves = tuple(dataclasses.replace(c, structure_name=odd) if c.structure_name == "Esophagus" else c
                    for c in check.dvh_curves)
     odd_check = dataclasses.replace(check, results=rows, dvh_curves=curves, plan_label="<b>plan</b>")
-    html = render_html([odd_check], None, ())
+    html = render_html([odd_check], None, report.summaries())
     assert odd not in html and "<b>plan</b>" not in html
     assert "Eso&lt;phagus&gt; &amp; &quot;co&quot;" in html and "&lt;b&gt;plan&lt;/b&gt;" in html
     ET.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0))  # the SVGs stay well-formed

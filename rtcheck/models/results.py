@@ -18,7 +18,7 @@ from .constraints import Constraint, ConstraintTable, DoseQuantity, Level
 from .dvh import DVH
 
 #: Version of the plain-data (JSON) form of results. Bump on any incompatible change.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class MatchKind(Enum):

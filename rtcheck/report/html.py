@@ -27,16 +27,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import __version__
-from ..models import CheckResult, ConstraintResult, Level, Unit
+from ..models import CheckResult, ConstraintResult, Level
 from ..models.reirradiation import ReirradiationResult
 from . import html_reirradiation
-from .check import VERDICT_WORDS, PlanSummary
+from .check_text import VERDICT_WORDS
 from .common import worst_of
 from .html_parts import cell, esc, level_cell, level_words, table_html
 from .plots import LEVEL_COLOURS, organ_plots, organ_svg
-
-#: Levels of the rows shown first, worst first.
-NOT_PASSING = (Level.FAIL, Level.MAJOR, Level.MINOR, Level.INDETERMINATE, Level.NOT_EVALUATED)
+from .rows import counts_in_verdict, limit_text, margin_text, unit_text, value_text
+from .summary import PlanSummary
 
 _CSS = """
 :root { --pass: %(PASS)s; --ne: %(NOT_EVALUATED)s; --ind: %(INDETERMINATE)s; --minor: %(MINOR)s;
@@ -78,82 +77,22 @@ footer table { font-size: 0.75rem; } footer td { overflow-wrap: anywhere; }
 """ % {level.value: colour for level, colour in LEVEL_COLOURS.items()}
 
 
-def unit_text(r: ConstraintResult) -> str:
-    """The unit of a row's value: Gy (Gy EQD2/BED for a biological limit), cc, %, or % Rx."""
-    c = r.constraint
-    if c.limit_unit is Unit.GY and c.limit_quantity is not None and c.limit_quantity.value != "physical":
-        return f"Gy {c.limit_quantity.value}"
-    if c.limit_unit is Unit.PERCENT and c.metric.gives_dose:
-        return "% Rx"
-    return c.limit_unit.value
+def margin_with_unit(r: ConstraintResult) -> str:
+    """A row's signed margin with its unit (positive on the passing side); '—' when undefined."""
+    return "—" if r.margin is None else f"{margin_text(r)} {unit_text(r)}"
 
 
-def fixed(value: float | None, unit: Unit) -> str:
-    """A number with the places its unit deserves (1 for %, 2 otherwise); '—' for None."""
-    if value is None:
-        return "—"
-    return f"{value:.{1 if unit is Unit.PERCENT else 2}f}"
-
-
-def value_text(r: ConstraintResult) -> str:
-    """A row's value with its numerical uncertainty and unit; '—' when not evaluated."""
-    if r.value is None:
-        return "—"
-    unit = r.constraint.limit_unit
-    text = fixed(r.value, unit)
-    if r.uncertainty is None:
-        text += " ± ?"
-    elif r.uncertainty > 0:
-        text += f" ± {fixed(r.uncertainty, unit)}"
-    return f"{text} {unit_text(r)}"
-
-
-def limit_text(r: ConstraintResult) -> str:
-    """A row's limit as written in its table, with its minor-deviation band when it has one."""
-    c = r.constraint
-    return c.limit_text + (f" (minor to {c.minor_limit:g})" if c.minor_limit is not None else "")
-
-
-def margin_text(r: ConstraintResult) -> str:
-    """A row's margin, signed (positive on the passing side), with its unit; '—' when undefined."""
-    if r.margin is None:
-        return "—"
-    return f"{r.margin:+.{1 if r.constraint.limit_unit is Unit.PERCENT else 2}f} {unit_text(r)}"
-
-
-def counts_in_verdict(r: ConstraintResult) -> bool:
-    """Whether a row takes part in its plan's verdict: every evaluated row, and a NOT
-    EVALUATED one of a required organ or an organ present in the structure set."""
-    return r.level is not Level.NOT_EVALUATED or r.required or r.structure_name is not None
-
-
-def report_verdict(
-    results: Sequence[CheckResult],
-    composites: Sequence[ReirradiationResult] | None,
-    summaries: Sequence[PlanSummary],
-) -> Level:
-    """The run's verdict: the worst plan verdict (each plan's the worst of its check and its
-    composite; a plan that could not be checked NOT EVALUATED)."""
-    if summaries:
-        return worst_of(s.verdict for s in summaries)
-    return worst_of([*(r.overall for r in results), *(c.overall for c in composites or ())])
-
-
-def _banner(verdict: Level, results: Sequence[CheckResult], summaries: Sequence[PlanSummary]) -> str:
-    """The verdict banner: the verdict's words, the plans and the organs that made it."""
-    organs = list(dict.fromkeys(
-        r.constraint.organ for check in results for r in check.results
-        if r.level is not Level.PASS and counts_in_verdict(r)
-    ))
+def _banner(verdict: Level, summaries: Sequence[PlanSummary]) -> str:
+    """The verdict banner: the verdict's words, the plans and the rows that made it."""
     failing = [text for s in summaries for text in s.failing]
-    plans = len(summaries) if summaries else len(results)
+    plans = len(summaries)
     lines = [f"<p>{plans} plan{'s' if plans != 1 else ''} checked"]
     not_checked = sum(1 for s in summaries if s.error is not None)
     if not_checked:
         lines[0] += f", {not_checked} could not be checked"
     lines[0] += ".</p>"
-    if verdict is not Level.PASS and (failing or organs):
-        lines.append(f"<p>Not passing: {esc(', '.join(failing) if failing else ', '.join(organs))}</p>")
+    if verdict is not Level.PASS and failing:
+        lines.append(f"<p>Not passing: {esc(', '.join(failing))}</p>")
     return (
         f'<header class="banner level-{verdict.value}" id="verdict" data-verdict="{verdict.value}">\n'
         f"<h1>Verdict: {esc(VERDICT_WORDS[verdict])}</h1>\n" + "\n".join(lines) + "\n</header>"
@@ -185,7 +124,7 @@ def _failure_rows(check: CheckResult) -> list[list[str]]:
     failing.sort(key=lambda r: -r.level.severity)
     return [
         [level_cell(r.level), cell("plan"), cell(r.constraint.organ), cell(r.structure_name), cell(r.constraint.metric),
-         cell(value_text(r), num=True), cell(limit_text(r)), cell(margin_text(r), num=True), cell(r.reason)]
+         cell(value_text(r), num=True), cell(limit_text(r)), cell(margin_with_unit(r), num=True), cell(r.reason)]
         for r in failing
     ]
 
@@ -220,7 +159,7 @@ def _full_table(check: CheckResult) -> str:
         organ = c.organ + (" *" if r.required else "") + (" (goal)" if c.kind.value == "goal" else "")
         rows.append([
             cell(organ), cell(r.structure_name), cell(c.metric), cell(limit_text(r), num=True), cell(value_text(r), num=True),
-            cell(margin_text(r), num=True), level_cell(r.level), cell(c.source), cell(c.confidence.value),
+            cell(margin_with_unit(r), num=True), level_cell(r.level), cell(c.source), cell(c.confidence.value),
             cell(r.reason),
         ])
     note = ('<p class="note">* required organ. Value ± numerical uncertainty; margin &gt; 0 is on the passing '
@@ -303,22 +242,21 @@ def _footer(results: Sequence[CheckResult], run_utc: str | None) -> str:
 
 def render_html(
     results: Sequence[CheckResult],
-    composites: Sequence[ReirradiationResult] | None = None,
-    summaries: Sequence[PlanSummary] = (),
+    composites: Sequence[ReirradiationResult] | None,
+    summaries: Sequence[PlanSummary],
     *,
     run_utc: str | None = None,
 ) -> str:
-    """The HTML report of a check (see the module's docstring): ``results`` one per plan
+    """The HTML report of a run (see the module's docstring): ``results`` one per plan
     checked, ``composites`` their re-irradiation composites (one per plan, or None),
-    ``summaries`` one per plan in order, checked or not; ``run_utc`` the run's time
-    (ISO 8601, UTC)."""
-    verdict = report_verdict(results, composites, summaries)
+    ``summaries`` one per plan in order, checked or not (their verdicts make the run's:
+    the worst); ``run_utc`` the run's time (ISO 8601, UTC)."""
+    verdict = worst_of(s.verdict for s in summaries)
     paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
     checked = iter(zip(results, paired, strict=True))
     sections = []
-    for n in range(len(summaries) if summaries else len(results)):
-        summary = summaries[n] if summaries else None
-        if summary is not None and summary.error is not None:
+    for n, summary in enumerate(summaries):
+        if summary.error is not None:
             sections.append(_error_section(summary, n + 1))
         else:
             check, composite = next(checked)
@@ -328,7 +266,7 @@ def render_html(
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + _banner(verdict, results, summaries) + "\n"
+        + _banner(verdict, summaries) + "\n"
         + "\n".join(sections) + "\n"
         + _footer(results, run_utc) + "\n</body>\n</html>\n"
     )

@@ -1,7 +1,7 @@
 """Data sets for benchmarks/run.py: each a folder with one RTSTRUCT and one RTDOSE file.
 
 * the real breast export (../shared/testdata/dicompyler-breast), read in place;
-* the analytic phantom set of :mod:`rtcheck.phantoms`, written as DICOM with
+* the analytic phantom set of :mod:`rtcheck.validation.phantoms`, written as DICOM with
   :mod:`rtcheck.dicom_io.write` (one RTSTRUCT/RTDOSE pair per phantom, with closed-form truth);
 * a synthetic 512×512×300 dose grid (1 mm voxels, 32-bit pixels, ≈300 MB of pixel data) with
   60 ROIs contoured on 2 mm planes, for peak memory and for timing at clinical scale.
@@ -27,7 +27,7 @@ class Pair:
     label: str
     structure_file: Path
     dose_file: Path
-    truth: dict = field(default_factory=dict)  # roi_number -> rtcheck.selftest.Truth
+    truth: dict = field(default_factory=dict)  # roi_number -> rtcheck.validation.selftest.Truth
     dose_scale_gy: float | None = None  # prescription-scale dose of the pair (Gy)
 
 
@@ -41,7 +41,7 @@ class Case:
 def write_pair(folder: Path, label: str, structure_set: StructureSet, dose: DoseGrid,
                bits: int = 16) -> tuple[Path, Path]:
     """Write a structure set and dose grid as RTSTRUCT + RTDOSE; returns both paths."""
-    from rtcheck.selftest import write_dicom_pair
+    from rtcheck.validation.selftest import write_dicom_pair
 
     folder.mkdir(parents=True, exist_ok=True)
     return write_dicom_pair(folder, label, structure_set, dose, bits=bits)
@@ -53,8 +53,8 @@ def breast_case() -> Case:
 
 
 def phantom_case(folder: Path, quick: bool = False, full: bool = False) -> Case:
-    """The analytic phantom set (rtcheck.selftest's phantom cases), written to ``folder``."""
-    from rtcheck.selftest import phantom_cases
+    """The analytic phantom set (rtcheck.validation.selftest's phantom cases), written to ``folder``."""
+    from rtcheck.validation.selftest import phantom_cases
 
     pairs = []
     for pc in phantom_cases(quick=quick, full=full):

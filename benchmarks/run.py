@@ -18,7 +18,7 @@ On the same data, for each tool:
   synthetic 512×512×300 dose grid with 60 ROIs.
 
 Data: the real breast export (../shared/testdata/dicompyler-breast), the analytic phantom
-set of rtcheck.phantoms with every gradient axis for every shape × volume × grid
+set of rtcheck.validation.phantoms with every gradient axis for every shape × volume × grid
 (``--phantoms full``, 420 phantoms; ``standard``: 105), written as DICOM to a temporary
 folder, and the synthetic grid. The Markdown report is printed and written to
 benchmarks/results/<date>.md (gitignored); README "Performance" and "Accuracy" quote it.
@@ -113,7 +113,7 @@ def best_times(tool_list: list[str], case: cases.Case, repeat: int, budget_s: fl
 
 # -- accuracy ----------------------------------------------------------------------------
 def score(case: cases.Case, results: dict[str, list[tools.RoiResult]]):
-    from rtcheck.selftest import agreement, summarise
+    from rtcheck.validation.selftest import agreement, summarise
 
     rows, scales = [], {}
     for p in case.pairs:

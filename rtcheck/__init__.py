@@ -15,39 +15,29 @@ Errors are :class:`RtcheckError` (``.path``, ``.remedy``, ``.exit_code``):
 :class:`RecoveryFactorError`, :class:`UsageError`, :class:`MissingDependencyError`.
 """
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from .api import (  # noqa: E402 - the version is defined first: submodules read it
-    CheckReport,
-    DVHReport,
-    Failure,
-    PlanCheck,
-    PlanDVHs,
-    PlanInputs,
-    check,
-    dvh,
-    read_plans,
-)
-from .errors import (  # noqa: E402
-    ConstraintTableError,
-    GeometryError,
-    InputError,
-    MissingDependencyError,
-    RecoveryFactorError,
-    RtcheckError,
-    UsageError,
-)
-from .models import Level  # noqa: E402
-from .radiobiology import (  # noqa: E402
-    bed,
-    bed_from_eqd2,
-    dose_per_fraction_for_bed,
-    dose_per_fraction_for_eqd2,
-    eqd2,
-    eqd2_from_bed,
-    total_dose_for_bed,
-    total_dose_for_eqd2,
-)
+# The API is loaded on first use (PEP 562), so that `import rtcheck` — and the command
+# line's --help and --version — do not pay for numpy, pydicom and the tables up front.
+_LAZY = {
+    **dict.fromkeys(
+        ("CheckReport", "DVHReport", "Failure", "PlanCheck", "PlanDVHs", "PlanInputs", "check", "dvh", "read_plans"),
+        "rtcheck.api",
+    ),
+    **dict.fromkeys(
+        ("ConstraintTableError", "GeometryError", "InputError", "MissingDependencyError", "RecoveryFactorError",
+         "RtcheckError", "UsageError"),
+        "rtcheck.errors",
+    ),
+    "Level": "rtcheck.models",
+    **dict.fromkeys(
+        ("bed", "bed_from_eqd2", "dose_per_fraction_for_bed", "dose_per_fraction_for_eqd2", "eqd2", "eqd2_from_bed",
+         "total_dose_for_bed", "total_dose_for_eqd2"),
+        "rtcheck.radiobiology",
+    ),
+}
 
 __all__ = [
     "CheckReport",
@@ -77,3 +67,54 @@ __all__ = [
     "total_dose_for_bed",
     "total_dose_for_eqd2",
 ]
+
+
+def __getattr__(name: str):
+    """The public names above, imported from their modules on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rtcheck' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazily imported public ones included."""
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers
+    from .api import (
+        CheckReport,
+        DVHReport,
+        Failure,
+        PlanCheck,
+        PlanDVHs,
+        PlanInputs,
+        check,
+        dvh,
+        read_plans,
+    )
+    from .errors import (
+        ConstraintTableError,
+        GeometryError,
+        InputError,
+        MissingDependencyError,
+        RecoveryFactorError,
+        RtcheckError,
+        UsageError,
+    )
+    from .models import Level
+    from .radiobiology import (
+        bed,
+        bed_from_eqd2,
+        dose_per_fraction_for_bed,
+        dose_per_fraction_for_eqd2,
+        eqd2,
+        eqd2_from_bed,
+        total_dose_for_bed,
+        total_dose_for_eqd2,
+    )

@@ -546,12 +546,11 @@ def test_interrupted_output_keeps_the_previous_file_and_leaves_no_temporary(spin
 
 def test_unexpected_error_is_not_exit_1_and_not_a_traceback(spine, monkeypatch):
     """Exit 1 means "a constraint failed": a crash must not look like a verdict."""
-    import rtcheck.cli.check as check_cli
 
     def crash(*args, **kwargs):
         raise RuntimeError("something nobody foresaw")
 
-    monkeypatch.setattr(check_cli.api, "check_plans", crash)
+    monkeypatch.setattr("rtcheck.api.check_plans", crash)
     monkeypatch.delenv("RTCHECK_DEBUG", raising=False)
     result = run("check", spine)
     assert result.exit_code == 4, result.output

@@ -351,6 +351,7 @@ def test_check_computes_each_checked_structure_once_and_no_other(monkeypatch):
     """DVHs are computed only for the structures the table's rows use (a BODY is not), each
     once, and the results are those of every DVH computed up front."""
     import rtcheck.dvhcalc.compute as dvh_module
+    import rtcheck.evaluate.plan as plan_module
     from rtcheck.constraints import select_table, shipped_names
     from rtcheck.dicom_io import discover
     from rtcheck.evaluate import check_course, evaluate
@@ -367,7 +368,7 @@ def test_check_computes_each_checked_structure_once_and_no_other(monkeypatch):
         seen.append(structure.name)
         return real(structure, *args, **kwargs)
 
-    monkeypatch.setattr(dvh_module, "compute_dvh_and_mask", counting)
+    monkeypatch.setattr(plan_module, "compute_dvh_and_mask", counting)
     result = check_course(course, table, names)
     assert len(seen) == len(set(seen)) > 0
     matched = {s.name for s in structures if names.match(s.name).canonical in {c.organ for c in table.constraints}}

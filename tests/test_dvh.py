@@ -1,4 +1,4 @@
-"""rtcheck.dvhcalc against closed-form truth (rtcheck.phantoms) and hand-computed cases.
+"""rtcheck.dvhcalc against closed-form truth (rtcheck.validation.phantoms) and hand-computed cases.
 
 Stated tolerances (issue 5), for structures >= 0.5 cc, with the default settings:
 
@@ -26,7 +26,7 @@ from rtcheck.dvhcalc.compute import (
 )
 from rtcheck.errors import GeometryError
 from rtcheck.models import DVH, Contour, ContourType, DoseGrid, Structure, StructureSet
-from rtcheck.phantoms import make_phantom, shape_for_volume
+from rtcheck.validation.phantoms import make_phantom, shape_for_volume
 
 DOSE_TOL = 0.01  # × maximum dose
 

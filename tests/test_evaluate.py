@@ -299,12 +299,12 @@ def test_paired_organ_missing_but_sides_present_says_so():
 
 
 def test_check_course_has_no_prior_courses_parameter():
-    """Prior courses are summed by rtcheck.reirradiation.check_reirradiation; check_course checks
+    """Prior courses are summed by rtcheck.evaluate.reirradiation.check_reirradiation; check_course checks
     one course and must not offer a ``priors`` argument that it cannot honour."""
     import inspect
 
     from rtcheck.evaluate import check_course
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
 
     assert "priors" not in inspect.signature(check_course).parameters
     assert "priors" in inspect.signature(check_reirradiation).parameters

@@ -19,8 +19,8 @@ from rtcheck.dvhcalc.sampling import trilinear, trilinear_columns
 from rtcheck.dvhcalc.scanline import rasterise_plane
 from rtcheck.dvhcalc.surface import exposed_columns, surface_edges
 from rtcheck.models import DVH, Contour, DoseGrid, Structure
-from rtcheck.phantoms import make_phantom, shape_for_volume
 from rtcheck.radiobiology import convert_dvh, eqd2
+from rtcheck.validation.phantoms import make_phantom, shape_for_volume
 
 SCALE_GY = 50.0
 TOL_GY = 0.001 * SCALE_GY

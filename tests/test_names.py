@@ -8,9 +8,9 @@ import pytest
 from conftest import SHARED
 
 from rtcheck.constraints import load_alias_file, shipped_dir, shipped_names
+from rtcheck.constraints.names import assign_organ, load_tg263, normalize
 from rtcheck.errors import ConstraintTableError
 from rtcheck.models import MatchKind
-from rtcheck.names import assign_organ, load_tg263, normalize
 
 
 @pytest.mark.parametrize(

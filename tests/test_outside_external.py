@@ -68,13 +68,13 @@ def test_the_body_is_found_by_interpreted_type_first_then_by_name():
 
 @pytest.mark.parametrize("fraction, noted", [(0.03, True), (0.035, False)])
 def test_the_threshold_is_a_share_of_the_volume(fraction, noted, monkeypatch):
-    import rtcheck.evaluate as ev
+    import rtcheck.evaluate.organs as organs
 
     body = prism(1, "Outline", box(-10, 10, -10, 10), "EXTERNAL")
     # x 0 … 10⅓ mm: one column of sub-samples (at 10⅙ mm, ⅓ mm apart) beyond the body's
     # x = 10 mm, i.e. ⅓ × 20 × 10 mm³ of (10⅓) × 20 × 10 mm³ = 3.2 %
     cord = prism(2, "SpinalCord", box(0, 10 + 1 / 3, -10, 10))
-    monkeypatch.setattr(ev, "OUTSIDE_EXTERNAL_MIN_FRACTION", fraction)
+    monkeypatch.setattr(organs, "OUTSIDE_EXTERNAL_MIN_FRACTION", fraction)
     result = check_course(course_with(body, cord), table_8gy(), shipped_names())
     notes = [n for n in result.notes if "outside the body contour" in n]
     assert bool(notes) is noted
@@ -87,8 +87,8 @@ def test_composite_checks_note_organs_outside_the_body_too(tmp_path):
 
     from test_reirradiation import CURRENT_DATE, PRIOR_DATE, synthetic_plan, tables, uniform_course
 
-    from rtcheck import courses as co
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
+    from rtcheck.models.priors import PriorCourse
 
     current = synthetic_plan(24.0, 3, CURRENT_DATE)  # 'Cord': x −18 … −2, y −8 … 8, z −9 … 9 mm
     # the body starts at x = −15 mm (between sub-samples of the 2 mm grid): 3 × 16 × 18 mm³
@@ -99,7 +99,7 @@ def test_composite_checks_note_organs_outside_the_body_too(tmp_path):
     ss = current.structure_set
     current = dataclasses.replace(current, structure_set=dataclasses.replace(ss, structures=(*ss.structures, body)))
     cumulative, _ = tables(tmp_path)
-    prior = co.PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(30, 10))
+    prior = PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(30, 10))
     result = check_reirradiation(current, [prior], names=shipped_names(), cumulative=cumulative)
     notes = [w for w in result.warnings if "outside the body contour 'BODY'" in w]
     assert len(notes) == 1 and notes[0].startswith("Cord: ")

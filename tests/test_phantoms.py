@@ -1,11 +1,11 @@
-"""rtcheck.phantoms: the closed-form truth is checked against textbook formulas, not rtcheck."""
+"""rtcheck.validation.phantoms: the closed-form truth is checked against textbook formulas, not rtcheck."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rtcheck.phantoms import (
+from rtcheck.validation.phantoms import (
     GRADIENTS,
     SHAPES,
     Shape,

@@ -15,7 +15,8 @@ import pytest
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from rtcheck import courses as co
+from rtcheck.courses import load_course_file
+from rtcheck.dicom_io.priors import PriorRegistrations
 from rtcheck.dicom_io.registration import (
     SPATIAL_REGISTRATION_SOP_CLASS,
     find_registrations,
@@ -23,7 +24,17 @@ from rtcheck.dicom_io.registration import (
     transform_between,
 )
 from rtcheck.errors import InputError, RecoveryFactorError
+from rtcheck.evaluate.reirradiation import same_organ
 from rtcheck.models import Course, DoseGrid
+from rtcheck.models.priors import OrganRecord, PriorCourse
+from rtcheck.radiobiology.composite import (
+    OrganSamples,
+    composite,
+    composite_organ,
+    organ_samples_from_mask,
+)
+from rtcheck.radiobiology.recovery import document_recovery
+from rtcheck.radiobiology.resample import dose_at_points, prior_dose_at, resample_dose
 
 CURRENT_FRAME = "1.2.826.0.1.3680043.10.543.1"
 PRIOR_FRAME = "1.2.826.0.1.3680043.10.543.2"
@@ -48,10 +59,10 @@ def uniform_course(dose_gy, fractions, frame=CURRENT_FRAME, date=None, label=Non
     return Course(dose=grid, fractions=fractions, date=date, label=label)
 
 
-def organ(points, volumes=None, name="SpinalCord") -> co.OrganSamples:
+def organ(points, volumes=None, name="SpinalCord") -> OrganSamples:
     points = np.asarray(points, dtype=float).reshape(-1, 3)
     vol = np.full(points.shape[0], 0.01) if volumes is None else volumes
-    return co.OrganSamples(name=name, points_mm=points, volume_cc=vol)
+    return OrganSamples(name=name, points_mm=points, volume_cc=vol)
 
 
 def documented(**overrides) -> dict:
@@ -73,7 +84,7 @@ def test_trilinear_resampling_of_a_linear_dose_is_exact():
     # grids of different spacing, offset and non-uniform plane spacing
     prior = linear_grid(np.arange(-30.0, 31.0, 2.5), np.arange(-30.0, 31.0, 3.0), np.array([-30, -25, -18, -10, 0, 4, 20, 30.0]))
     target = linear_grid(np.arange(-20.3, 20.0, 1.7), np.arange(-15.1, 15.0, 2.2), np.arange(-19.0, 19.0, 3.1))
-    resampled = co.resample_dose(prior, target)
+    resampled = resample_dose(prior, target)
     zz, yy, xx = np.meshgrid(target.z_mm, target.y_mm, target.x_mm, indexing="ij")
     expected = linear_value(np.stack([xx, yy, zz], axis=-1))
     np.testing.assert_allclose(resampled.grid.dose_gy, expected, rtol=0, atol=1e-9)
@@ -82,7 +93,7 @@ def test_trilinear_resampling_of_a_linear_dose_is_exact():
 
 def test_points_outside_the_prior_grid_are_zero_and_flagged():
     prior = linear_grid(np.arange(0.0, 11.0, 2.0), np.arange(0.0, 11.0, 2.0), np.arange(0.0, 11.0, 2.0))
-    dose, inside = co.dose_at_points(prior, np.array([[5.0, 5.0, 5.0], [10.0, 10.0, 10.0], [10.5, 5.0, 5.0], [5, 5, -1]]))
+    dose, inside = dose_at_points(prior, np.array([[5.0, 5.0, 5.0], [10.0, 10.0, 10.0], [10.5, 5.0, 5.0], [5, 5, -1]]))
     assert inside.tolist() == [True, True, False, False]
     assert dose[0] == pytest.approx(linear_value(np.array([5.0, 5.0, 5.0])))
     assert dose[2] == 0.0 and dose[3] == 0.0
@@ -92,7 +103,7 @@ def test_resample_without_registration_on_another_frame_is_refused():
     prior = linear_grid(np.arange(3.0), np.arange(3.0), np.arange(3.0), frame=PRIOR_FRAME)
     target = linear_grid(np.arange(3.0), np.arange(3.0), np.arange(3.0))
     with pytest.raises(InputError, match="registration"):
-        co.resample_dose(prior, target)
+        resample_dose(prior, target)
 
 
 # -- registration -------------------------------------------------------------------------
@@ -155,16 +166,16 @@ def test_registration_translation_moves_the_prior_dose_by_the_offset(tmp_path):
     ip = np.searchsorted(axis, 0.0)
     hot[ip, ip, ip] = 20.0  # 20 Gy at (0, 0, 0) of the prior frame
     prior = Course(DoseGrid(hot, axis, axis, axis, frame_of_reference_uid=PRIOR_FRAME), fractions=5)
-    prior_course = co.PriorCourse("prior", 5, None, "test", course=prior)
+    prior_course = PriorCourse("prior", 5, None, "test", course=prior)
     points = np.array([t, [0.0, 0.0, 0.0]])
-    dose, inside = co.prior_dose_at(prior_course, points, CURRENT_FRAME, [reg])
+    dose, inside = prior_dose_at(prior_course, points, CURRENT_FRAME, [reg])
     assert inside.all()
     assert dose[0] == pytest.approx(20.0)  # moved by t
     assert dose[1] == pytest.approx(0.0)  # no longer at the origin
     # a linear prior dose D(p_prior) appears as D(p_current - t)
     lin = Course(linear_grid(axis, axis, axis, frame=PRIOR_FRAME), fractions=5)
     q = np.array([[1.0, 2.0, 3.0], [-4.0, 6.5, 0.25]])
-    dose, _ = co.prior_dose_at(co.PriorCourse("lin", 5, None, "test", course=lin), q, CURRENT_FRAME, [reg])
+    dose, _ = prior_dose_at(PriorCourse("lin", 5, None, "test", course=lin), q, CURRENT_FRAME, [reg])
     np.testing.assert_allclose(dose, linear_value(q - t), atol=1e-9)
 
 
@@ -190,9 +201,9 @@ def test_same_frame_needs_no_registration():
 
 
 def test_different_frame_without_registration_is_an_input_error():
-    prior = co.PriorCourse("old course", 5, None, "/exports/old", course=uniform_course(20, 5, frame=PRIOR_FRAME))
+    prior = PriorCourse("old course", 5, None, "/exports/old", course=uniform_course(20, 5, frame=PRIOR_FRAME))
     with pytest.raises(InputError, match="no spatial registration") as info:
-        co.prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])
+        prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])
     assert "REG" in str(info.value)
 
 
@@ -224,7 +235,7 @@ CURRENT_DATE = dt.date(2026, 11, 1)  # 549 days = 18.04 months
 
 
 def test_documented_factor_computes_elapsed_time_from_dates():
-    f = co.document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    f = document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
     assert f.factor == 0.25
     assert f.elapsed_months == pytest.approx(549 / (365.25 / 12))
     assert "course dates" in f.elapsed_source
@@ -234,23 +245,23 @@ def test_documented_factor_computes_elapsed_time_from_dates():
 @pytest.mark.parametrize("field", ["factor", "approver", "approval_date", "rationale"])
 def test_each_missing_field_is_refused(field):
     with pytest.raises(RecoveryFactorError, match=f"missing {field}") as info:
-        co.document_recovery(documented(**{field: None}), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+        document_recovery(documented(**{field: None}), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
     assert info.value.exit_code == 3
     assert "never applied" in str(info.value)
 
 
 def test_empty_text_is_refused():
     with pytest.raises(RecoveryFactorError, match="approver"):
-        co.document_recovery(documented(approver="  "), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+        document_recovery(documented(approver="  "), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
 
 
 def test_missing_elapsed_time_is_refused():
     with pytest.raises(RecoveryFactorError, match="elapsed time is unknown"):
-        co.document_recovery(documented(), prior_date=None, current_date=CURRENT_DATE)
+        document_recovery(documented(), prior_date=None, current_date=CURRENT_DATE)
 
 
 def test_stated_elapsed_time_without_dates_is_used_with_a_warning():
-    f = co.document_recovery(documented(elapsed_months=14), prior_date=None, current_date=CURRENT_DATE)
+    f = document_recovery(documented(elapsed_months=14), prior_date=None, current_date=CURRENT_DATE)
     assert f.elapsed_months == 14
     assert "stated" in f.elapsed_source
     assert any("could not be checked" in w for w in f.warnings)
@@ -259,30 +270,30 @@ def test_stated_elapsed_time_without_dates_is_used_with_a_warning():
 @pytest.mark.parametrize("stated", [{"elapsed_months": 12}, {"elapsed_days": 500}])
 def test_elapsed_time_mismatch_is_an_error(stated):
     with pytest.raises(RecoveryFactorError, match="does not match the course dates"):
-        co.document_recovery(documented(**stated), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+        document_recovery(documented(**stated), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
 
 
 @pytest.mark.parametrize("stated", [{"elapsed_months": 18}, {"elapsed_days": 549}, {"elapsed_months": 18.4}])
 def test_elapsed_time_agreeing_with_dates_is_accepted(stated):
-    f = co.document_recovery(documented(**stated), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    f = document_recovery(documented(**stated), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
     assert f.elapsed_months == pytest.approx(18.04, abs=0.01)
 
 
 @pytest.mark.parametrize("factor", [-0.1, 1.5, "a lot"])
 def test_factor_outside_range_is_refused(factor):
     with pytest.raises(RecoveryFactorError, match="factor"):
-        co.document_recovery(documented(factor=factor), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+        document_recovery(documented(factor=factor), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
 
 
 def test_factor_warnings_for_large_or_early_recovery():
-    f = co.document_recovery(documented(factor=0.6), prior_date=dt.date(2026, 8, 1), current_date=CURRENT_DATE)
+    f = document_recovery(documented(factor=0.6), prior_date=dt.date(2026, 8, 1), current_date=CURRENT_DATE)
     assert any("above the largest discount" in w for w in f.warnings)
     assert any("before 6 months" in w for w in f.warnings)
 
 
 def test_prior_after_current_is_refused():
     with pytest.raises(RecoveryFactorError, match="after the current course"):
-        co.document_recovery(documented(), prior_date=CURRENT_DATE, current_date=PRIOR_DATE)
+        document_recovery(documented(), prior_date=CURRENT_DATE, current_date=PRIOR_DATE)
 
 
 # -- composite -------------------------------------------------------------------------------
@@ -293,9 +304,9 @@ def test_composite_of_two_courses_is_the_sum_of_their_eqd2():
     # BED 60 + 168 = 228 Gy2 -> EQD2 114 Gy; with 25 % of the prior discounted:
     # 84 + 0.75 * 30 = 106.5 Gy
     current = uniform_course(24, 2, date=CURRENT_DATE, label="SBRT 2026")
-    factor = co.document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
-    prior = co.PriorCourse("RT 2025", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
-    result = co.composite_organ(current, organ([[0, 0, 0], [5, 5, 5]]), 2.0, [prior])
+    factor = document_recovery(documented(), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    prior = PriorCourse("RT 2025", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
+    result = composite_organ(current, organ([[0, 0, 0], [5, 5, 5]]), 2.0, [prior], same=same_organ)
     assert result.without_factor.max_gy() == pytest.approx(114.0)
     assert result.without_factor.min_gy() == pytest.approx(114.0)
     assert result.with_factor.max_gy() == pytest.approx(106.5)
@@ -311,8 +322,8 @@ def test_organ_with_two_alpha_beta_rows_uses_each():
     # 8 Gy x 1 now, 20 Gy / 5 before, uniform. α/β 2: 20 + 30 = 50 Gy.
     # α/β 4: 8*(1+8/4)/1.5 = 16; 20*(1+4/4)/1.5 = 26.667 -> 42.667 Gy
     current = uniform_course(8, 1)
-    prior = co.PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
-    results = co.composite(current, [(organ([[0, 0, 0]]), [2.0, 4.0, 2.0])], [prior])
+    prior = PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
+    results = composite(current, [(organ([[0, 0, 0]]), [2.0, 4.0, 2.0])], [prior], same=same_organ)
     assert [r.alpha_beta_gy for r in results] == [2.0, 4.0]
     assert results[0].without_factor.max_gy() == pytest.approx(50.0)
     assert results[1].without_factor.max_gy() == pytest.approx(16.0 + 40.0 / 1.5)
@@ -321,19 +332,19 @@ def test_organ_with_two_alpha_beta_rows_uses_each():
 def test_each_organ_uses_its_own_alpha_beta_in_overlap():
     # the same point belongs to two organs with α/β 2 and 10: two different composites
     current = uniform_course(8, 1)
-    prior = co.PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
+    prior = PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
     cord = organ([[0, 0, 0]], name="SpinalCord")
     ptv = organ([[0, 0, 0]], name="PTV")
-    results = co.composite(current, [(cord, [2.0]), (ptv, [10.0])], [prior])
+    results = composite(current, [(cord, [2.0]), (ptv, [10.0])], [prior], same=same_organ)
     assert results[0].without_factor.max_gy() == pytest.approx(50.0)
     # α/β 10: 8*1.8/1.2 = 12; 20*1.4/1.2 = 23.333
     assert results[1].without_factor.max_gy() == pytest.approx(12.0 + 28.0 / 1.2)
 
 
 def test_factor_for_another_organ_is_not_applied():
-    factor = co.document_recovery(documented(organs=["Esophagus"]), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
-    prior = co.PriorCourse("RT", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
-    result = co.composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior])
+    factor = document_recovery(documented(organs=["Esophagus"]), prior_date=PRIOR_DATE, current_date=CURRENT_DATE)
+    prior = PriorCourse("RT", 5, PRIOR_DATE, "test", course=uniform_course(20, 5), recovery=(factor,))
+    result = composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior], same=same_organ)
     assert result.with_factor.max_gy() == pytest.approx(50.0)
     assert not result.factor_applied
 
@@ -344,8 +355,8 @@ def test_partial_prior_coverage_is_reported():
     grid = DoseGrid(np.full((3, 3, current_x.size), 8.0), current_x, [-5.0, 0, 5.0], [-5.0, 0, 5.0],
                     frame_of_reference_uid=CURRENT_FRAME)
     current = Course(grid, fractions=1)
-    prior = co.PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
-    result = co.composite_organ(current, organ([[0, 0, 0], [30, 0, 0]], volumes=np.array([0.5, 0.25])), 2.0, [prior])
+    prior = PriorCourse("RT", 5, None, "test", course=uniform_course(20, 5))
+    result = composite_organ(current, organ([[0, 0, 0], [30, 0, 0]], volumes=np.array([0.5, 0.25])), 2.0, [prior], same=same_organ)
     assert result.contributions[1].outside_prior_grid_cc == pytest.approx(0.25)
     assert any("0.25 cc" in w and "assumed to be 0 Gy" in w for w in result.warnings)
     assert sorted(result.without_factor.dose_gy.tolist()) == pytest.approx([20.0, 50.0])
@@ -356,17 +367,17 @@ def test_paper_summary_adds_the_prior_maximum_everywhere_as_upper_bound():
     # current: 8 Gy x 1 at one point (20 Gy EQD2) and 4 Gy x 1 at another (4*3/2 = 6 Gy)
     x = np.array([0.0, 10.0])
     grid = DoseGrid(np.array([[[8.0, 4.0]]]), x, [0.0], [0.0], frame_of_reference_uid=CURRENT_FRAME)
-    record = co.OrganRecord("SpinalCord", 30.0)
-    prior = co.PriorCourse("1998 RT", 10, dt.date(1998, 1, 1), "paper record: letter", records=(record,))
-    result = co.composite_organ(Course(grid, 1), organ([[0, 0, 0], [10, 0, 0]]), 2.0, [prior])
+    record = OrganRecord("SpinalCord", 30.0)
+    prior = PriorCourse("1998 RT", 10, dt.date(1998, 1, 1), "paper record: letter", records=(record,))
+    result = composite_organ(Course(grid, 1), organ([[0, 0, 0], [10, 0, 0]]), 2.0, [prior], same=same_organ)
     assert result.upper_bound
     assert sorted(result.without_factor.dose_gy.tolist()) == pytest.approx([43.5, 57.5])
     assert result.to_dict()["upper_bound"] is True
 
 
 def test_paper_summary_without_the_organ_leaves_it_not_evaluated():
-    prior = co.PriorCourse("1998 RT", 10, None, "paper record: letter", records=(co.OrganRecord("Esophagus", 30.0),))
-    result = co.composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior])
+    prior = PriorCourse("1998 RT", 10, None, "paper record: letter", records=(OrganRecord("Esophagus", 30.0),))
+    result = composite_organ(uniform_course(8, 1), organ([[0, 0, 0]]), 2.0, [prior], same=same_organ)
     assert result.with_factor is None and result.without_factor is None
     assert "no record for SpinalCord" in result.not_evaluated
 
@@ -403,7 +414,7 @@ prior_courses:
 
 
 def test_course_file_with_a_paper_summary(tmp_path):
-    parsed = co.load_course_file(write_course_file(tmp_path, SUMMARY_FILE))
+    parsed = load_course_file(write_course_file(tmp_path, SUMMARY_FILE))
     assert parsed.current_date == CURRENT_DATE
     (prior,) = parsed.priors
     assert prior.is_summary and prior.fractions == 10 and prior.date == PRIOR_DATE
@@ -416,14 +427,14 @@ def test_course_file_with_a_paper_summary(tmp_path):
 def test_course_file_refuses_an_undocumented_factor(tmp_path, field):
     text = "\n".join(line for line in SUMMARY_FILE.splitlines() if not line.strip().startswith(f"{field}:"))
     with pytest.raises(RecoveryFactorError, match=f"missing {field}") as info:
-        co.load_course_file(write_course_file(tmp_path, text))
+        load_course_file(write_course_file(tmp_path, text))
     assert "line 14:" in str(info.value)  # where the recovery mapping starts
 
 
 def test_course_file_elapsed_mismatch(tmp_path):
     text = SUMMARY_FILE.replace("elapsed_months: 18", "elapsed_months: 6")
     with pytest.raises(RecoveryFactorError, match="does not match"):
-        co.load_course_file(write_course_file(tmp_path, text))
+        load_course_file(write_course_file(tmp_path, text))
 
 
 @pytest.mark.parametrize(
@@ -438,13 +449,13 @@ def test_course_file_elapsed_mismatch(tmp_path):
 )
 def test_course_file_errors(tmp_path, old, new, message):
     with pytest.raises(InputError, match=message):
-        co.load_course_file(write_course_file(tmp_path, SUMMARY_FILE.replace(old, new, 1)))
+        load_course_file(write_course_file(tmp_path, SUMMARY_FILE.replace(old, new, 1)))
 
 
 def test_course_file_missing_dicom_folder(tmp_path):
     text = "version: 1\nprior_courses:\n  - dicom: nowhere/\n    fractions: 5\n"
     with pytest.raises(InputError, match="not found"):
-        co.load_course_file(write_course_file(tmp_path, text))
+        load_course_file(write_course_file(tmp_path, text))
 
 
 # -- sample points of the plan's DVH (rtcheck.dvhcalc masks) --------------------------------
@@ -452,18 +463,18 @@ def test_course_file_missing_dicom_folder(tmp_path):
 
 def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     from rtcheck.dvhcalc.compute import DVHSettings, compute_dvh_and_mask
-    from rtcheck.phantoms import Shape, make_phantom
     from rtcheck.radiobiology import convert_dvh
+    from rtcheck.validation.phantoms import Shape, make_phantom
 
     # sphere of radius 12 mm in a dose linear along x (1 %/mm of 8 Gy), 2.5 mm grid
     phantom = make_phantom(Shape("sphere", (1.0, -2.0, 3.0), (12.0,)), grid_mm=2.5, gradient="x", dose_gy=8.0,
                            margin_mm=10.0)
     dvh, mask = compute_dvh_and_mask(phantom.structure, phantom.dose, DVHSettings(variants=False))
-    samples = co.organ_samples_from_mask(mask, phantom.dose)
+    samples = organ_samples_from_mask(mask, phantom.dose)
     assert samples.volume_cc.sum() == pytest.approx(dvh.volume_with_dose_cc, rel=1e-9)
     # the dose is linear, so re-sampling the plan's own grid at the points reproduces the
     # DVH's samples exactly: the points are where the DVH sampled
-    again, inside = co.dose_at_points(phantom.dose, samples.points_mm)
+    again, inside = dose_at_points(phantom.dose, samples.points_mm)
     assert inside.all()
     np.testing.assert_allclose(again, samples.current_dose_gy, atol=1e-9)
     np.testing.assert_allclose(again, phantom.dose_model.at(samples.points_mm[:, 0]), atol=1e-9)
@@ -477,7 +488,7 @@ def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     assert samples.points_mm[:, 2].max() <= planes.max() + half_slice + 1e-6
     # with no prior course the composite is the plan's own DVH converted to EQD2
     current = Course(phantom.dose, fractions=1)
-    result = co.composite_organ(current, samples, 2.0, [])
+    result = composite_organ(current, samples, 2.0, [], same=same_organ)
     expected = convert_dvh(dvh, 1, 2.0)
     # (the composite is built from the DVH's sample points only: it has the DVH's highest
     # sample, not the extremes on the organ's surface — README "Known shortfalls")
@@ -486,7 +497,7 @@ def test_organ_samples_from_a_mask_sit_where_the_dvh_sampled_the_dose():
     assert result.with_factor.near_max_gy() == pytest.approx(expected.near_max_gy(), abs=1e-3)
 
 
-# -- the re-irradiation check (rtcheck.reirradiation) on a synthetic plan ----------------------
+# -- the re-irradiation check (rtcheck.evaluate.reirradiation) on a synthetic plan ----------------------
 
 CUMULATIVE_YAML = """\
 name: test-cumulative
@@ -553,7 +564,7 @@ def tables(tmp_path):
 
 
 def test_convert_row_to_eqd2_by_hand(tmp_path):
-    from rtcheck.reirradiation import convert_row_to_eqd2
+    from rtcheck.evaluate.reirradiation import convert_row_to_eqd2
 
     _, physical = tables(tmp_path)
     eso, lungs, ptv = physical.constraints
@@ -570,11 +581,11 @@ def test_convert_row_to_eqd2_by_hand(tmp_path):
 
 def test_check_reirradiation_two_alpha_betas_bed_rows_and_intervals(tmp_path):
     from rtcheck.constraints import shipped_names
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
 
     cumulative, physical = tables(tmp_path)
     current = synthetic_plan(24.0, 3, CURRENT_DATE)  # 24 Gy / 3 fx everywhere
-    prior = co.PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(30, 10))  # 30 Gy / 10 fx
+    prior = PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(30, 10))  # 30 Gy / 10 fx
     result = check_reirradiation(current, [prior], names=shipped_names(), cumulative=cumulative,
                                  current_table=physical)
     by_row = {(r.constraint.organ, str(r.constraint.metric)): r for r in result.rows}
@@ -602,11 +613,11 @@ def test_check_reirradiation_two_alpha_betas_bed_rows_and_intervals(tmp_path):
 
 def test_check_reirradiation_short_interval_fails_the_condition(tmp_path):
     from rtcheck.constraints import shipped_names
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
 
     cumulative, _ = tables(tmp_path)
     current = synthetic_plan(8.0, 1, CURRENT_DATE)
-    recent = co.PriorCourse("RT 3 months ago", 5, dt.date(2026, 8, 1), "test", course=uniform_course(20, 5))
+    recent = PriorCourse("RT 3 months ago", 5, dt.date(2026, 8, 1), "test", course=uniform_course(20, 5))
     result = check_reirradiation(current, [recent], names=shipped_names(), cumulative=cumulative)
     cord = [r for r in result.rows if str(r.constraint.metric) == "D0.035cc"][0]
     assert cord.without_factor.level.value == "PASS"  # 20 + 30 = 50 < 67.75 Gy EQD2
@@ -618,17 +629,17 @@ def test_check_reirradiation_short_interval_fails_the_condition(tmp_path):
 
 def test_check_reirradiation_factor_can_flip_the_verdict(tmp_path):
     from rtcheck.constraints import shipped_names
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
     from rtcheck.report.reirradiation import render_csv, render_text
 
     cumulative, _ = tables(tmp_path)
     current = synthetic_plan(8.0, 1, CURRENT_DATE)  # cord EQD2 20 Gy
-    factor = co.document_recovery(documented(factor=0.5, organs=["SpinalCord"]), prior_date=PRIOR_DATE,
+    factor = document_recovery(documented(factor=0.5, organs=["SpinalCord"]), prior_date=PRIOR_DATE,
                                   current_date=CURRENT_DATE)
     # prior 40 Gy / 10 fx: EQD2 (α/β 2) 40 * (1 + 4/2) / 2 = 60 Gy; 20 + 60 = 80 > 67.75; 20 + 30 = 50 passes.
     # Dmean row (α/β 4): 8 * (1 + 8/4) / 1.5 = 16 now, 40 * (1 + 4/4) / 1.5 = 53.33 before:
     # 16 + 53.33 = 69.33 > 45 without the factor, 16 + 26.67 = 42.67 < 45 with it
-    prior = co.PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(40, 10), recovery=(factor,))
+    prior = PriorCourse("RT 2025", 10, PRIOR_DATE, "test", course=uniform_course(40, 10), recovery=(factor,))
     result = check_reirradiation(current, [prior], names=shipped_names(), cumulative=cumulative)
     cord = [r for r in result.rows if str(r.constraint.metric) == "D0.035cc"][0]
     assert cord.with_factor.value == pytest.approx(50.0)
@@ -648,19 +659,20 @@ def test_check_reirradiation_factor_can_flip_the_verdict(tmp_path):
 def test_unusable_registration_in_the_prior_folder_is_named_in_the_refusal(tmp_path):
     write_reg(tmp_path / "reg.dcm", CURRENT_FRAME, {PRIOR_FRAME: np.eye(4)}, kind="AFFINE")
     (tmp_path / "notes.txt").write_text("not DICOM", encoding="utf-8")
-    prior = co.PriorCourse("old", 5, None, str(tmp_path), course=uniform_course(20, 5, frame=PRIOR_FRAME))
+    prior = PriorCourse("old", 5, None, str(tmp_path), course=uniform_course(20, 5, frame=PRIOR_FRAME),
+                        registrations=PriorRegistrations(None, tmp_path))
     with pytest.raises(InputError, match="not usable: .*AFFINE is not supported"):
-        co.prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])
+        prior_dose_at(prior, np.zeros((1, 3)), CURRENT_FRAME, [])
 
 
 def test_interval_between_two_prior_courses_is_checked(tmp_path):
     from rtcheck.constraints import shipped_names
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
 
     cumulative, _ = tables(tmp_path)
     current = synthetic_plan(8.0, 1, CURRENT_DATE)
-    first = co.PriorCourse("2024", 5, dt.date(2024, 1, 10), "test", course=uniform_course(4, 5))
-    second = co.PriorCourse("2024b", 5, dt.date(2024, 4, 10), "test", course=uniform_course(4, 5))  # 3 months later
+    first = PriorCourse("2024", 5, dt.date(2024, 1, 10), "test", course=uniform_course(4, 5))
+    second = PriorCourse("2024b", 5, dt.date(2024, 4, 10), "test", course=uniform_course(4, 5))  # 3 months later
     result = check_reirradiation(current, [second, first], names=shipped_names(), cumulative=cumulative)
     pairs = {(i.course, i.next_course): i for i in result.intervals}
     assert set(pairs) == {("2024", "2024b"), ("2024b", "current plan")}
@@ -672,14 +684,14 @@ def test_interval_between_two_prior_courses_is_checked(tmp_path):
 
 def test_interval_comes_from_the_row_field_never_from_its_note(tmp_path):
     from rtcheck.constraints import parse_table, shipped_names
-    from rtcheck.reirradiation import check_reirradiation
+    from rtcheck.evaluate.reirradiation import check_reirradiation
 
     # the same cord limit twice: as a note only (free text, not a condition), then as a field
     note_only = CUMULATIVE_YAML.replace("    min_interval_months: 6\n", '    note: "valid with >= 6 months between courses"\n')
     assert "min_interval_months" not in note_only
     (tmp_path / "note.yaml").write_text(note_only, encoding="utf-8")
     current = synthetic_plan(8.0, 1, CURRENT_DATE)
-    recent = co.PriorCourse("RT 3 months ago", 5, dt.date(2026, 8, 1), "test", course=uniform_course(20, 5))
+    recent = PriorCourse("RT 3 months ago", 5, dt.date(2026, 8, 1), "test", course=uniform_course(20, 5))
     result = check_reirradiation(current, [recent], names=shipped_names(), cumulative=parse_table(tmp_path / "note.yaml"))
     assert result.intervals == ()
     # a per-course row's interval is checked too (not silently ignored)

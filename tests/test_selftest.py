@@ -1,6 +1,6 @@
 """`rtcheck selftest`: passes on a sound installation, and can fail.
 
-The expected values here are the closed-form truths of rtcheck.phantoms and hand-computed
+The expected values here are the closed-form truths of rtcheck.validation.phantoms and hand-computed
 tolerances; the "broken engine" tests prove that the self-test detects a DVH engine that is
 off by a few percent in volume or dose.
 """
@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from rtcheck.cli import main
 from rtcheck.dvhcalc import compute as rtdvh
 from rtcheck.models import DVH
-from rtcheck.selftest import Truth, agreement, summarise
+from rtcheck.validation.selftest import Truth, agreement, summarise
 
 
 @pytest.fixture(scope="module")

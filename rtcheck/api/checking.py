@@ -15,15 +15,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..constraints import names_with_site_aliases, resolve_table, select_table, shipped_table
-from ..courses import FolderRegistrations, PriorCourse, load_course_file, prior_courses_from_folder
+from ..constraints import (
+    NameTable,
+    names_with_site_aliases,
+    resolve_table,
+    select_table,
+    shipped_table,
+)
+from ..courses import load_course_file, prior_courses_from_folder
 from ..dicom_io import discover, load_course
+from ..dicom_io.priors import FolderRegistrations
 from ..dvhcalc.compute import compute_dvhs
 from ..errors import InputError, RtcheckError, UsageError
 from ..evaluate import check_course
-from ..models import ConstraintTable, Course
-from ..names import NameTable
-from ..reirradiation import ReirradiationResult, check_reirradiation
+from ..evaluate.reirradiation import check_reirradiation
+from ..models import ConstraintTable, Course, PriorCourse, ReirradiationResult
 from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs
 
 CUMULATIVE_TABLE = "reirradiation-cumulative"

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import MissingDependencyError, RtcheckError
 from ..models import DVH, CheckResult, ConstraintResult, Course, Level, Unit
-from ..reirradiation import CompositeRowResult, IntervalCheck, ReirradiationResult
+from ..models.reirradiation import CompositeRowResult, IntervalCheck, ReirradiationResult
 from ..report import check as check_report
 from ..report import dvh as dvh_report
 from ..report.check import PlanSummary

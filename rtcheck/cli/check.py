@@ -7,12 +7,16 @@ from pathlib import Path
 
 import click
 
-from .. import api
 from ..fileio import refuse_output_in_inputs, write_text_atomic
-from ..report.check import FORMATS
 from . import handle_errors, main
 from .inputs import plan_inputs
 from .reirradiation import prior_options
+
+# Library modules are imported inside the command: `rtcheck --help` and `--version` stay fast
+# (numpy, pydicom and the tables load only when a command runs).
+
+#: The output formats (rtcheck.report.check.FORMATS; a test keeps the two equal).
+FORMATS = ("csv", "json", "table")
 
 
 @main.command("check")
@@ -46,6 +50,8 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     1 otherwise; 2 usage (e.g. no table for the fractionation); 3 bad input. With several
     plans, the worst over the plans in the order 3, 2, 1, 0.
     """
+    from .. import api
+
     inputs = plan_inputs(folder, structures, doses, plan)
     if output is not None:
         refuse_output_in_inputs(output, inputs.files, folder)

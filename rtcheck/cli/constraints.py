@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..api import tables
-from ..constraints import shipped_tables
-from ..report import constraints as report
 from . import handle_errors, main
+
+# Library modules are imported inside the command: `rtcheck --help` and `--version` stay fast
+# (numpy, pydicom and the tables load only when a command runs).
 
 
 @main.group("constraints")
@@ -21,6 +21,9 @@ def constraints() -> None:
 @handle_errors
 def list_tables() -> None:
     """The shipped tables: name, arm, fractions, prescription, dose quantity, rows."""
+    from ..constraints import shipped_tables
+    from ..report import constraints as report
+
     click.echo(report.render_list(shipped_tables()), nl=False)
 
 
@@ -31,6 +34,9 @@ def list_tables() -> None:
 @handle_errors
 def show(name: str, alias_files, fmt: str) -> None:
     """Show a table (a shipped table NAME or a YAML file): header, rows, sources."""
+    from ..api import tables
+    from ..report import constraints as report
+
     table = tables.table(name, alias_files)
     click.echo(report.render_json(table) if fmt == "json" else report.render_description(table), nl=False)
 
@@ -41,5 +47,7 @@ def show(name: str, alias_files, fmt: str) -> None:
 @handle_errors
 def validate(files, alias_files) -> None:
     """Validate table or alias FILES; errors give file:line and what is wrong (exit 3)."""
+    from ..api import tables
+
     for path in files:
         click.echo(f"{path}: OK — {tables.validate_file(path, alias_files).summary}")

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..api import dvh as compute_dvh_report
 from ..fileio import refuse_output_in_inputs, write_text_atomic
-from ..report.dvh import RENDERERS
 from . import handle_errors, main
 from .inputs import plan_inputs
+
+# Library modules are imported inside the command: `rtcheck --help` and `--version` stay fast
+# (numpy, pydicom and the tables load only when a command runs).
+
+#: The output formats (the keys of rtcheck.report.dvh.RENDERERS; a test keeps them equal).
+FORMATS = ("csv", "json", "table")
 
 
 @main.command("dvh")
@@ -34,7 +38,7 @@ from .inputs import plan_inputs
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(sorted(RENDERERS)),
+    type=click.Choice(sorted(FORMATS)),
     default="table",
     show_default=True,
     help="Output format.",
@@ -56,6 +60,8 @@ def dvh(folder, structures, doses, plan, fmt, output):
     Dose in Gy, volume in cc. Structures without a DVH (no contours, points or open
     contours, outside the dose grid) are listed with the reason.
     """
+    from ..api import dvh as compute_dvh_report
+
     inputs = plan_inputs(folder, structures, doses, plan)
     if output is not None:
         refuse_output_in_inputs(output, inputs.files, folder)

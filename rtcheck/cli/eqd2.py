@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..api.fractionation import doses_reaching, equivalent_doses
-from ..report import eqd2 as report
 from . import handle_errors, main
+
+# Library modules are imported inside the command: `rtcheck --help` and `--version` stay fast
+# (numpy, pydicom and the tables load only when a command runs).
 
 
 @main.command("eqd2")
@@ -30,6 +31,9 @@ def eqd2_command(total_gy, per_fraction_gy, fractions, alpha_betas, target_eqd2,
     rtcheck eqd2 --target-eqd2 20 --fractions 5 --alpha-beta 2
         the dose per fraction and total dose in 5 fractions with EQD2 20 Gy
     """
+    from ..api.fractionation import doses_reaching, equivalent_doses
+    from ..report import eqd2 as report
+
     given = [name for name, value in (("--dose", total_gy), ("--dose-per-fraction", per_fraction_gy),
                                       ("--target-eqd2", target_eqd2), ("--target-bed", target_bed)) if value is not None]
     if len(given) != 1:

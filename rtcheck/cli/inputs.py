@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..api import PlanInputs, read_plans
+if TYPE_CHECKING:
+    from ..api import PlanInputs
 
 
 def plan_inputs(
@@ -18,6 +20,8 @@ def plan_inputs(
     """The plans named on the command line: FOLDER, or --structures and --dose (with an
     optional --plan RTPLAN file). Giving both, or neither, is a usage error (exit code 2).
     With FOLDER, --plan selects a plan (see the check command) and is not read here."""
+    from ..api import read_plans  # imported when a command runs (see rtcheck.cli.check)
+
     if folder is not None and structures is None and not doses:
         return read_plans(folder)
     if structures is not None or doses or plan is not None:

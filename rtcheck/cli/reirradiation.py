@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..api.checking import CUMULATIVE_TABLE
+#: The shipped cumulative table (rtcheck.api.checking.CUMULATIVE_TABLE; a test keeps them equal).
+CUMULATIVE_TABLE = "reirradiation-cumulative"
 
 
 def prior_options(command):

@@ -1,7 +1,7 @@
 """`rtcheck selftest`: show that this installation computes DVHs correctly.
 
 Analytic phantoms are written as DICOM, read back through the normal reader and compared
-with their closed-form truth (see :mod:`rtcheck.selftest`). Exit 0 only if every tolerance
+with their closed-form truth (see :mod:`rtcheck.validation.selftest`). Exit 0 only if every tolerance
 holds, 1 otherwise.
 """
 
@@ -14,8 +14,10 @@ from pathlib import Path
 import click
 
 from ..fileio import write_text_atomic
-from ..selftest import format_table, run_selftest
 from . import EXIT_FAILED, EXIT_OK, handle_errors, main
+
+# Library modules are imported inside the command: `rtcheck --help` and `--version` stay fast
+# (numpy, pydicom and the tables load only when a command runs).
 
 
 @main.command("selftest")
@@ -35,6 +37,8 @@ def selftest(fmt: str, output: Path | None, quick: bool) -> None:
     3 % per structure ≥ 0.5 cc; Dmin, Dmean, Dmax within 1 % of the phantom's dose scale
     (or 0.1 Gy) for structures ≥ 0.5 cc. Exit code 0 only when every target holds.
     """
+    from ..validation.selftest import format_table, run_selftest
+
     report = run_selftest(quick=quick)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if fmt == "json" else format_table(report)
     if output is not None:

@@ -10,7 +10,7 @@ ROI's *contour* volume inside the dose grid (polygon areas × slab thickness —
 contours), i.e. the grid sampling decides the *shape* of the DVH, the contours its volume.
 
 Defaults (``DEFAULT``: half-slice end caps, supersampling 3, dose interpolation on) were
-chosen from the analytic phantoms of :mod:`rtcheck.phantoms`; see the README section
+chosen from the analytic phantoms of :mod:`rtcheck.validation.phantoms`; see the README section
 "DVH computation" for the measurements.
 """
 

@@ -20,6 +20,12 @@ Which module holds what:
   :class:`Constraint`, :class:`ConstraintTable` and their enums, :class:`Level`;
 * :mod:`~rtcheck.models.results` — :class:`NameMatch`, :class:`ConstraintResult`,
   :class:`CheckResult`, :data:`SCHEMA_VERSION`;
+* :mod:`~rtcheck.models.priors` — prior courses of a re-irradiation check:
+  :class:`PriorCourse`, its :class:`RecoveryFactor` and paper :class:`OrganRecord`,
+  :class:`CourseFile`, the :class:`Registration` protocol, :func:`months_between`;
+* :mod:`~rtcheck.models.reirradiation` — re-irradiation results: :class:`Contribution`,
+  :class:`OrganComposite`, :class:`CompositeRowResult`, :class:`IntervalCheck`,
+  :class:`ReirradiationResult`;
 * :mod:`~rtcheck.models.arrays` — :func:`readonly_array`.
 
 models imports nothing from rtcheck but :mod:`rtcheck.errors`.
@@ -41,10 +47,42 @@ from .constraints import (
 from .dose import DoseGrid, PlaneDoseRange
 from .dvh import DVH, NEAR_MAX_VOLUME_CC, DVHSamples, validated_samples
 from .plan import Course, Plan
+from .priors import (
+    DAYS_PER_MONTH,
+    CourseFile,
+    OrganRecord,
+    PriorCourse,
+    RecoveryFactor,
+    Registration,
+    UnusableRegistration,
+    elapsed_months,
+    months_between,
+)
+from .reirradiation import (
+    CompositeRowResult,
+    Contribution,
+    IntervalCheck,
+    OrganComposite,
+    ReirradiationResult,
+)
 from .results import SCHEMA_VERSION, CheckResult, ConstraintResult, MatchKind, NameMatch
 from .structures import Contour, ContourType, Structure, StructureSet
 
 __all__ = [
+    "months_between",
+    "elapsed_months",
+    "UnusableRegistration",
+    "Registration",
+    "ReirradiationResult",
+    "RecoveryFactor",
+    "PriorCourse",
+    "OrganRecord",
+    "OrganComposite",
+    "IntervalCheck",
+    "CourseFile",
+    "Contribution",
+    "CompositeRowResult",
+    "DAYS_PER_MONTH",
     "DVH",
     "NEAR_MAX_VOLUME_CC",
     "SCHEMA_VERSION",

@@ -16,7 +16,7 @@ SCHEMA_VERSION = "1.0"
 
 
 class MatchKind(Enum):
-    """What a structure is, once its name is understood (see :mod:`rtcheck.names`)."""
+    """What a structure is, once its name is understood (see :mod:`rtcheck.constraints.names`)."""
 
     ORGAN = "organ"
     PRV = "prv"

@@ -44,7 +44,7 @@ from typing import Any
 from .. import __version__
 from ..errors import RtcheckError
 from ..models import SCHEMA_VERSION, CheckResult, ConstraintResult, Level, Unit
-from ..reirradiation import CompositeRowResult, ReirradiationResult
+from ..models.reirradiation import CompositeRowResult, ReirradiationResult
 from . import reirradiation
 from .common import DECIMALS, columns, json_ready, worst_of
 

@@ -41,9 +41,9 @@ import csv
 import io
 import json
 
-from ..courses import elapsed_months
 from ..models import Level, MetricKind, Unit
-from ..reirradiation import CompositeRowResult, ReirradiationResult
+from ..models.priors import elapsed_months
+from ..models.reirradiation import CompositeRowResult, ReirradiationResult
 from .common import columns, json_ready
 
 VERDICTS = {

@@ -1,6 +1,6 @@
 """Installation self-test: DVHs of analytic phantoms against their closed-form truth.
 
-:func:`run_selftest` takes the phantoms of :mod:`rtcheck.phantoms` (shapes in linear dose
+:func:`run_selftest` takes the phantoms of :mod:`rtcheck.validation.phantoms` (shapes in linear dose
 gradients whose volume, Dmin, Dmean, Dmax and DVH are known in closed form), writes each as
 an RTSTRUCT + RTDOSE pair with :mod:`rtcheck.dicom_io.write`, reads them back through the
 normal reader (:mod:`rtcheck.dicom_io`) and computes DVHs with the default settings of
@@ -20,6 +20,7 @@ score other DVH tools the same way.
 
 from __future__ import annotations
 
+import datetime as _dt
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rtcheck import __version__
+from rtcheck.dicom_io import read_dose, read_structure_set
+from rtcheck.dicom_io.write import DicomContext, derived_uid, write_dose, write_structure_set
+from rtcheck.dvhcalc import compute as rtdvh
+from rtcheck.errors import RtcheckError
+
+from . import phantoms
 
 #: Structures smaller than this (cc) are reported but not held to the per-structure targets.
 SMALL_STRUCTURE_CC = 0.5
@@ -273,11 +280,9 @@ QUICK_GRIDS_MM = (2.0, 3.0)
 
 
 def phantom_set(quick: bool = False, full: bool = False) -> list:
-    """The phantoms of :mod:`rtcheck.phantoms`: the standard set (every shape × volume ×
+    """The phantoms of :mod:`rtcheck.validation.phantoms`: the standard set (every shape × volume ×
     dose grid, gradient axis cycling), its quick subset, or with ``full`` every gradient for
     every combination (four times the standard set; used by the benchmarks)."""
-    from rtcheck import phantoms
-
     return phantoms.standard_phantom_set(
         volumes_cc=QUICK_VOLUMES_CC if quick else phantoms.STANDARD_VOLUMES_CC,
         grids_mm=QUICK_GRIDS_MM if quick else (1.0, 2.0, 3.0),
@@ -372,8 +377,6 @@ class SelftestReport:
 
 def _score_dvh(phantom: str, roi_number: int, truth: Truth, scale: float, result,
                tolerances: Tolerances) -> StructureAgreement:
-    from rtcheck.errors import RtcheckError
-
     if isinstance(result, RtcheckError):
         return agreement(phantom, roi_number, truth, scale, volume_cc=None, min_gy=None,
                          mean_gy=None, max_gy=None, error=result.message, tolerances=tolerances)
@@ -398,9 +401,6 @@ def run_selftest(
 
     ``workdir`` (default: a temporary folder removed afterwards) receives the DICOM files.
     """
-    from rtcheck.dicom_io import read_dose, read_structure_set
-    from rtcheck.dvhcalc import compute as rtdvh
-
     settings = settings if settings is not None else rtdvh.DEFAULT
     start = time.perf_counter()
     rows: list[StructureAgreement] = []
@@ -436,8 +436,6 @@ def run_selftest(
 def write_dicom_pair(folder: Path, label: str, structure_set, dose, bits: int = 16) -> tuple[Path, Path]:
     """Write a structure set and dose grid as ``<label>_rtss.dcm`` and ``<label>_rtdose.dcm``
     in ``folder`` (one synthetic patient, study and frame of reference per label)."""
-    from rtcheck.dicom_io.write import write_dose, write_structure_set
-
     context = _context(label)
     ss = replace(structure_set, frame_of_reference_uid=context.frame_of_reference_uid)
     grid = replace(dose, frame_of_reference_uid=context.frame_of_reference_uid)
@@ -448,16 +446,10 @@ def write_dicom_pair(folder: Path, label: str, structure_set, dose, bits: int = 
 
 
 def _uid(*parts: object) -> str:
-    from rtcheck.dicom_io.write import derived_uid
-
     return derived_uid("rtcheck-selftest", *parts)
 
 
 def _context(label: str):
-    import datetime as _dt
-
-    from rtcheck.dicom_io.write import DicomContext
-
     return DicomContext(
         patient_name=f"SELFTEST^{label}"[:64],
         patient_id=f"SELFTEST-{label}"[:64],

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import MatchKind, NameMatch
+from ..models import MatchKind, NameMatch
 
 _TG263_TYPE_TO_KIND = {
     "anatomic": MatchKind.ORGAN,
@@ -72,6 +72,9 @@ def normalize(name: str) -> str:
 
 @dataclass(frozen=True)
 class TG263Entry:
+    """One structure of the TG-263 list: primary and reverse-order name, its Target Type
+    (Anatomic, PRV, Derived, Target…) and description."""
+
     name: str
     reverse_name: str
     target_type: str
@@ -116,6 +119,8 @@ class NameTable:
     # -- look-ups ------------------------------------------------------------------------
     @functools.cached_property
     def _by_key(self) -> dict[str, TG263Entry | None]:
+        """TG-263 entry per normalized spelling (primary and reverse-order names); None for
+        a key that two entries share."""
         keys: dict[str, TG263Entry | None] = {}
         for entry in self.tg263:
             for spelling in (entry.name, entry.reverse_name):
@@ -131,14 +136,22 @@ class NameTable:
 
     @functools.cached_property
     def names(self) -> frozenset[str]:
+        """The TG-263 primary names."""
         return frozenset(e.name for e in self.tg263)
 
     @functools.cached_property
     def _entry_by_name(self) -> dict[str, TG263Entry]:
+        """TG-263 entry per primary name."""
         return {e.name: e for e in self.tg263}
 
     def is_tg263(self, name: str) -> bool:
+        """Whether ``name`` is a TG-263 primary name, spelled exactly."""
         return name in self.names
+
+    def tg263_entry(self, spelling: str) -> TG263Entry | None:
+        """The TG-263 entry whose primary or reverse-order name is ``spelling`` (case and
+        separators ignored); None when none is, or when two entries share the spelling."""
+        return self._by_key.get(normalize(spelling))
 
     def kind_of(self, canonical: str) -> MatchKind:
         """The kind of a canonical name (from the TG-263 Target Type, or its form)."""
@@ -176,6 +189,7 @@ class NameTable:
         return None
 
     def _lateral(self, name: str) -> tuple[str, str] | None:
+        """(canonical, rule) for a side token on a lateral stem (``Kidney Lt``), else None."""
         tokens = [t for t in _SEPARATORS.split(name.strip()) if t]
         if len(tokens) < 2:
             return None
@@ -190,14 +204,24 @@ class NameTable:
         return None
 
     def _organ(self, name: str) -> tuple[str, str] | None:
+        """(canonical, rule) for an organ by rules 1 and 4 (exact, lateral), else None."""
         return self._exact(name) or self._lateral(name)
 
     def match(self, structure_name: str) -> NameMatch:
-        """Understand one structure name (rules in the module docstring)."""
+        """Understand one structure name (rules in the module docstring, first wins)."""
         name = structure_name.strip()
         found = self._organ(name)
         if found is not None:
             return NameMatch(structure_name, found[0], self.kind_of(found[0]), found[1])
+        return (
+            self._prv_match(structure_name, name)
+            or self._minus_match(structure_name, name)
+            or _target_match(structure_name, name)
+            or NameMatch(structure_name, None, MatchKind.UNMATCHED, "no TG-263 name or alias")
+        )
+
+    def _prv_match(self, structure_name: str, name: str) -> NameMatch | None:
+        """Rule 2: a PRV around an organ (``Cord_PRV5``, ``PRV_Cord``, ``Cord+5mm``)."""
         for pattern in _PRV_PATTERNS:
             m = pattern.match(name)
             if m:
@@ -211,6 +235,10 @@ class NameTable:
                         MatchKind.PRV,
                         f"PRV of {base[0]}{margin}; not the organ itself",
                     )
+        return None
+
+    def _minus_match(self, structure_name: str, name: str) -> NameMatch | None:
+        """Rule 3: an organ minus a target (``Lungs-GTV``, ``Liver minus PTV``)."""
         m = _MINUS_PATTERN.match(name)
         if m:
             base = self._organ(m.group("base"))
@@ -222,11 +250,7 @@ class NameTable:
                     MatchKind.DERIVED,
                     f"{base[0]} minus {target}",
                 )
-        m = _TARGET_PATTERN.match(name)
-        if m:
-            target = m.group("target").upper()
-            return NameMatch(structure_name, target, MatchKind.TARGET, f"target ({target})")
-        return NameMatch(structure_name, None, MatchKind.UNMATCHED, "no TG-263 name or alias")
+        return None
 
     def candidates_for(self, organ: str) -> tuple[str, ...]:
         """Canonical names whose structures may be used for ``organ``'s constraints."""
@@ -258,6 +282,15 @@ class NameTable:
             sources=self.sources + other.sources,
             compositions={**self.compositions, **other.compositions},
         )
+
+
+def _target_match(structure_name: str, name: str) -> NameMatch | None:
+    """Rule 5: a target (``PTV_35Gy``, ``GTV1``)."""
+    m = _TARGET_PATTERN.match(name)
+    if m:
+        target = m.group("target").upper()
+        return NameMatch(structure_name, target, MatchKind.TARGET, f"target ({target})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -293,9 +326,9 @@ def assign_organ(table: NameTable, organ: str, matches: Iterable[NameMatch]) -> 
         chosen = exact if len(exact) == 1 else hits
         if len(chosen) > 1:
             return OrganAssignment(
-                organ,
-                None,
-                canonical,
+                organ=organ,
+                structure_name=None,
+                canonical=canonical,
                 ambiguous=tuple(m.structure_name for m in chosen),
                 note=f"several structures match {canonical}",
             )
@@ -304,5 +337,5 @@ def assign_organ(table: NameTable, organ: str, matches: Iterable[NameMatch]) -> 
             note = f"evaluated on {canonical} ({chosen[0].structure_name})"
         elif rank > 0:
             note = f"no {', '.join(preferences[:rank])} structure; whole {organ} used"
-        return OrganAssignment(organ, chosen[0].structure_name, canonical, note=note)
-    return OrganAssignment(organ, None, None, note="no structure matches")
+        return OrganAssignment(organ=organ, structure_name=chosen[0].structure_name, canonical=canonical, note=note)
+    return OrganAssignment(organ=organ, structure_name=None, canonical=None, note="no structure matches")

@@ -34,8 +34,9 @@ import dataclasses
 from enum import Enum
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .models import DVH, DoseGrid
+from ..models import DVH, DoseGrid
 
 #: Reference dose per fraction of EQD2 (Gy).
 EQD2_REFERENCE_GY = 2.0
@@ -50,7 +51,8 @@ class Quantity(Enum):
 
 
 # -- validation ---------------------------------------------------------------------------
-def _as_array(value, name: str) -> np.ndarray:
+def _as_array(value: object, name: str) -> np.ndarray:
+    """``value`` as a float array; ValueError naming ``name`` unless numeric and finite."""
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -60,28 +62,31 @@ def _as_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _check_dose(value, name: str) -> np.ndarray:
+def _check_dose(value: object, name: str) -> np.ndarray:
+    """A dose (Gy) or doses as a float array; ValueError unless finite and >= 0."""
     arr = _as_array(value, name)
     if np.any(arr < 0):
         raise ValueError(f"{name} must be >= 0 Gy, got {value!r}")
     return arr
 
 
-def _check_fractions(value) -> np.ndarray:
+def _check_fractions(value: object) -> np.ndarray:
+    """Fraction counts as a float array; ValueError unless whole numbers >= 1."""
     arr = _as_array(value, "fractions")
     if np.any(arr < 1) or np.any(arr != np.round(arr)):
         raise ValueError(f"fractions must be a whole number >= 1, got {value!r}")
     return arr
 
 
-def _check_alpha_beta(value) -> np.ndarray:
+def _check_alpha_beta(value: object) -> np.ndarray:
+    """α/β (Gy) as a float array; ValueError unless finite and > 0."""
     arr = _as_array(value, "alpha_beta_gy")
     if np.any(arr <= 0):
         raise ValueError(f"alpha_beta_gy (α/β) must be > 0 Gy, got {value!r}")
     return arr
 
 
-def _out(result: np.ndarray, *inputs) -> float | np.ndarray:
+def _out(result: np.ndarray, *inputs: ArrayLike) -> float | np.ndarray:
     """A float when every input was a scalar, else the array."""
     if all(np.ndim(x) == 0 for x in inputs):
         return float(result)
@@ -89,7 +94,7 @@ def _out(result: np.ndarray, *inputs) -> float | np.ndarray:
 
 
 # -- forward ------------------------------------------------------------------------------
-def bed(total_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
+def bed(total_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """Biologically effective dose (Gy) of ``total_gy`` given in ``fractions`` equal fractions."""
     total = _check_dose(total_gy, "total_gy")
     n = _check_fractions(fractions)
@@ -97,21 +102,21 @@ def bed(total_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
     return _out(total * (1.0 + (total / n) / ab), total_gy, fractions, alpha_beta_gy)
 
 
-def eqd2(total_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
+def eqd2(total_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """Equivalent dose in 2 Gy fractions (Gy) of ``total_gy`` in ``fractions`` fractions."""
     ab = _check_alpha_beta(alpha_beta_gy)
     b = np.asarray(bed(total_gy, fractions, alpha_beta_gy), dtype=float)
     return _out(b / (1.0 + EQD2_REFERENCE_GY / ab), total_gy, fractions, alpha_beta_gy)
 
 
-def eqd2_from_bed(bed_gy, alpha_beta_gy) -> float | np.ndarray:
+def eqd2_from_bed(bed_gy: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """EQD2 (Gy) equivalent to a BED (Gy) at the given α/β."""
     b = _check_dose(bed_gy, "bed_gy")
     ab = _check_alpha_beta(alpha_beta_gy)
     return _out(b / (1.0 + EQD2_REFERENCE_GY / ab), bed_gy, alpha_beta_gy)
 
 
-def bed_from_eqd2(eqd2_gy, alpha_beta_gy) -> float | np.ndarray:
+def bed_from_eqd2(eqd2_gy: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """BED (Gy) equivalent to an EQD2 (Gy) at the given α/β."""
     e = _check_dose(eqd2_gy, "eqd2_gy")
     ab = _check_alpha_beta(alpha_beta_gy)
@@ -119,7 +124,7 @@ def bed_from_eqd2(eqd2_gy, alpha_beta_gy) -> float | np.ndarray:
 
 
 # -- inverses -----------------------------------------------------------------------------
-def dose_per_fraction_for_bed(bed_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
+def dose_per_fraction_for_bed(bed_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """Dose per fraction (Gy) that reaches ``bed_gy`` in ``fractions`` fractions (exact root)."""
     b = _check_dose(bed_gy, "bed_gy")
     n = _check_fractions(fractions)
@@ -129,27 +134,27 @@ def dose_per_fraction_for_bed(bed_gy, fractions, alpha_beta_gy) -> float | np.nd
     return _out(d, bed_gy, fractions, alpha_beta_gy)
 
 
-def total_dose_for_bed(bed_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
+def total_dose_for_bed(bed_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """Total physical dose (Gy) in ``fractions`` fractions that reaches ``bed_gy``."""
     d = np.asarray(dose_per_fraction_for_bed(bed_gy, fractions, alpha_beta_gy), dtype=float)
     return _out(d * _check_fractions(fractions), bed_gy, fractions, alpha_beta_gy)
 
 
-def dose_per_fraction_for_eqd2(eqd2_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
+def dose_per_fraction_for_eqd2(eqd2_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """Dose per fraction (Gy) that reaches ``eqd2_gy`` in ``fractions`` fractions."""
     b = bed_from_eqd2(eqd2_gy, alpha_beta_gy)
     d = np.asarray(dose_per_fraction_for_bed(b, fractions, alpha_beta_gy), dtype=float)
     return _out(d, eqd2_gy, fractions, alpha_beta_gy)
 
 
-def total_dose_for_eqd2(eqd2_gy, fractions, alpha_beta_gy) -> float | np.ndarray:
+def total_dose_for_eqd2(eqd2_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike) -> float | np.ndarray:
     """Total physical dose (Gy) in ``fractions`` fractions that reaches ``eqd2_gy``."""
     d = np.asarray(dose_per_fraction_for_eqd2(eqd2_gy, fractions, alpha_beta_gy), dtype=float)
     return _out(d * _check_fractions(fractions), eqd2_gy, fractions, alpha_beta_gy)
 
 
 # -- conversion of dose distributions -----------------------------------------------------
-def convert(total_gy, fractions, alpha_beta_gy, quantity: Quantity) -> float | np.ndarray:
+def convert(total_gy: ArrayLike, fractions: ArrayLike, alpha_beta_gy: ArrayLike, quantity: Quantity) -> float | np.ndarray:
     """Physical total dose (Gy) of a course of ``fractions`` fractions → ``quantity`` (Gy)."""
     if quantity is Quantity.PHYSICAL:
         return _out(_check_dose(total_gy, "total_gy"), total_gy)
@@ -172,7 +177,7 @@ def convert_dvh(dvh: DVH, fractions: int, alpha_beta_gy: float, quantity: Quanti
     converted = np.asarray(convert(dvh.dose_gy, fractions, alpha_beta_gy, quantity), dtype=float)
     note = f"{quantity.value} (α/β {alpha_beta_gy:g} Gy, {fractions} fx)"
     def point(b: float | None) -> float | None:
-        # the point extremes on the surface convert like the samples (monotonic mapping)
+        """A point extreme on the surface (Gy), converted like the samples (monotonic mapping)."""
         return None if b is None else float(convert(max(b, 0.0), fractions, alpha_beta_gy, quantity))
 
     return dataclasses.replace(
@@ -189,7 +194,7 @@ def convert_grid(grid: DoseGrid, fractions: int, alpha_beta_gy: float, quantity:
     """A whole dose grid converted voxel-wise with one α/β.
 
     Only meaningful for a single tissue: where organs with different α/β overlap, convert
-    each organ's own samples instead (:func:`convert_dvh`, :mod:`rtcheck.courses`).
+    each organ's own samples instead (:func:`convert_dvh`, :mod:`rtcheck.radiobiology.composite`).
     """
     if grid.dose_type != "PHYSICAL":
         raise ValueError(f"only a PHYSICAL dose grid can be converted, this one is {grid.dose_type}")

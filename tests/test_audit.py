@@ -217,3 +217,10 @@ def test_a_plan_is_recorded_whole_or_not_at_all(tmp_path, reference):
         book.record(dataclasses.replace(record, constraints=(row,)))
         assert list(book.stored_keys()) == ["1.2.3"]
     assert keys  # the reference ledger was not touched
+
+
+def test_the_command_line_offers_every_summary_format():
+    from rtcheck.cli import audit as audit_cli
+    from rtcheck.report import audit as audit_report
+
+    assert set(audit_cli.FORMATS) == set(audit_report.FORMATS)

@@ -76,10 +76,24 @@ def test_a_tree_thousands_of_levels_deep_is_walked_without_recursion(tmp_path):
         shutil.copytree(SPINE, deep / "plan")
     finally:
         os.close(fd)
-    files = list(walk_files(tmp_path))
-    assert len(files) == 3 and all(len(f.relative_to(tmp_path).parts) == depth + 2 for f in files)
-    (plan,) = index_plans(tmp_path).plans
-    assert plan.error is None and plan.fractions == 1
+    try:
+        files = list(walk_files(tmp_path))
+        assert len(files) == 3 and all(len(f.relative_to(tmp_path).parts) == depth + 2 for f in files)
+        (plan,) = index_plans(tmp_path).plans
+        assert plan.error is None and plan.fractions == 1
+    finally:
+        remove_deep_tree(tmp_path / "d")
+
+
+def remove_deep_tree(top: Path) -> None:
+    """Remove the chain of folders ``top/d/d/…`` bottom up: shutil.rmtree recurses (before
+    Python 3.12) and pytest's clean-up of old temporary folders would meet a RecursionError."""
+    chain = [top]
+    while (chain[-1] / "d").is_dir():
+        chain.append(chain[-1] / "d")
+    shutil.rmtree(chain[-1])  # the bottom folder holds the plan: shallow
+    for folder in reversed(chain[:-1]):
+        folder.rmdir()
 
 
 def test_not_a_folder_is_refused(tmp_path):

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import click
 
-from ..audit import read_summary, run_audit
-from ..report.audit import FORMATS, AuditProgress, render, render_progress
 from . import handle_errors, main
+
+# Library modules are imported inside the commands: `rtcheck --help` and `--version` stay fast.
+
+#: The summary formats (rtcheck.report.audit.FORMATS; a test keeps the two equal).
+FORMATS = ("text", "csv", "json", "html")
 
 #: Characters of the progress bar on a terminal.
 BAR_WIDTH = 30
@@ -29,8 +32,11 @@ class ProgressPrinter:
         self.last_line_s = 0.0
         self.last_done = -1
 
-    def __call__(self, progress: AuditProgress) -> None:
-        """Show ``progress`` (called after each plan is recorded)."""
+    def __call__(self, progress) -> None:
+        """Show ``progress`` (an :class:`~rtcheck.report.audit.AuditProgress`; called after
+        each plan is recorded)."""
+        from ..report.audit import render_progress
+
         if self.terminal:
             click.echo("\r" + render_progress(progress, bar_width=BAR_WIDTH) + "\x1b[K", nl=False, err=True)
             return
@@ -69,6 +75,8 @@ def audit(archive, ledger, jobs, scheduler):
     (no table for its fractionation) or bad options; 3 some plan could not be checked
     (unreadable or inconsistent files); 4 an internal error; the worst wins (3 > 2 > 1 > 0).
     """
+    from ..audit import run_audit
+
     printer = ProgressPrinter(terminal=sys.stderr.isatty())
     try:
         outcome = run_audit(archive, ledger, jobs=jobs, scheduler=scheduler, on_progress=printer)
@@ -84,9 +92,12 @@ def audit(archive, ledger, jobs, scheduler):
 
 @main.command("audit-report")
 @click.argument("ledger", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="text", show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @handle_errors
 def audit_report(ledger, fmt):
     """Sum up an audit LEDGER: plans by verdict, the most frequent deviations per organ and
     metric, and the plans needing review with their reasons."""
+    from ..audit import read_summary
+    from ..report.audit import render
+
     click.echo(render(fmt, read_summary(ledger)), nl=False)

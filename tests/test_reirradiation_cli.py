@@ -108,7 +108,8 @@ def test_cumulative_limits_only_pass_and_exit_0():
     result = run("--prior", PRIOR, "--no-converted-limits")
     assert result.exit_code == 0, result.output
     assert "re-irradiation composite" in result.output
-    assert "Verdict:       PASS (no recovery factor applied)" in result.output
+    assert "Composite verdict: PASS (no recovery factor applied)" in result.output
+    assert "Overall verdict: PASS" in result.output
 
 
 def test_composite_failure_sets_exit_code_1():
@@ -157,8 +158,8 @@ def test_text_report_shows_the_documentation_and_both_verdicts(tmp_path):
     text = result.output
     assert "recovery factor 0.5 (50 % of the prior BED discounted; all organs)" in text
     assert "approved by Dr A. Example (local PI) on 2026-10-12" in text
-    assert "Verdict with recovery factors:    PASS" in text
-    assert "Verdict without recovery factors: FAIL" in text
+    assert "Composite verdict with recovery factors:    PASS" in text
+    assert "Composite verdict without recovery factors: FAIL" in text
     assert "The verdict DEPENDS on the recovery factor(s)." in text
 
 

@@ -40,7 +40,9 @@ def test_lines_of_keys_and_values(tmp_path):
     assert first.line == 4 and first.key_line("recovery") == 5
     assert first.value["recovery"].line == 6  # a mapping starts at its first key
     assert require_text_list(second.value["organs"], "an organ", tmp_path) == [("SpinalCord", 8), ("Esophagus", 8)]
-    assert first.plain() == {"label": "T-spine", "recovery": {"factor": 0.25}}
+    plain = first.plain()
+    assert plain == {"label": "T-spine", "recovery": {"factor": 0.25}}
+    assert plain.line == 4 and plain["recovery"].line == 6 and plain.key_line("recovery") == 5
 
 
 def test_empty_document_and_syntax_error(tmp_path):

@@ -18,7 +18,7 @@ from .checking import (
     select_plans,
     table_for_course,
 )
-from .reports import CheckReport, DVHReport, Failure, PlanCheck, PlanDVHs
+from .reports import CheckReport, DVHReport, Failure, PlanCheck, PlanDVHs, utc_now
 
 __all__ = [
     "CheckReport",
@@ -36,4 +36,5 @@ __all__ = [
     "read_plans",
     "select_plans",
     "table_for_course",
+    "utc_now",
 ]

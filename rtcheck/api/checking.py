@@ -30,7 +30,7 @@ from ..errors import InputError, RtcheckError, UsageError
 from ..evaluate import check_course
 from ..evaluate.reirradiation import check_reirradiation
 from ..models import ConstraintTable, Course, PriorCourse, ReirradiationResult
-from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs
+from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs, utc_now
 
 CUMULATIVE_TABLE = "reirradiation-cumulative"
 PER_COURSE_TABLE = "reirradiation-per-course"
@@ -206,6 +206,7 @@ def check(
     :class:`~rtcheck.errors.RtcheckError` (``.path``, ``.remedy``, ``.exit_code``).
     ``path`` may also be the :class:`PlanInputs` of :func:`read_plans`.
     """
+    started = utc_now()
     inputs = path if isinstance(path, PlanInputs) else read_plans(path, structures=structures, dose=dose, plan=plan)
     plans = tuple(
         check_plans(
@@ -213,7 +214,7 @@ def check(
             aliases=aliases, cumulative_table=cumulative_table, converted_limits=converted_limits,
         )
     )
-    return CheckReport(plans=plans, input_files=inputs.files)
+    return CheckReport(plans=plans, input_files=inputs.files, run_utc=started)
 
 
 def plan_name(course: Course) -> str:

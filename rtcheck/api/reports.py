@@ -18,6 +18,7 @@ The verdict rule is decided here once, for the API and the command line alike:
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,11 +29,17 @@ from ..errors import MissingDependencyError, RtcheckError
 from ..models import DVH, CheckResult, ConstraintResult, Course, Level, Unit
 from ..models.reirradiation import CompositeRowResult, IntervalCheck, ReirradiationResult
 from ..report import check as check_report
+from ..report import check_csv, check_json, check_text
 from ..report import dvh as dvh_report
-from ..report.check import PlanSummary
+from ..report.summary import PlanSummary
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+
+
+def utc_now() -> str:
+    """The current time in UTC as ISO 8601 to the second (``2026-12-08T02:50:00Z``)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def worst_level(levels: Sequence[Level]) -> Level:
@@ -177,9 +184,11 @@ class PlanCheck:
             error=self.error,
         )
 
-    def render(self, *, color: bool = False) -> str:
+    def render(self, *, color: bool = False, run_utc: str | None = None) -> str:
         """This plan's part of the terminal report (its check and composite, or its error)."""
-        return check_report.render_plan_block(self.result, self.reirradiation, self.summary(), color=color)
+        if self.result is None:
+            return check_text.render_error_block(self.summary(), run_utc=run_utc)
+        return check_text.render_plan_block(self.result, self.reirradiation, color=color, run_utc=run_utc)
 
     def failures(self) -> tuple[Failure, ...]:
         """Every row that is not PASS: the plan's own rows, then the composite's rows that
@@ -205,6 +214,7 @@ class CheckReport:
 
     plans: tuple[PlanCheck, ...]
     input_files: tuple[Path, ...] = ()
+    run_utc: str | None = None  # when the run started, ISO 8601 UTC (YYYY-MM-DDTHH:MM:SSZ)
 
     @property
     def results(self) -> tuple[CheckResult, ...]:
@@ -237,26 +247,29 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``rtcheck check --format json`` as plain data."""
-        return check_report.check_document(self.results, self.composites, self.summaries())
+        return check_json.check_document(
+            self.results, self.composites, self.summaries(), exit_code=self.exit_code, run_utc=self.run_utc
+        )
 
     def to_json(self) -> str:
         """The text of ``rtcheck check --format json``."""
-        return check_report.render_json(self.results, self.composites, self.summaries())
+        return check_json.render_json(self.to_dict())
 
     def render(self, fmt: str = "table", *, color: bool = False) -> str:
-        """The report as ``rtcheck check --format FMT`` prints it (table, json or csv)."""
-        return check_report.render(fmt, self.results, self.composites, color=color, summaries=self.summaries())
+        """The report as ``rtcheck check --format FMT`` prints it (table, json, csv, junit)."""
+        return check_report.render(
+            fmt, self.results, self.composites, self.summaries(), exit_code=self.exit_code, run_utc=self.run_utc,
+            color=color,
+        )
 
     def render_summary(self) -> str:
         """The closing summary of the terminal report (one line per plan)."""
-        return check_report.render_summary(self.summaries())
+        return check_text.render_summary(self.summaries())
 
     def rows(self) -> list[dict[str, Any]]:
-        """Long format: one record per plan × part × constraint (PASS rows included)."""
-        out: list[dict[str, Any]] = []
-        for plan in self.plans:
-            out += check_report.long_rows(plan.result, plan.reirradiation) if plan.result is not None else []
-        return out
+        """Long format: one record per plan × course × constraint, PASS rows included (the
+        CSV's columns, numbers as numbers; see :mod:`rtcheck.report.check_csv`)."""
+        return check_csv.records(self.results, self.composites, self.summaries())
 
     def to_dataframe(self):
         """:meth:`rows` as a pandas DataFrame (needs the optional pandas extra)."""

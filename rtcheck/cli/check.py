@@ -16,7 +16,7 @@ from .reirradiation import prior_options
 # (numpy, pydicom and the tables load only when a command runs).
 
 #: The output formats (rtcheck.report.check.FORMATS; a test keeps the two equal).
-FORMATS = ("csv", "json", "table")
+FORMATS = ("csv", "json", "junit", "table")
 
 
 @main.command("check")
@@ -52,6 +52,7 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     """
     from .. import api
 
+    started = api.utc_now()
     inputs = plan_inputs(folder, structures, doses, plan)
     if output is not None:
         refuse_output_in_inputs(output, inputs.files, folder)
@@ -67,8 +68,8 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
         done.append(plan_check)
         if stream and not (plan_check.error is not None and len(inputs.courses) == 1):
             # color=True: click would otherwise strip the escape codes when not on a terminal
-            click.echo(("\n" if n else "") + plan_check.render(color=use_color), nl=False, color=use_color or None)
-    report = api.CheckReport(plans=tuple(done), input_files=inputs.files)
+            click.echo(("\n" if n else "") + plan_check.render(color=use_color, run_utc=started), nl=False, color=use_color or None)
+    report = api.CheckReport(plans=tuple(done), input_files=inputs.files, run_utc=started)
     if len(report.plans) == 1 and report.plans[0].error is not None:
         raise report.plans[0].error  # one plan: its error is the run's (message, exit code)
     if stream:

@@ -3,10 +3,11 @@
 The data files ship in the top-level ``constraints/`` folder (installed as the package
 ``rtcheck.shipped_constraints``); this package reads them. Which module holds what:
 
-* :mod:`~rtcheck.constraints.yaml_lines` — the one YAML-with-line-numbers loader
-  (:class:`YNode`, :func:`load_yaml_with_lines`, :func:`parse_yaml_with_lines`) and the
-  validation steps every data file needs (``require_mapping``, ``require_text``,
-  ``require_number``, ``require_text_list``, ``refuse_unknown_keys``), with file:line errors;
+* :mod:`~rtcheck.constraints.yaml_lines` — the one YAML-with-line-numbers loader of
+  tables, alias files and course files (:class:`YNode`, :func:`load_yaml_with_lines`,
+  :func:`parse_yaml_with_lines`, the plain-data view :class:`LinedDict`) and the validation
+  steps every data file needs (``require_mapping``, ``require_text``, ``require_number``,
+  ``require_text_list``, ``refuse_unknown_keys``), with file:line errors;
 * :mod:`~rtcheck.constraints.shipped` — where the shipped files are (:func:`shipped_dir`)
   and their names;
 * :mod:`~rtcheck.constraints.names` — TG-263 names and how a structure name is matched
@@ -29,6 +30,7 @@ from .shipped import ALIAS_FILE, ALPHA_BETA_FILE, NON_TABLE_FILES, TG263_FILE, s
 from .sources import check_source_keys, parse_sources
 from .tables import parse_metric, parse_table, sha256_of
 from .yaml_lines import (
+    LinedDict,
     TextItem,
     YNode,
     load_yaml_with_lines,
@@ -49,6 +51,7 @@ __all__ = [
     "OrganAssignment",
     "Selection",
     "TG263Entry",
+    "LinedDict",
     "TextItem",
     "YNode",
     "assign_organ",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -168,36 +169,40 @@ class RowLimit(NamedTuple):
     quantity: DoseQuantity | None
 
 
-def _parse_row(
-    item: YNode,
-    *,
-    path: Path,
-    names: NameTable,
-    sources: dict[str, str],
-    table_quantity: DoseQuantity,
-    alpha_beta: dict[str, float],
-) -> Constraint:
-    """One row of a table (``Organ: metric < limit unit`` plus its fields), validated.
+@dataclass(frozen=True)
+class RowContext:
+    """What reading a row needs from its table: the file, the organ names, the table's
+    sources, its dose quantity, and α/β (Gy) per organ and ``default`` for rows that state
+    none."""
 
-    ``alpha_beta`` maps organs (and ``default``) to α/β in Gy for rows that state none.
-    """
+    path: Path
+    names: NameTable
+    sources: dict[str, str]
+    table_quantity: DoseQuantity
+    alpha_beta: dict[str, float]
+
+
+def _parse_row(item: YNode, context: RowContext) -> Constraint:
+    """One row of a table (``Organ: metric < limit unit`` plus its fields), validated."""
+    path = context.path
     fields = require_mapping(item, "a constraint row ('Organ: metric < limit unit')", path)
-    written, organ, line = _row_organ(item, fields, names, path)
+    written, organ, line = _row_organ(item, fields, context.names, path)
     expression = require_text(fields[written], f"the constraint of {written}", path)
-    limit = _parse_limit(expression, line=line, path=path, table_quantity=table_quantity)
+    limit = _parse_limit(expression, line=line, path=path, table_quantity=context.table_quantity)
     kind = _row_level(fields, path)
     minor = _row_minor_band(fields, kind, limit, path)
     if "source" not in fields:
         raise ConstraintTableError(f"row '{written}: {expression}' has no source", path=path, line=line)
-    source = check_source_keys(fields["source"], sources, path)
+    source = check_source_keys(fields["source"], context.sources, path)
     if "confidence" not in fields:
         raise ConstraintTableError(f"row '{written}: {expression}' has no confidence flag", path=path, line=line)
     confidence = _row_confidence(fields["confidence"], path)
     if "alpha_beta" in fields:
         ab: float | None = require_number(fields["alpha_beta"], "alpha_beta (Gy)", path)
     else:
-        ab = alpha_beta.get(organ, alpha_beta.get(organ.split("_PRV")[0].split("-")[0], alpha_beta.get("default")))
-    min_interval = _row_min_interval(fields, table_quantity, path)
+        defaults = context.alpha_beta
+        ab = defaults.get(organ, defaults.get(organ.split("_PRV")[0].split("-")[0], defaults.get("default")))
+    min_interval = _row_min_interval(fields, context.table_quantity, path)
     note = str(fields["note"].value).strip() if "note" in fields and fields["note"].value is not None else ""
     return Constraint(
         organ=organ,
@@ -397,14 +402,10 @@ def parse_table(path: Path, names: NameTable | None = None) -> ConstraintTable:
     sources = parse_sources(root, path)
     alpha_beta = _table_alpha_beta(root, names, path)
     required = _required_organs(root, names, path)
-    constraints = _parse_rows(
-        root["constraints"],
-        path=path,
-        names=names,
-        sources=sources,
-        table_quantity=header.dose_quantity,
-        alpha_beta=alpha_beta,
+    context = RowContext(
+        path=path, names=names, sources=sources, table_quantity=header.dose_quantity, alpha_beta=alpha_beta
     )
+    constraints = _parse_rows(root["constraints"], context)
     for organ in required:
         if organ not in {c.organ for c in constraints}:
             raise ConstraintTableError(
@@ -489,25 +490,16 @@ def _required_organs(root: dict[str, YNode], names: NameTable, path: Path) -> tu
     return tuple(required)
 
 
-def _parse_rows(
-    rows_node: YNode,
-    *,
-    path: Path,
-    names: NameTable,
-    sources: dict[str, str],
-    table_quantity: DoseQuantity,
-    alpha_beta: dict[str, float],
-) -> tuple[Constraint, ...]:
+def _parse_rows(rows_node: YNode, context: RowContext) -> tuple[Constraint, ...]:
     """The ``constraints:`` rows, in file order; two rows limiting the same thing are an
     error."""
+    path = context.path
     if not isinstance(rows_node.value, list) or not rows_node.value:
         raise ConstraintTableError("'constraints' must be a non-empty list of rows", path=path, line=rows_node.line)
     constraints: list[Constraint] = []
     seen: dict[tuple, Constraint] = {}
     for item in rows_node.value:
-        row = _parse_row(
-            item, path=path, names=names, sources=sources, table_quantity=table_quantity, alpha_beta=alpha_beta
-        )
+        row = _parse_row(item, context)
         row_key = _row_key(row)
         if row_key in seen:
             raise ConstraintTableError(

@@ -44,13 +44,29 @@ class YNode:
         return dict(self.key_lines).get(key, self.line)
 
     def plain(self) -> object:
-        """The value as plain Python data (dicts, lists, scalars), lines dropped: for code
-        that takes a validated sub-tree as ordinary data."""
+        """The value as plain Python data: scalars, lists, and for each mapping a
+        :class:`LinedDict` (a dict that keeps its line and its keys' lines), for code that
+        reads a sub-tree as ordinary data and still names lines in its messages."""
         if isinstance(self.value, dict):
-            return {key: node.plain() for key, node in self.value.items()}
+            return LinedDict({key: node.plain() for key, node in self.value.items()}, self.line, self.key_lines)
         if isinstance(self.value, list):
             return [node.plain() for node in self.value]
         return self.value
+
+
+class LinedDict(dict):
+    """A plain dict (equal to any dict with the same items) that remembers the 1-based
+    ``line`` where its mapping starts and the line of each key (see :meth:`YNode.plain`)."""
+
+    def __init__(self, items: dict[str, object], line: int, key_lines: tuple[tuple[str, int], ...] = ()) -> None:
+        """``items`` as a dict, starting on ``line``, its keys on ``key_lines``."""
+        super().__init__(items)
+        self.line = line
+        self.key_lines = key_lines
+
+    def key_line(self, key: str) -> int:
+        """The 1-based line of ``key`` (the mapping's own line if absent)."""
+        return dict(self.key_lines).get(key, self.line)
 
 
 class TextItem(NamedTuple):
@@ -90,23 +106,28 @@ def parse_yaml_with_lines(text: str, path: Path) -> YNode | None:
     """The :class:`YNode` tree of the YAML document ``text`` read from ``path``; None when
     the document is empty.
 
-    A YAML syntax error propagates as :class:`yaml.YAMLError` (a caller words it for its
-    kind of file); a repeated or non-text key raises :class:`ConstraintTableError` with its
-    line. Scalars are typed as :class:`yaml.SafeLoader` types them (dates become
-    ``datetime.date``).
+    A YAML error (syntax, or a scalar no safe constructor can build) propagates as
+    :class:`yaml.YAMLError`, for the caller to word for its kind of file; a repeated or
+    non-text key raises :class:`ConstraintTableError` with its line. Scalars are typed as
+    :class:`yaml.SafeLoader` types them (dates become ``datetime.date``).
     """
     node = yaml.compose(text, Loader=yaml.SafeLoader)
-    if node is None:
-        return None
+    return None if node is None else _nodes_with_lines(node, Path(path))
+
+
+def _nodes_with_lines(node: yaml.Node, path: Path) -> YNode:
+    """The :class:`YNode` tree of a composed document."""
     # a fresh constructor per document: SafeConstructor remembers every node it builds
-    return _convert(node, Path(path), yaml.constructor.SafeConstructor())
+    return _convert(node, path, yaml.constructor.SafeConstructor())
 
 
 def load_yaml_with_lines(path: Path) -> YNode:
     """Read a YAML data file into :class:`YNode` values.
 
     Every failure is a :class:`ConstraintTableError` naming the file: unreadable, not
-    UTF-8, a syntax error (with its line), an empty file, a repeated or non-text key.
+    UTF-8, a syntax error (with its line), an empty file, a repeated or non-text key. A
+    scalar with a tag no safe constructor knows (``!foo``) propagates as
+    :class:`yaml.constructor.ConstructorError`.
     """
     path = Path(path)
     try:
@@ -116,7 +137,7 @@ def load_yaml_with_lines(path: Path) -> YNode:
     except UnicodeDecodeError as exc:
         raise ConstraintTableError("the file is not UTF-8 text", path=path) from exc
     try:
-        root = parse_yaml_with_lines(text, path)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -125,9 +146,9 @@ def load_yaml_with_lines(path: Path) -> YNode:
         ) from exc
     except yaml.YAMLError as exc:
         raise ConstraintTableError(f"YAML error: {exc}", path=path) from exc
-    if root is None:
+    if node is None:
         raise ConstraintTableError("the file is empty", path=path, line=1)
-    return root
+    return _nodes_with_lines(node, path)
 
 
 def require_mapping(node: YNode, what: str, path: Path) -> dict[str, YNode]:

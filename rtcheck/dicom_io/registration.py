@@ -50,6 +50,8 @@ class RigidRegistration:
     comment: str | None = None
 
     def __post_init__(self) -> None:
+        """Check every matrix is rigid and hold it read-only; the object's own frame maps
+        by the identity."""
         checked = {}
         for uid, matrix in self.matrices.items():
             m = np.array(matrix, dtype=float).reshape(4, 4)
@@ -61,9 +63,11 @@ class RigidRegistration:
 
     @property
     def frames(self) -> frozenset[str]:
+        """The frames of reference this registration places (its own included)."""
         return frozenset(self.matrices)
 
     def links(self, frame_a: str, frame_b: str) -> bool:
+        """True when this registration carries coordinates between the two frames."""
         return frame_a in self.matrices and frame_b in self.matrices
 
     def transform(self, from_frame: str, to_frame: str) -> np.ndarray:
@@ -80,6 +84,7 @@ class RigidRegistration:
 
 
 def _identity() -> np.ndarray:
+    """A read-only 4×4 identity matrix."""
     m = np.eye(4)
     m.setflags(write=False)
     return m

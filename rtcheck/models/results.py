@@ -12,7 +12,7 @@ from enum import Enum
 from .constraints import Constraint, ConstraintTable, DoseQuantity, Level
 
 #: Version of the plain-data (JSON) form of results. Bump on any incompatible change.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class MatchKind(Enum):

@@ -136,14 +136,20 @@ def _prior_courses(result: ReirradiationResult) -> list[str]:
     return out
 
 
+def _discount(factor: float) -> str:
+    """A recovery factor as the part of the prior dose discounted ("none", "25 %"): a bare
+    "0" would read as "the prior dose multiplied by 0"."""
+    return "none" if factor == 0 else f"{factor * 100:g} % discounted"
+
+
 def _contributions(result: ReirradiationResult) -> list[str]:
-    out = ["", "Per-course contributions at each organ (EQD2, Gy; D0.035cc / max; after the factor):"]
-    rows = [["Organ", "α/β", "Course", "Fx", "D0.035cc", "Max", "Factor", "After factor"]]
+    out = ["", "Per-course contributions at each organ (EQD2, Gy; D0.035cc / max; after the recovery discount):"]
+    rows = [["Organ", "α/β", "Course", "Fx", "D0.035cc", "Max", "Recovery discount", "After discount"]]
     for comp in result.composites:
         for c in comp.contributions:
             after = None if c.near_max_eqd2_gy is None else c.near_max_eqd2_gy * (1 - c.factor)
             rows.append([comp.organ, f"{comp.alpha_beta_gy:g}", c.course + (" (≤, max-to-max)" if c.upper_bound else ""),
-                         str(c.fractions), _gy(c.near_max_eqd2_gy), _gy(c.max_eqd2_gy), f"{c.factor:g}", _gy(after)])
+                         str(c.fractions), _gy(c.near_max_eqd2_gy), _gy(c.max_eqd2_gy), _discount(c.factor), _gy(after)])
     out.extend("  " + line for line in columns(rows, rule=True))
     return out
 
@@ -222,12 +228,12 @@ def _verdicts(result: ReirradiationResult) -> list[str]:
         out.append("Upper bound:   a prior course known only from paper records was added max-to-max: "
                    "composite doses are upper bounds (≤), spared volumes lower bounds (≥).")
     if result.factor_applied:
-        out.append(f"Verdict with recovery factors:    {VERDICTS[result.overall_with_factor]}")
-        out.append(f"Verdict without recovery factors: {VERDICTS[result.overall_without_factor]}")
+        out.append(f"Composite verdict with recovery factors:    {VERDICTS[result.overall_with_factor]}")
+        out.append(f"Composite verdict without recovery factors: {VERDICTS[result.overall_without_factor]}")
         out.append("The verdict " + ("DEPENDS" if result.verdict_depends_on_factor else "does not depend")
                    + " on the recovery factor(s).")
     else:
-        out.append(f"Verdict:       {VERDICTS[result.overall_with_factor]} (no recovery factor applied)")
+        out.append(f"Composite verdict: {VERDICTS[result.overall_with_factor]} (no recovery factor applied)")
     return out
 
 

@@ -53,9 +53,11 @@ class _Section:
 
     @property
     def area(self) -> float:
+        """Area of the section (mm²)."""
         return np.pi * self.a**2 if self.kind == "disk" else 4.0 * self.a * self.b
 
     def extent(self, axis: int) -> tuple[float, float]:
+        """Lowest and highest coordinate (mm) of the section along ``axis`` (0: x, 1: y)."""
         c = self.cx if axis == 0 else self.cy
         half = self.a if (self.kind == "disk" or axis == 0) else self.b
         return c - half, c + half
@@ -72,6 +74,7 @@ class _Section:
         return r * r * (np.arccos(h) - h * np.sqrt(1.0 - h * h))
 
     def polygon(self) -> np.ndarray:
+        """The section's outline as an (N, 2) array of (x, y) in mm."""
         if self.kind == "rect":
             return np.array(
                 [
@@ -98,6 +101,7 @@ class Shape:
     size_mm: tuple[float, ...]
 
     def z_range(self) -> tuple[float, float]:
+        """Lowest and highest z (mm) of the shape."""
         cz = self.center_mm[2]
         if self.kind == "sphere":
             half = self.size_mm[0]
@@ -124,6 +128,7 @@ class Shape:
         return np.array([s[0] / 2, s[1] / 2, s[2] / 2])
 
     def section(self, z: float) -> _Section | None:
+        """The shape's cross-section at height ``z`` (mm); None outside the shape."""
         cx, cy, cz = self.center_mm
         k, s = self.kind, self.size_mm
         z0, z1 = self.z_range()
@@ -146,6 +151,7 @@ class Shape:
 
     @property
     def ideal_volume_mm3(self) -> float:
+        """Volume (mm³) of the smooth shape (not of its contoured slabs)."""
         k, s = self.kind, self.size_mm
         if k == "sphere":
             return 4.0 / 3.0 * np.pi * s[0] ** 3
@@ -156,7 +162,9 @@ class Shape:
         return np.pi * s[0] ** 2 * s[1] / 3.0
 
 
-def shape_for_volume(kind: str, volume_cc: float, center_mm=(0.0, 0.0, 0.0)) -> Shape:
+def shape_for_volume(
+    kind: str, volume_cc: float, center_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+) -> Shape:
     """A shape of the given ideal volume: cylinders and cones as tall as they are wide
     (length = 2R), boxes with sides a × 1.25a × 0.8a."""
     v = volume_cc * 1000.0
@@ -190,7 +198,7 @@ class Truth:
     mean_gy: float
     _cumulative: Callable[[np.ndarray], np.ndarray] = field(repr=False)
 
-    def cumulative_cc(self, dose_gy) -> np.ndarray:
+    def cumulative_cc(self, dose_gy: float | np.ndarray) -> np.ndarray:
         """Volume (cc) receiving at least ``dose_gy`` (vectorised)."""
         return self._cumulative(np.atleast_1d(np.asarray(dose_gy, dtype=float)))
 
@@ -224,6 +232,7 @@ class LinearDose:
         return self.dose_gy + self.gradient_gy_per_mm * (coord - self.ref_mm[_AXIS[self.axis]])  # type: ignore[index]
 
     def coordinate_of(self, dose_gy: np.ndarray) -> np.ndarray:
+        """Coordinate (mm) along the gradient axis where the dose equals ``dose_gy`` (Gy)."""
         return self.ref_mm[_AXIS[self.axis]] + (dose_gy - self.dose_gy) / self.gradient_gy_per_mm  # type: ignore[index]
 
 
@@ -246,6 +255,7 @@ def _slabs_truth(slabs: Sequence[tuple[float, float, _Section]], dose: LinearDos
         centroid = float(np.dot(vols, (lo + hi) / 2) / volume)
 
         def cumulative(q: np.ndarray) -> np.ndarray:
+            """Volume (cc) receiving at least each dose of ``q`` (Gy)."""
             t = dose.coordinate_of(q)[:, None]  # dose >= q  <=>  z >= t (g > 0) or z <= t
             if g > 0:
                 length = np.clip(hi[None, :] - np.maximum(t, lo[None, :]), 0.0, None)
@@ -260,6 +270,7 @@ def _slabs_truth(slabs: Sequence[tuple[float, float, _Section]], dose: LinearDos
         thick = hi - lo
 
         def cumulative(q: np.ndarray) -> np.ndarray:
+            """Volume (cc) receiving at least each dose of ``q`` (Gy)."""
             t = dose.coordinate_of(q)
             out = np.zeros(q.shape)
             for th, sec in zip(thick, sections, strict=True):
@@ -325,6 +336,7 @@ class Phantom:
 
     @property
     def structure(self) -> Structure:
+        """The phantom's only structure."""
         return self.structure_set.structures[0]
 
     def truth(self, end_cap: str = "half_slice") -> Truth:

@@ -31,7 +31,9 @@ from rtcheck import __version__
 from rtcheck.dicom_io import read_dose, read_structure_set
 from rtcheck.dicom_io.write import DicomContext, derived_uid, write_dose, write_structure_set
 from rtcheck.dvhcalc import compute as rtdvh
+from rtcheck.dvhcalc.compute import DVHSettings
 from rtcheck.errors import RtcheckError
+from rtcheck.models import DVH, DoseGrid, StructureSet
 
 from . import phantoms
 
@@ -52,6 +54,8 @@ class Tolerances:
     min_structure_cc: float = SMALL_STRUCTURE_CC
 
     def dose_tolerance_gy(self, dose_scale_gy: float) -> float:
+        """The dose tolerance (Gy) for a phantom of dose scale ``dose_scale_gy`` (Gy): the
+        percentage of the scale, or the floor when that is larger."""
         return max(self.dose_pct_of_scale / 100.0 * dose_scale_gy, self.dose_floor_gy)
 
 
@@ -78,9 +82,9 @@ class PhantomCase:
     """One phantom: a structure set and dose grid, and the truth for each ROI number."""
 
     label: str
-    structure_set: object  # rtcheck.models.StructureSet
-    dose: object  # rtcheck.models.DoseGrid
-    truth: dict  # roi_number -> Truth
+    structure_set: StructureSet
+    dose: DoseGrid
+    truth: dict[int, Truth]  # by ROI number
     dose_scale_gy: float
     description: str = ""
 
@@ -104,6 +108,7 @@ class StructureAgreement:
 
     @property
     def name(self) -> str:
+        """The structure's name."""
         return self.truth.name
 
     @property
@@ -113,11 +118,14 @@ class StructureAgreement:
 
     @property
     def volume_error_pct(self) -> float | None:
+        """Computed minus true volume, in % of the true volume; None when unknown."""
         if self.volume_cc is None or self.truth.volume_cc <= 0:
             return None
         return 100.0 * (self.volume_cc - self.truth.volume_cc) / self.truth.volume_cc
 
     def dose_error_gy(self, metric: str) -> float | None:
+        """Computed minus true dose (Gy) for ``metric`` "min", "mean" or "max"; None when
+        the computed value is unknown."""
         value = getattr(self, f"{metric}_gy")
         return None if value is None else value - getattr(self.truth, f"{metric}_gy")
 
@@ -148,6 +156,7 @@ class StructureAgreement:
         return out
 
     def to_dict(self) -> dict:
+        """The row as plain data (JSON of ``rtcheck selftest --format json``)."""
         return {
             "phantom": self.phantom,
             "name": self.name,
@@ -225,6 +234,7 @@ class Summary:
     failures: tuple[str, ...]
 
     def to_dict(self) -> dict:
+        """The summary as plain data (JSON of ``rtcheck selftest --format json``)."""
         return {
             "structures": self.structures,
             "held_to_targets": self.held_to_targets,
@@ -290,7 +300,7 @@ def phantom_set(quick: bool = False, full: bool = False) -> list:
     )
 
 
-def reference_values(phantom, end_cap: str = "half_slice") -> Truth:
+def reference_values(phantom: phantoms.Phantom, end_cap: str = "half_slice") -> Truth:
     """The closed-form values of a phantom's ROI for the contours as drawn with ``end_cap``.
 
     A DVH computed from contours can only recover the contoured solid (each plane a slab), so
@@ -309,7 +319,7 @@ def reference_values(phantom, end_cap: str = "half_slice") -> Truth:
                  truth.max_gy, points)
 
 
-def phantom_label(phantom) -> str:
+def phantom_label(phantom: phantoms.Phantom) -> str:
     """Short, file-name-safe label: shape, volume, slice and grid spacing, gradient axis."""
     axis = phantom.dose_model.axis or "uniform"
     volume = phantom.shape.ideal_volume_mm3 / 1000.0
@@ -352,9 +362,11 @@ class SelftestReport:
 
     @property
     def passed(self) -> bool:
+        """True when every tolerance holds."""
         return not self.summary.failures
 
     def to_dict(self) -> dict:
+        """The whole report as plain data (JSON of ``rtcheck selftest --format json``)."""
         t = self.tolerances
         return {
             "rtcheck_version": self.rtcheck_version,
@@ -375,8 +387,10 @@ class SelftestReport:
         }
 
 
-def _score_dvh(phantom: str, roi_number: int, truth: Truth, scale: float, result,
-               tolerances: Tolerances) -> StructureAgreement:
+def _score_dvh(phantom: str, roi_number: int, truth: Truth, scale: float,
+               result: DVH | RtcheckError, tolerances: Tolerances) -> StructureAgreement:
+    """One structure's computed DVH (or the error that stopped it) scored against its
+    truth; ``scale``: the phantom's dose scale (Gy)."""
     if isinstance(result, RtcheckError):
         return agreement(phantom, roi_number, truth, scale, volume_cc=None, min_gy=None,
                          mean_gy=None, max_gy=None, error=result.message, tolerances=tolerances)
@@ -394,7 +408,7 @@ def _score_dvh(phantom: str, roi_number: int, truth: Truth, scale: float, result
 def run_selftest(
     quick: bool = False,
     workdir: str | Path | None = None,
-    settings=None,
+    settings: DVHSettings | None = None,
     tolerances: Tolerances = DEFAULT_TOLERANCES,
 ) -> SelftestReport:
     """Write the phantoms as DICOM, read them back, compute DVHs, score against the truth.
@@ -433,7 +447,9 @@ def run_selftest(
     )
 
 
-def write_dicom_pair(folder: Path, label: str, structure_set, dose, bits: int = 16) -> tuple[Path, Path]:
+def write_dicom_pair(
+    folder: Path, label: str, structure_set: StructureSet, dose: DoseGrid, bits: int = 16
+) -> tuple[Path, Path]:
     """Write a structure set and dose grid as ``<label>_rtss.dcm`` and ``<label>_rtdose.dcm``
     in ``folder`` (one synthetic patient, study and frame of reference per label)."""
     context = _context(label)
@@ -446,10 +462,12 @@ def write_dicom_pair(folder: Path, label: str, structure_set, dose, bits: int = 
 
 
 def _uid(*parts: object) -> str:
+    """A UID derived from ``parts`` in the self-test's namespace (the same on every run)."""
     return derived_uid("rtcheck-selftest", *parts)
 
 
-def _context(label: str):
+def _context(label: str) -> DicomContext:
+    """The synthetic patient, study and frame of reference of phantom ``label``."""
     return DicomContext(
         patient_name=f"SELFTEST^{label}"[:64],
         patient_id=f"SELFTEST-{label}"[:64],
@@ -461,6 +479,7 @@ def _context(label: str):
 
 # -- rendering ---------------------------------------------------------------------------
 def _fmt(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec``; a dash when unknown."""
     return "–" if value is None else format(value, spec)
 
 

@@ -7,8 +7,9 @@ written only by an explicit command, and a change to them is reviewed in the dif
     python -m tests.golden.regenerate          # rewrite tests/golden/*.out and exit_codes.json
     python -m pytest tests/test_golden.py      # compare the current code with them
 
-The outputs are normalised in one way only: the absolute folder of the shipped constraint
-tables (which depends on where rtcheck is installed) reads ``<shipped>``.
+The outputs are normalised in two ways only: the absolute folder of the shipped constraint
+tables (which depends on where rtcheck is installed) reads ``<shipped>``, and the time of the
+run (ISO 8601 UTC, ``YYYY-MM-DDTHH:MM:SSZ``) reads ``<time>``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def _cases() -> dict[str, tuple[str, ...]]:
     cases["constraints-list"] = ("constraints", "list")
     for table in ("sabr-5fx", "stop2-control-8gy-1fx", "reirradiation-cumulative"):
         cases[f"constraints-show-{table}"] = ("constraints", "show", table)
+    cases["check-sabr_3lesions_5fx-junit"] = ("check", "sample_dicom/sabr_3lesions_5fx", "--format", "junit")
+    cases["check-spine-with-prior-junit"] = (
+        "check", "sample_dicom/spine_8gy_1fx", "--prior", "sample_dicom/prior_spine_20gy_5fx", "--format", "junit",
+    )
     for fmt in FORMATS:
         cases[f"dvh-breast-{fmt}"] = ("dvh", str(BREAST), "--format", fmt)
     cases["check-breast-7fx"] = ("check", str(BREAST))
@@ -80,11 +85,14 @@ def needs_breast(args: tuple[str, ...]) -> bool:
 _SHIPPED = re.compile(r"(?:/[^\s\"',]+)?/(?:constraints|shipped_constraints)/(?=[\w.-]+\.(?:yaml|csv))")
 
 
+_RUN_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\b")
+
+
 def normalise(text: str) -> str:
     """Output with the install-dependent folder of the shipped tables replaced by ``<shipped>/``,
-    and the breast export's folder by ``<breast>``."""
+    the breast export's folder by ``<breast>`` and the run's time by ``<time>``."""
     text = text.replace(str(BREAST), "<breast>")
-    return _SHIPPED.sub("<shipped>/", text)
+    return _RUN_TIME.sub("<time>", _SHIPPED.sub("<shipped>/", text))
 
 
 def run(args: tuple[str, ...]) -> tuple[int, str, str]:

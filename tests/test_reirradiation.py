@@ -15,7 +15,7 @@ import pytest
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from rtcheck.courses import load_course_file
+from rtcheck.api.priors import load_course_file
 from rtcheck.dicom_io.priors import PriorRegistrations
 from rtcheck.dicom_io.registration import (
     SPATIAL_REGISTRATION_SOP_CLASS,

@@ -22,7 +22,6 @@ from ..constraints import (
     select_table,
     shipped_table,
 )
-from ..courses import load_course_file, prior_courses_from_folder
 from ..dicom_io import discover, load_course
 from ..dicom_io.priors import FolderRegistrations
 from ..dvhcalc.compute import compute_dvhs
@@ -30,6 +29,7 @@ from ..errors import InputError, RtcheckError, UsageError
 from ..evaluate import check_course
 from ..evaluate.reirradiation import check_reirradiation
 from ..models import ConstraintTable, Course, PriorCourse, ReirradiationResult
+from .priors import load_course_file, prior_courses_from_folder
 from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs, utc_now
 
 CUMULATIVE_TABLE = "reirradiation-cumulative"

@@ -4,7 +4,7 @@
 
 * **cumulative rows** (a table whose ``dose_quantity`` is EQD2 or BED, e.g. the shipped
   ``reirradiation-cumulative``) are evaluated on each organ's composite EQD2 DVH, with and
-  without the documented recovery factors (:mod:`rtcheck.courses`). BED limits are compared
+  without the documented recovery factors (:mod:`rtcheck.radiobiology.composite`). BED limits are compared
   in EQD2 with the row's α/β (``EQD2 = BED / (1 + 2/(α/β))``); each row uses its own α/β, so
   an organ with rows at two α/β values gets two composites;
 * **converted rows**: for organs without a cumulative row, the current plan's physical

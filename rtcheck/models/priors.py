@@ -1,7 +1,7 @@
 """Prior-course data: documented recovery factors, paper records, prior courses, course files.
 
 These are plain data, built by the readers (:mod:`rtcheck.dicom_io.priors`, the course-file
-parser :mod:`rtcheck.courses`) and by :func:`rtcheck.radiobiology.recovery.document_recovery`;
+parser :mod:`rtcheck.constraints.course_file`) and by :func:`rtcheck.radiobiology.recovery.document_recovery`;
 the composite (:mod:`rtcheck.radiobiology.composite`) and the re-irradiation check
 (:mod:`rtcheck.evaluate.reirradiation`) compute on them, and the report renders them.
 
@@ -13,7 +13,7 @@ the report.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -33,6 +33,25 @@ def months_between(earlier: _dt.date, later: _dt.date) -> float:
     """Months (of :data:`DAYS_PER_MONTH` days) from ``earlier`` to ``later``; negative if
     ``later`` comes first."""
     return (later - earlier).days / DAYS_PER_MONTH
+
+
+#: What to do about a value of prior-course data that is not a date.
+DATE_REMEDY = "write dates as YYYY-MM-DD"
+
+
+def as_date(value: object) -> _dt.date | None:
+    """A date of prior-course data: a date, a datetime's date, or ISO text (YYYY-MM-DD);
+    None for anything else."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def months_in_document(value: float | None) -> float | None:
@@ -203,6 +222,43 @@ def elapsed_months(prior: PriorCourse, current_date: _dt.date | None) -> float |
     return months_between(prior.date, current_date)
 
 
+def where_in_file(line: int | None, text: str) -> str:
+    """``text`` prefixed with its line in a course file ("line 12: …"), when known."""
+    return f"line {line}: {text}" if line else text
+
+
+@dataclass(frozen=True)
+class RecoveryDocumentation:
+    """A recovery factor's documentation as a course file writes it, not yet validated
+    (:func:`rtcheck.radiobiology.recovery.document_recovery` does): its fields, and the
+    line of its mapping in the file (None when not from a file)."""
+
+    fields: Mapping[str, object]
+    line: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PriorEntry:
+    """One prior course as a course file lists it, checked for form but not yet read nor
+    documented: a DICOM export ``folder`` (with an optional ``registration_file``) or a
+    paper record (``summary``: the course without its recovery factors).
+
+    ``where`` names the entry in messages ("line 4: prior course 1"); ``line`` is the line
+    of its mapping. ``date`` and ``fractions`` are the entry's own (a DICOM course's plan
+    must agree with them).
+    """
+
+    label: str
+    where: str
+    line: int | None
+    recovery: tuple[RecoveryDocumentation, ...] = ()
+    date: _dt.date | None = None
+    fractions: int | None = None
+    folder: Path | None = None
+    registration_file: Path | None = None
+    summary: PriorCourse | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class CourseFile:
     """A parsed course file: its prior courses and the current course's date (if given)."""
@@ -213,14 +269,19 @@ class CourseFile:
 
 
 __all__ = [
+    "DATE_REMEDY",
     "DAYS_PER_MONTH",
     "CourseFile",
     "OrganRecord",
     "PriorCourse",
+    "PriorEntry",
+    "RecoveryDocumentation",
     "RecoveryFactor",
     "Registration",
     "UnusableRegistration",
+    "as_date",
     "elapsed_months",
     "months_between",
     "months_in_document",
+    "where_in_file",
 ]

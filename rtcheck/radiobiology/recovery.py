@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import RecoveryFactorError
-from ..models.priors import DAYS_PER_MONTH, RecoveryFactor
+from ..models.priors import DATE_REMEDY, DAYS_PER_MONTH, RecoveryFactor, as_date
 
 #: A stated interval in months may differ from the dates by this much (rounding to months).
 ELAPSED_MONTHS_TOLERANCE = 0.5
@@ -42,23 +42,12 @@ _REMEDY = (
 )
 
 
-def parse_date(value: object, what: str, path: str | Path | None, where: str) -> _dt.date:
-    """A date of a course file (a YAML date, or ISO text), else RecoveryFactorError naming
-    ``what`` at ``where``."""
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return _dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise RecoveryFactorError(
-        f"{where}: {what} {value!r} is not a date",
-        path=path,
-        remedy="write dates as YYYY-MM-DD",
-    )
+def _approval_date(value: object, path: str | Path | None, where: str) -> _dt.date:
+    """The approval date of the documentation, else RecoveryFactorError."""
+    date = as_date(value)
+    if date is None:
+        raise RecoveryFactorError(f"{where}: approval_date {value!r} is not a date", path=path, remedy=DATE_REMEDY)
+    return date
 
 
 class StatedInterval(NamedTuple):
@@ -208,7 +197,7 @@ def document_recovery(
     interval is required.
     """
     factor = _documented_factor(raw, path, where)
-    approval_date = parse_date(raw["approval_date"], "approval_date", path, where)
+    approval_date = _approval_date(raw["approval_date"], path, where)
     elapsed = _elapsed(prior_date, current_date, _stated_interval(raw, path, where), path, where)
     if prior_date is not None and approval_date < prior_date:
         raise RecoveryFactorError(
@@ -234,5 +223,4 @@ __all__ = [
     "PUBLISHED_MAX_RECOVERY",
     "RECOVERY_REQUIRED",
     "document_recovery",
-    "parse_date",
 ]

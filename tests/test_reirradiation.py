@@ -564,7 +564,7 @@ def tables(tmp_path):
 
 
 def test_convert_row_to_eqd2_by_hand(tmp_path):
-    from rtcheck.evaluate.reirradiation import convert_row_to_eqd2
+    from rtcheck.evaluate.conversion import convert_row_to_eqd2
 
     _, physical = tables(tmp_path)
     eso, lungs, ptv = physical.constraints

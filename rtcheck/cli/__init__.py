@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -32,11 +33,12 @@ EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 
-def handle_errors(func):
+def handle_errors(func: Callable) -> Callable:
     """Decorator for commands: print an RtcheckError to stderr and exit with its code."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        """The command, its errors turned into one line on stderr and an exit code."""
         try:
             return func(*args, **kwargs)
         except RtcheckError as exc:
@@ -66,7 +68,8 @@ class DefaultCommandGroup(click.Group):
 
     default_command = "check"
 
-    def parse_args(self, ctx, args):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Insert the default command before a first argument that is not a command."""
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)

@@ -7,9 +7,13 @@
 * :mod:`~rtcheck.evaluate.plan` — a table on a plan's DVHs (:func:`evaluate`) and the
   per-plan check (:func:`check_course`);
 * :mod:`~rtcheck.evaluate.reirradiation` — the composite of prior courses and the current
-  plan against cumulative and per-course limits (:func:`check_reirradiation`).
+  plan against cumulative and per-course limits (:func:`check_reirradiation`), with
+  :mod:`~rtcheck.evaluate.conversion` (a plan's physical rows as EQD2 rows,
+  :func:`convert_row_to_eqd2`) and :mod:`~rtcheck.evaluate.intervals` (the time between
+  courses against a row's minimum interval).
 """
 
+from .conversion import convert_row_to_eqd2
 from .levels import (
     COVERAGE_TOLERANCE_CC,
     evaluate_constraint,
@@ -31,7 +35,7 @@ from .plan import (
     course_inputs,
     evaluate,
 )
-from .reirradiation import check_reirradiation, convert_row_to_eqd2
+from .reirradiation import check_reirradiation
 
 __all__ = [
     "COVERAGE_TOLERANCE_CC",

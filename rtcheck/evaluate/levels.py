@@ -81,11 +81,13 @@ def metric_function(constraint: Constraint, prescription_gy: float | None) -> Ca
         return "the prescription is unknown, and this limit is relative to it"
 
     def as_limit_unit_dose(dose: float | None) -> float | None:
+        """A dose (Gy) in the limit's unit: Gy, or % of the prescription."""
         if dose is None:
             return None
         return 100.0 * dose / prescription_gy if unit is Unit.PERCENT else dose  # type: ignore[operator]
 
     def threshold() -> float:
+        """The V/CV metric's dose threshold (Gy)."""
         if x is None:  # only V/CV metrics ask, and they always have a threshold
             raise ValueError(f"metric {metric} has no dose threshold")
         if not metric.relative:
@@ -102,6 +104,7 @@ def metric_function(constraint: Constraint, prescription_gy: float | None) -> Ca
     if kind is MetricKind.MIN:
 
         def near_min(d: DVH) -> float | None:
+            """The near-minimum: the dose to all but 0.035 cc (undefined below that volume)."""
             v = d.total_volume_cc - 0.035
             return as_limit_unit_dose(d.dose_at_volume(cc=v)) if v > 0 else None
 
@@ -114,6 +117,7 @@ def metric_function(constraint: Constraint, prescription_gy: float | None) -> Ca
         return lambda d: d.volume_at_dose(threshold(), percent=unit is Unit.PERCENT)
 
     def spared(d: DVH) -> float | None:
+        """The critical volume: the volume (cc or %) below the threshold dose."""
         cc = d.volume_below_dose_cc(threshold())
         if cc is None or unit is Unit.CC:
             return cc
@@ -123,10 +127,13 @@ def metric_function(constraint: Constraint, prescription_gy: float | None) -> Ca
 
 
 def _margin(comparison: Comparison, value: float, limit: float) -> float:
+    """How far the value meets the limit (negative: exceeds it), in the limit's unit."""
     return limit - value if comparison.is_upper_limit else value - limit
 
 
 def _exceeded_level(constraint: Constraint, value: float) -> Level:
+    """The level of an exceeded limit: MINOR for a goal or inside the minor band, else MAJOR
+    beyond the band, FAIL without one."""
     if constraint.kind is LimitKind.GOAL:
         return Level.MINOR
     if constraint.minor_limit is None:
@@ -147,7 +154,8 @@ def evaluate_constraint(
     """One constraint on one DVH (or the reason there is none)."""
     limit = constraint.limit if limit is None else limit
 
-    def result(level: Level, reason: str = "", **kw) -> ConstraintResult:
+    def result(level: Level, reason: str = "", **kw: float | None) -> ConstraintResult:
+        """The result of this constraint at ``level``."""
         return ConstraintResult(
             constraint, level, structure_name=structure_name, required=required, reason=reason, **kw
         )

@@ -4,22 +4,17 @@
 
 * **cumulative rows** (a table whose ``dose_quantity`` is EQD2 or BED, e.g. the shipped
   ``reirradiation-cumulative``) are evaluated on each organ's composite EQD2 DVH, with and
-  without the documented recovery factors (:mod:`rtcheck.radiobiology.composite`). BED limits are compared
-  in EQD2 with the row's α/β (``EQD2 = BED / (1 + 2/(α/β))``); each row uses its own α/β, so
-  an organ with rows at two α/β values gets two composites;
+  without the documented recovery factors (:mod:`rtcheck.radiobiology.composite`). BED
+  limits are compared in EQD2 with the row's α/β (``EQD2 = BED / (1 + 2/(α/β))``); each row
+  uses its own α/β, so an organ with rows at two α/β values gets two composites;
 * **converted rows**: for organs without a cumulative row, the current plan's physical
-  table rows are converted to EQD2 at the table's fractionation with the row's α/β (dose
-  limits and V/CV thresholds in Gy; rows relative to the prescription cannot be converted and
-  are listed as such). This applies a single-course tolerance to the sum of courses — the
-  conversion the protocol asks for where no cumulative limit is published;
+  table rows converted to EQD2 (:mod:`rtcheck.evaluate.conversion`);
 * **per-course rows** (e.g. ``reirradiation-per-course``) are evaluated on each course's own
   EQD2 DVH. Only the current course's results count in the verdict: the shipped rows are
   written for the re-irradiation course (HyTEC's 25 Gy EQD2 is for the SBRT course alone);
   prior courses' results are shown for information;
-* **intervals**: a cumulative or per-course row with ``min_interval_months: N`` (a
-  validated field of the table row) is valid only with at least N months between courses;
-  the interval between every two consecutive courses (by date, up to the current plan) is
-  checked — shorter is a FAIL of that condition, an unknown date leaves it NOT_EVALUATED.
+* **intervals**: a cumulative or per-course row with ``min_interval_months: N`` holds only
+  with at least N months between consecutive courses (:mod:`rtcheck.evaluate.intervals`).
 
 The verdict is computed twice (with and without recovery factors); the result says whether
 it depends on the factors. A paper-record prior course makes every composite value an
@@ -32,7 +27,7 @@ import dataclasses
 import datetime as _dt
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from ..constraints.names import NameTable, OrganAssignment, assign_organ, normalize
 from ..dvhcalc.compute import (
@@ -44,27 +39,20 @@ from ..dvhcalc.compute import (
 )
 from ..errors import GeometryError, InputError, UsageError
 from ..models import (
-    Constraint,
     ConstraintResult,
     ConstraintTable,
     Course,
     DoseQuantity,
-    Level,
-    MatchKind,
-    Metric,
-    MetricKind,
     NameMatch,
     Structure,
     Unit,
 )
-from ..models.priors import PriorCourse, Registration, months_between
+from ..models.priors import PriorCourse, Registration
 from ..models.reirradiation import (
     CompositeRowResult,
-    IntervalCheck,
     OrganComposite,
     ReirradiationResult,
 )
-from ..radiobiology import lq
 from ..radiobiology.composite import (
     OrganSamples,
     composite_organ,
@@ -72,6 +60,8 @@ from ..radiobiology.composite import (
     prior_doses_at,
 )
 from ..radiobiology.resample import PointDoses
+from .conversion import CompositeRow, composite_rows
+from .intervals import interval_checks
 from .levels import evaluate_constraint, limit_in_table_quantity, overall_level, worst_level
 from .organs import (
     OrganUnion,
@@ -90,54 +80,6 @@ if TYPE_CHECKING:
 StructureKey = str | tuple[str, ...]
 
 
-class ConvertedRow(NamedTuple):
-    """A physical row converted to EQD2 (``row``), or None and why it cannot be (``text``:
-    else the conversion, said in words)."""
-
-    row: Constraint | None
-    text: str
-
-
-# -- converting a physical table's rows to EQD2 ---------------------------------------------
-def convert_row_to_eqd2(row: Constraint, fractions: int) -> ConvertedRow:
-    """A physical-dose row as an EQD2 row (at ``fractions`` fractions, the row's α/β).
-
-    Returns (row, description) or (None, why it cannot be converted).
-    """
-    ab = row.alpha_beta_gy
-    if ab is None:
-        return ConvertedRow(None, "no α/β for the organ")
-    metric = row.metric
-    if metric.relative or (row.limit_unit is Unit.PERCENT and metric.gives_dose):
-        return ConvertedRow(None, "limit relative to the prescription")
-    if metric.gives_dose:
-        if row.limit_unit is not Unit.GY:
-            return ConvertedRow(None, f"unit {row.limit_unit.value}")
-        if metric.kind is MetricKind.MEAN:
-            note = "; the mean of EQD2 is not the EQD2 of the mean (conversion of the limit is approximate)"
-        else:
-            note = ""
-        limit = float(lq.eqd2(row.limit, fractions, ab))
-        minor = float(lq.eqd2(row.minor_limit, fractions, ab)) if row.minor_limit is not None else None
-        text = f"{row.limit:g} Gy in {fractions} fx at α/β {ab:g} Gy = {limit:.2f} Gy EQD2{note}"
-        converted = dataclasses.replace(
-            row, limit=limit, minor_limit=minor, limit_quantity=DoseQuantity.EQD2,
-            note=(row.note + " | " if row.note else "") + f"converted: {text}",
-        )
-        return ConvertedRow(converted, text)
-    # V / CV metrics: the dose threshold converts, the volume limit stays
-    if metric.parameter is None:  # the parser gives every V/CV metric a threshold
-        raise ValueError(f"metric {metric} has no dose threshold")
-    threshold = float(lq.eqd2(metric.parameter, fractions, ab))
-    prefix = "V" if metric.kind is MetricKind.VOLUME_AT_DOSE else "CV"
-    new_metric = Metric(kind=metric.kind, parameter=threshold, relative=False, text=f"{prefix}{threshold:.2f}Gy(EQD2)")
-    text = f"threshold {metric.parameter:g} Gy in {fractions} fx at α/β {ab:g} Gy = {threshold:.2f} Gy EQD2"
-    converted = dataclasses.replace(
-        row, metric=new_metric, note=(row.note + " | " if row.note else "") + f"converted: {text}"
-    )
-    return ConvertedRow(converted, text)
-
-
 # -- the inputs -------------------------------------------------------------------------------
 def same_organ(a: str, b: str) -> bool:
     """Organ names compared case- and separator-insensitively (TG-263 names expected)."""
@@ -148,6 +90,7 @@ def names_same(names: NameTable) -> Callable[[str, str], bool]:
     """Whether two organ names mean the same organ (through the name table's aliases)."""
 
     def same(a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` name one organ."""
         ca = names.canonical_organ(a) or a
         cb = names.canonical_organ(b) or b
         return normalize(ca) == normalize(cb)
@@ -204,58 +147,6 @@ def _input_warnings(current: Course, priors: Sequence[PriorCourse]) -> list[str]
         for f in p.recovery:
             warnings += [f"prior course {p.label!r}, recovery factor: {w}" for w in f.warnings]
     return warnings
-
-
-def _organ_present(names: NameTable, organ: str, matches: Sequence[NameMatch]) -> bool:
-    """Whether the plan has a structure for ``organ``, or all the sides of its union."""
-    return bool(structures_for_organ(assign_organ(names, organ, matches), matches)) or isinstance(
-        union_for(names, organ, matches), OrganUnion
-    )
-
-
-class CompositeRow(NamedTuple):
-    """A row to evaluate on the composites: its origin ("cumulative", "converted") and, for a
-    converted row, the conversion in words."""
-
-    row: Constraint
-    origin: str
-    conversion: str | None
-
-
-class CompositeRows(NamedTuple):
-    """The rows to evaluate on the composites, and the physical rows that could not be
-    converted (each said in words)."""
-
-    rows: list[CompositeRow]
-    not_converted: list[str]
-
-
-def composite_rows(
-    cumulative: ConstraintTable,
-    current_table: ConstraintTable | None,
-    current: Course,
-    names: NameTable,
-    matches: Sequence[NameMatch],
-) -> CompositeRows:
-    """The cumulative rows, then the current plan's physical rows converted to EQD2 for
-    organs that no cumulative row covers and that the plan has (its own check lists the
-    others)."""
-    rows = [CompositeRow(c, "cumulative", None) for c in cumulative.constraints]
-    covered = {c.organ for c in cumulative.constraints}
-    not_converted: list[str] = []
-    if current_table is not None:
-        n_table = current_table.fractions or current.fractions
-        for c in current_table.constraints:
-            if c.organ in covered or names.kind_of(c.organ) is not MatchKind.ORGAN:
-                continue
-            if not _organ_present(names, c.organ, matches):
-                continue
-            converted, text = convert_row_to_eqd2(c, n_table)
-            if converted is None:
-                not_converted.append(f"{c.text} ({current_table.name}): not converted — {text}")
-            else:
-                rows.append(CompositeRow(converted, "converted", text))
-    return CompositeRows(rows, not_converted)
 
 
 # -- the composites -------------------------------------------------------------------------
@@ -439,6 +330,7 @@ def _evaluate_row(
     is_required = row.organ in ctx.required
 
     def unevaluated(res: ConstraintResult) -> CompositeRowResult:
+        """The row with one result, the same with and without the recovery factors."""
         return CompositeRowResult(
             constraint=row, origin=spec.origin, with_factor=res, without_factor=res, alpha_beta_gy=ab,
             limit_eqd2_gy=limit if row.limit_unit is Unit.GY else None, course=ctx.course_label,
@@ -522,70 +414,6 @@ def _per_course_results(
     return results
 
 
-# -- intervals ------------------------------------------------------------------------------
-class CoursePair(NamedTuple):
-    """Two consecutive courses and the months between them (None: a date is unknown)."""
-
-    earlier: str
-    later: str
-    elapsed_months: float | None
-
-
-def consecutive_courses(priors: Sequence[PriorCourse], current_date: _dt.date | None) -> list[CoursePair]:
-    """Every pair of consecutive courses by date, up to the current plan; a prior course
-    without a date cannot be placed, so it is paired with the current plan, months unknown."""
-    dated = sorted((p for p in priors if p.date is not None), key=lambda p: p.date)  # type: ignore[arg-type, return-value]
-    undated = [p for p in priors if p.date is None]
-    current_label = "current plan"
-    timeline = [(p.label, p.date) for p in dated] + [(current_label, current_date)]
-    pairs = [
-        CoursePair(a, b, None if da is None or db is None else months_between(da, db))
-        for (a, da), (b, db) in zip(timeline[:-1], timeline[1:], strict=True)
-    ]
-    return pairs + [CoursePair(p.label, current_label, None) for p in undated]
-
-
-def _interval_checks(
-    rows: Sequence[Constraint],
-    priors: Sequence[PriorCourse],
-    current_date: _dt.date | None,
-    names: NameTable,
-    matches: Sequence[NameMatch],
-) -> list[IntervalCheck]:
-    """Every pair of consecutive courses (by date) against each row's ``min_interval_months``.
-
-    A prior course without a date cannot be placed: its interval is NOT_EVALUATED.
-    """
-    pairs = consecutive_courses(priors, current_date)
-    checks = []
-    seen = set()
-    for row in rows:
-        months = row.min_interval_months
-        if months is None:
-            continue
-        if assign_organ(names, row.organ, matches).structure_name is None and not isinstance(
-            union_for(names, row.organ, matches), OrganUnion
-        ):
-            continue  # the organ is not in this plan (nor its sides): its row is reported NOT_EVALUATED already
-        for earlier, later, elapsed in pairs:
-            key = (earlier, later, row.organ, months, row.source)
-            if key in seen:
-                continue
-            seen.add(key)
-            if elapsed is None:
-                level, reason = Level.NOT_EVALUATED, "a course date is unknown"
-            elif elapsed >= months:
-                level, reason = Level.PASS, ""
-            else:
-                level, reason = Level.FAIL, (
-                    f"{elapsed:.1f} months between courses; the limit {row.text} ({row.source}) "
-                    f"was derived for >= {months:g} months"
-                )
-            checks.append(IntervalCheck(course=earlier, organ=row.organ, source=row.source, min_months=months,
-                                        elapsed_months=elapsed, level=level, reason=reason, next_course=later))
-    return checks
-
-
 def _unused_recovery_warnings(
     priors: Sequence[PriorCourse], evaluated: set[str], same: Callable[[str, str], bool]
 ) -> list[str]:
@@ -641,7 +469,7 @@ def check_reirradiation(
     if per_course is not None:
         results += _per_course_results(per_course, current, priors, ctx)
     interval_rows = [*cumulative.constraints, *(per_course.constraints if per_course is not None else ())]
-    intervals = _interval_checks(interval_rows, priors, current_date, names, matches)
+    intervals = interval_checks(interval_rows, priors, current_date, names, matches)
     counted = [r for r in results if r.counts]
     interval_levels = [i.level for i in intervals]
     warnings += composites.warnings(matches, warnings)
@@ -665,15 +493,4 @@ def check_reirradiation(
     )
 
 
-__all__ = [
-    "CompositeRow",
-    "CompositeRows",
-    "ConvertedRow",
-    "CoursePair",
-    "check_reirradiation",
-    "composite_rows",
-    "consecutive_courses",
-    "convert_row_to_eqd2",
-    "names_same",
-    "same_organ",
-]
+__all__ = ["check_reirradiation", "names_same", "same_organ"]

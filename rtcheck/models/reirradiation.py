@@ -49,6 +49,7 @@ class Contribution:
         keep = 1.0 - self.factor
 
         def scaled(v: float | None) -> float | None:
+            """An EQD2 (Gy) after the recovery factor."""
             return None if v is None else v * keep
 
         return {
@@ -96,6 +97,7 @@ class OrganComposite:
         """The composite as the JSON document gives it (metrics of both DVHs)."""
 
         def metrics(d: DVH | None) -> dict | None:
+            """The maximum, near-maximum, mean EQD2 (Gy) and volume (cc) of a composite DVH."""
             if d is None:
                 return None
             return {

@@ -325,6 +325,7 @@ def _organ_composite(total: _Sum, organ: OrganSamples, alpha_beta_gy: float) -> 
     settings = f"composite EQD2 (α/β {alpha_beta_gy:g} Gy)" + (", upper bound" if total.upper_bound else "")
 
     def make(dose: np.ndarray, suffix: str) -> DVH:
+        """The composite DVH of these EQD2 doses (Gy) at the organ's samples."""
         return DVH(organ.name, organ.roi_number, dose, organ.volume_cc, structure_volume_cc=organ.structure_volume_cc,
                    outside_grid_cc=organ.outside_grid_cc, settings=settings + suffix)
 

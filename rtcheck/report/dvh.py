@@ -58,6 +58,7 @@ class StructureRow:
 
     @property
     def skipped(self) -> bool:
+        """Whether the structure has no DVH (its reason says why)."""
         return self.dvh is None
 
 
@@ -304,7 +305,8 @@ def render_table(plans: Sequence[tuple[Course, Sequence[DVH | BaseException]]]) 
         ]
         left = {1, 7}
 
-        def line(values, widths=widths, left=left):
+        def line(values: Sequence[str], widths: list[int] = widths, left: set[int] = left) -> str:
+            """One row: names and notes left-aligned, numbers right-aligned."""
             parts = [
                 v.ljust(w) if i in left else v.rjust(w)
                 for i, (v, w) in enumerate(zip(values, widths, strict=True))

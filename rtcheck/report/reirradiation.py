@@ -57,10 +57,12 @@ VERDICTS = {
 
 
 def to_dict(result: ReirradiationResult) -> dict:
+    """The composite's document as plain data, floats rounded (see :func:`json_ready`)."""
     return json_ready(result.to_dict())
 
 
 def render_json(result: ReirradiationResult) -> str:
+    """The composite's document as JSON text, ending with a newline."""
     return json.dumps(to_dict(result), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -107,6 +107,8 @@ class DicomContext:
 
 def new_dataset(sop_class_uid: str, sop_instance_uid: str, modality: str, context: DicomContext,
                  series_instance_uid: str, series_description: str) -> Dataset:
+    """A dataset with its file meta and the patient, study, series, equipment and SOP
+    common modules filled from ``context``."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(sop_class_uid)
     meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)

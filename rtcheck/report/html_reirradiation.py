@@ -65,7 +65,7 @@ def failure_rows(result: ReirradiationResult) -> list[list[str]]:
         part = f"re-irradiation ({r.origin}{', ' + r.course if r.course else ''}; EQD2)"
         rows.append([
             level_cell(r.with_factor.level), cell(part), cell(r.constraint.organ), cell(r.with_factor.structure_name),
-            cell(r.constraint.metric), cell(row_value(r, with_factor=True), num=True), cell(row_limit(r)),
+            cell(r.constraint.metric), cell(row_value(r, with_factor=True), num=True), cell(row_limit(r), num=True),
             cell(_margin(r), num=True), cell(r.with_factor.reason),
         ])
     for i in result.intervals:
@@ -125,7 +125,7 @@ def _limits(result: ReirradiationResult) -> str:
         part = r.origin + (f" ({r.course})" if r.course else "") + ("" if r.counts else ", for information")
         rows.append([
             cell(part), cell(r.constraint.organ), cell(r.with_factor.structure_name), cell(r.constraint.metric),
-            cell(row_limit(r)), cell(row_value(r, with_factor=True), num=True), level_cell(r.with_factor.level),
+            cell(row_limit(r), num=True), cell(row_value(r, with_factor=True), num=True), level_cell(r.with_factor.level),
             cell(row_value(r, with_factor=False), num=True), level_cell(r.without_factor.level),
             cell("yes" if r.depends_on_factor else "no"), cell(r.with_factor.reason),
         ])

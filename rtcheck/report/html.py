@@ -34,7 +34,14 @@ from .check_text import VERDICT_WORDS
 from .common import worst_of
 from .html_parts import cell, esc, level_cell, level_words, table_html
 from .plots import LEVEL_COLOURS, organ_plots, organ_svg
-from .rows import counts_in_verdict, limit_text, margin_text, unit_text, value_text
+from .rows import (
+    counts_in_verdict,
+    limit_text,
+    margin_text,
+    prescription_text,
+    unit_text,
+    value_text,
+)
 from .summary import PlanSummary
 
 _CSS = """
@@ -103,11 +110,7 @@ def _plan_meta(check: CheckResult, summary: PlanSummary, composite: Reirradiatio
     """The plan's identity, table and verdict (with prior courses: the plan's verdict, then
     its own table's and the composite's, so that no verdict reads as the plan's alone)."""
     t = check.table
-    rx = "unknown"
-    if check.prescription_gy is not None:
-        rx = f"{check.prescription_gy:g} Gy"
-        if check.fractions:
-            rx += f" ({check.prescription_gy / check.fractions:g} Gy × {check.fractions})"
+    rx = prescription_text(check.prescription_gy, check.fractions)
     items = [
         ("Patient ID", check.patient_id or "unknown"),
         ("Plan", f"{check.plan_label or 'unnamed'} (UID {check.plan_uid or 'unknown'})"),

@@ -454,6 +454,24 @@ def test_course_file_errors(tmp_path, old, new, message):
         load_course_file(write_course_file(tmp_path, SUMMARY_FILE.replace(old, new, 1)))
 
 
+def test_course_file_key_written_twice_is_refused_with_its_line(tmp_path):
+    # the shared YAML loader refuses it: plain YAML would keep the second value silently
+    from rtcheck.errors import ConstraintTableError
+
+    text = SUMMARY_FILE.replace("      fractions: 10\n", "      fractions: 10\n      fractions: 5\n", 1)
+    with pytest.raises(ConstraintTableError, match="key 'fractions' appears twice") as info:
+        load_course_file(write_course_file(tmp_path, text))
+    assert info.value.line == 9
+
+
+def test_course_file_reports_its_first_error_first(tmp_path):
+    # entries are resolved one by one: the first entry's missing folder is reported, not the
+    # second entry's malformed summary that a parse of the whole file would meet first
+    text = "version: 1\nprior_courses:\n  - dicom: nowhere/\n    fractions: 5\n  - summary: 3\n"
+    with pytest.raises(InputError, match="prior course folder not found"):
+        load_course_file(write_course_file(tmp_path, text))
+
+
 def test_course_file_missing_dicom_folder(tmp_path):
     text = "version: 1\nprior_courses:\n  - dicom: nowhere/\n    fractions: 5\n"
     with pytest.raises(InputError, match="not found"):

@@ -1,4 +1,5 @@
-"""Writing outputs atomically: every file rtcheck writes goes through :func:`write_text_atomic`.
+"""Writing outputs atomically: every file rtcheck writes goes through :func:`write_text_atomic`
+or :func:`write_bytes_atomic`.
 
 A report is written to a temporary file in the destination folder, flushed to disk and then
 renamed over the target, so a reader never sees half a report and an interrupted run leaves
@@ -17,6 +18,12 @@ from .errors import UsageError
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (temporary file + rename). Returns the path."""
+    return write_bytes_atomic(path, text.encode(encoding))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file + rename; a picture, or text
+    already encoded). Returns the path."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,8 +31,8 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
     except OSError as exc:
         raise _cannot_write(target, exc) from exc
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)

@@ -16,7 +16,7 @@ from .reirradiation import prior_options
 # (numpy, pydicom and the tables load only when a command runs).
 
 #: The output formats (rtcheck.report.check.FORMATS; a test keeps the two equal).
-FORMATS = ("csv", "json", "junit", "table")
+FORMATS = ("csv", "html", "json", "junit", "table")
 
 
 @main.command("check")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..fileio import refuse_output_in_inputs, write_text_atomic
+from ..errors import UsageError
+from ..fileio import refuse_output_in_inputs, write_bytes_atomic, write_text_atomic
 from . import handle_errors, main
 from .inputs import plan_inputs
 
@@ -49,8 +50,13 @@ FORMATS = ("csv", "json", "table")
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file (atomically) instead of standard output.",
 )
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also draw the cumulative DVH of every structure in one figure: FILE.png or FILE.svg (written atomically).",
+)
 @handle_errors
-def dvh(folder, structures, doses, plan, fmt, output):
+def dvh(folder, structures, doses, plan, fmt, output, plot=None):
     """DVHs of all structures of the plan(s) in FOLDER (searched recursively).
 
     Plans, structure sets and doses are linked by UID; a folder with several plans gives one
@@ -58,14 +64,26 @@ def dvh(folder, structures, doses, plan, fmt, output):
     the files: `rtcheck dvh --structures RS.dcm --dose RD.dcm [--plan RP.dcm]`.
 
     Dose in Gy, volume in cc. Structures without a DVH (no contours, points or open
-    contours, outside the dose grid) are listed with the reason.
+    contours, outside the dose grid) are listed with the reason. `--plot FILE.png|.svg`
+    draws every structure's cumulative DVH (volume in % of the structure) in one figure.
     """
     from ..api import dvh as compute_dvh_report
+    from ..report.plots import PLOT_FORMATS, dvh_figure, plan_curves
 
+    if plot is not None and plot.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"cannot draw a plot as {plot.name}", remedy="name the plot FILE.png or FILE.svg")
     inputs = plan_inputs(folder, structures, doses, plan)
-    if output is not None:
-        refuse_output_in_inputs(output, inputs.files, folder)
-    text = compute_dvh_report(inputs).render(fmt)
+    for path in (output, plot):
+        if path is not None:
+            refuse_output_in_inputs(path, inputs.files, folder)
+    report = compute_dvh_report(inputs)
+    if plot is not None:
+        pairs = [(p.course, p.dvhs) for p in report.plans]
+        title = ", ".join(p.course.label or "unnamed plan" for p in report.plans)
+        figure = dvh_figure(plan_curves(pairs), PLOT_FORMATS[plot.suffix.lower()], title=title)
+        write_bytes_atomic(plot, figure)
+        click.echo(f"rtcheck: wrote {plot}", err=True)
+    text = report.render(fmt)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -19,7 +19,8 @@ Which module holds what:
 * :mod:`~rtcheck.models.constraints` — constraint tables as data: :class:`Metric`,
   :class:`Constraint`, :class:`ConstraintTable` and their enums, :class:`Level`;
 * :mod:`~rtcheck.models.results` — :class:`NameMatch`, :class:`ConstraintResult`,
-  :class:`CheckResult`, :data:`SCHEMA_VERSION`;
+  :class:`CheckResult`, :class:`DVHCurve` (the curves a check keeps for plots),
+  :data:`SCHEMA_VERSION`;
 * :mod:`~rtcheck.models.priors` — prior courses of a re-irradiation check:
   :class:`PriorCourse`, its :class:`RecoveryFactor` and paper :class:`OrganRecord`,
   :class:`CourseFile`, the :class:`Registration` protocol, :func:`months_between`;
@@ -65,7 +66,15 @@ from .reirradiation import (
     OrganComposite,
     ReirradiationResult,
 )
-from .results import SCHEMA_VERSION, CheckResult, ConstraintResult, MatchKind, NameMatch
+from .results import (
+    CURVE_STEPS,
+    SCHEMA_VERSION,
+    CheckResult,
+    ConstraintResult,
+    DVHCurve,
+    MatchKind,
+    NameMatch,
+)
 from .structures import Contour, ContourType, Structure, StructureSet
 
 __all__ = [
@@ -84,6 +93,8 @@ __all__ = [
     "CompositeRowResult",
     "DAYS_PER_MONTH",
     "DVH",
+    "DVHCurve",
+    "CURVE_STEPS",
     "NEAR_MAX_VOLUME_CC",
     "SCHEMA_VERSION",
     "CheckResult",

@@ -1,15 +1,21 @@
 """Name matches and check results (made by :mod:`rtcheck.evaluate`).
 
 Plain data: every result converts to a dict (``to_dict``) for JSON under
-:data:`SCHEMA_VERSION`.
+:data:`SCHEMA_VERSION`. A check also keeps the cumulative DVH curve of each structure its rows
+used (:class:`DVHCurve`), so that a report can plot them without computing anything; the
+curves are not part of the JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
+
+from .arrays import readonly_array
 from .constraints import Constraint, ConstraintTable, DoseQuantity, Level
+from .dvh import DVH
 
 #: Version of the plain-data (JSON) form of results. Bump on any incompatible change.
 SCHEMA_VERSION = "1.1"
@@ -81,6 +87,57 @@ class ConstraintResult:
         }
 
 
+#: Dose steps of a :class:`DVHCurve` from 0 Gy to the structure's maximum sample dose: fine
+#: enough that a limit marker lies on the right side of the drawn curve to within 0.25 % of
+#: the maximum dose, small enough (a few kB) that a check pickles quickly.
+CURVE_STEPS = 400
+
+
+@dataclass(frozen=True, eq=False)
+class DVHCurve:
+    """The cumulative DVH of one structure (or union of structures) as a check evaluated it.
+
+    ``volume_cc[i]`` is the volume (cc) receiving at least ``dose_gy[i]`` (Gy, ascending from
+    0, in the check's dose quantity); ``total_volume_cc`` is the structure's volume (cc) that
+    percentages refer to, as in :meth:`DVH.volume_at_dose`. It is what a report plots: the
+    DVH itself, with its samples and variants, is far larger and stays with the computation.
+    """
+
+    structure_name: str
+    dose_gy: np.ndarray
+    volume_cc: np.ndarray
+    total_volume_cc: float
+
+    def __post_init__(self) -> None:
+        """Hold the samples as read-only float arrays of one length (ValueError otherwise)."""
+        dose = readonly_array(self.dose_gy, float).ravel()
+        volume = readonly_array(self.volume_cc, float).ravel()
+        if dose.shape != volume.shape:
+            raise ValueError("dose_gy and volume_cc of a DVH curve must have the same length")
+        object.__setattr__(self, "dose_gy", dose)
+        object.__setattr__(self, "volume_cc", volume)
+        object.__setattr__(self, "total_volume_cc", float(self.total_volume_cc))
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle through the same checks, so that the arrays come back read-only."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
+    @classmethod
+    def from_dvh(cls, structure_name: str, dvh: DVH, steps: int = CURVE_STEPS) -> DVHCurve:
+        """The curve of ``dvh`` in ``steps`` equal dose steps up to its maximum sample dose (Gy)."""
+        top = float(dvh.dose_gy[0]) if not dvh.is_empty else 0.0
+        dose, volume = dvh.cumulative(step_gy=top / steps if top > 0 else None)
+        return cls(structure_name, dose, volume, dvh.total_volume_cc)
+
+    def volume_percent(self) -> np.ndarray:
+        """``volume_cc`` as % of :attr:`total_volume_cc` (zeros for a structure without volume)."""
+        if self.total_volume_cc <= 0:
+            return np.zeros_like(self.volume_cc)
+        return 100.0 * self.volume_cc / self.total_volume_cc
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """Everything a report shows about one plan checked against one table.
@@ -89,7 +146,8 @@ class CheckResult:
     for required organs and organs present in the structure set (an absent optional organ
     does not block a PASS, but is listed).
     ``inputs`` holds the UIDs and files the check read; ``notes`` the decisions taken on the
-    way (table selection, prescription unknown…).
+    way (table selection, prescription unknown…). ``dvh_curves`` are the cumulative DVHs of
+    the structures the rows used (for plots; not in :meth:`to_dict`, not compared).
     """
 
     table: ConstraintTable
@@ -106,6 +164,14 @@ class CheckResult:
     missing_required: tuple[str, ...] = ()
     inputs: tuple[tuple[str, str], ...] = ()  # (what, UID or path)
     notes: tuple[str, ...] = ()
+    dvh_curves: tuple[DVHCurve, ...] = field(default=(), compare=False, repr=False)
+
+    def curve_of(self, structure_name: str) -> DVHCurve | None:
+        """The DVH curve of the structure (or union label) a row names; None when not kept."""
+        for curve in self.dvh_curves:
+            if curve.structure_name == structure_name:
+                return curve
+        return None
 
     @property
     def unmatched_structures(self) -> tuple[str, ...]:

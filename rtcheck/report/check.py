@@ -3,7 +3,8 @@
 * ``table`` — the terminal report (:mod:`rtcheck.report.check_text`);
 * ``json`` — the document of schema ``rtcheck-check`` (:mod:`rtcheck.report.check_json`);
 * ``csv`` — one rectangular long-format table (:mod:`rtcheck.report.check_csv`);
-* ``junit`` — JUnit XML for CI systems (:mod:`rtcheck.report.junit`).
+* ``junit`` — JUnit XML for CI systems (:mod:`rtcheck.report.junit`);
+* ``html`` — one self-contained page with DVH plots (:mod:`rtcheck.report.html`).
 
 Every renderer takes the same three things: the checks of the plans that were checked, their
 re-irradiation composites (or None), and one :class:`~rtcheck.report.summary.PlanSummary`
@@ -18,10 +19,11 @@ from ..models import CheckResult, ReirradiationResult
 from .check_csv import records, render_csv
 from .check_json import check_document, render_json
 from .check_text import render_text
+from .html import render_html
 from .junit import render_junit
 from .summary import PlanSummary
 
-FORMATS = ("csv", "json", "junit", "table")
+FORMATS = ("csv", "html", "json", "junit", "table")
 
 
 def render(
@@ -44,4 +46,6 @@ def render(
         return render_junit(results, composites, summaries, run_utc=run_utc)
     if fmt == "table":
         return render_text(results, composites, summaries, color=color, run_utc=run_utc)
+    if fmt == "html":
+        return render_html(results, composites, summaries, run_utc=run_utc)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

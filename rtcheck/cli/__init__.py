@@ -90,4 +90,4 @@ def main() -> None:
 
 # Each command module registers its command (or command group) on `main` when imported. The
 # import comes last because those modules import `main` and `handle_errors` from here.
-from . import check, constraints, dvh, eqd2, selftest  # noqa: E402, F401
+from . import audit, check, constraints, dvh, eqd2, selftest  # noqa: E402, F401

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import rtcheck
 from rtcheck.cli import main
-from rtcheck.models import DVH, CheckResult, DVHCurve, Level, MetricKind, Unit
+from rtcheck.models import DVHCurve, Level, MetricKind, Unit
 from rtcheck.report.html import render_html
 from rtcheck.report.plots import LimitMarker, OrganPlot, limit_marker, organ_plots, organ_svg
 
@@ -28,26 +28,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 
 
-def _with_curves(report) -> list[CheckResult]:
-    """The report's checks, each with the curves of the structures its rows used (computed
-    here when the check did not keep them)."""
-    out = []
-    for check in report.results:
-        if check.dvh_curves:
-            out.append(check)
-            continue
-        dvhs = {d.name: d for plan in rtcheck.dvh(SABR).plans for d in plan.dvhs if isinstance(d, DVH)}
-        used = {r.structure_name for r in check.results if r.structure_name in dvhs}
-        curves = tuple(DVHCurve.from_dvh(name, dvhs[name]) for name in sorted(used))
-        out.append(dataclasses.replace(check, dvh_curves=curves))
-    return out
-
-
 @pytest.fixture(scope="module")
 def sabr():
     """The failing SABR sample's report, its checks with curves, and its HTML."""
     report = rtcheck.check(SABR)
-    results = _with_curves(report)
+    results = report.results
     html = render_html(results, report.composites, report.summaries(), run_utc="2026-01-02T03:04:05Z")
     return report, results, html
 
@@ -179,6 +164,16 @@ def test_the_html_is_deterministic_apart_from_the_time(sabr):
     assert "dc:date" not in html and "Matplotlib v" not in html
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # unique over all the SVGs of the page
+
+
+def test_a_check_keeps_the_curve_of_each_structure_and_union_its_rows_used():
+    check = rtcheck.check(SPINE).results[0]
+    used = list(dict.fromkeys(r.structure_name for r in check.results if r.value is not None))
+    assert [c.structure_name for c in check.dvh_curves] == used
+    assert "Kidney Lt + Kidney Rt" in used  # the paired organ's union, as its rows name it
+    cord = check.curve_of("Cord")
+    assert cord is not None and cord.dose_gy[0] == 0 and np.all(np.diff(cord.volume_cc) <= 0)
+    assert cord.volume_cc[0] == pytest.approx(cord.total_volume_cc, rel=0.01)
 
 
 def test_curves_stay_out_of_the_json_and_survive_pickling(sabr):

@@ -14,7 +14,7 @@ from .. import __version__
 from ..models import CheckResult, ConstraintResult, Level, ReirradiationResult
 from . import reirradiation
 from .common import columns, worst_of
-from .rows import counts_in_verdict, limit_text, margin_text, value_text
+from .rows import counts_in_verdict, limit_text, margin_text, prescription_text, value_text
 from .summary import PlanSummary
 
 _ANSI = {
@@ -69,11 +69,7 @@ def _table(rows: list[list[str]], levels: list[Level | None], color: bool, level
 def _header(check: CheckResult, run_utc: str | None) -> list[str]:
     """Who, which plan, which table (with its sha256), the inputs' UIDs and files, the notes."""
     t = check.table
-    rx = "unknown"
-    if check.prescription_gy is not None:
-        rx = f"{check.prescription_gy:g} Gy"
-        if check.fractions:
-            rx += f" ({check.prescription_gy / check.fractions:g} Gy × {check.fractions})"
+    rx = prescription_text(check.prescription_gy, check.fractions)
     out = [f"rtcheck {check.rtcheck_version} — constraint check"]
     if run_utc is not None:
         out.append(f"Run (UTC):     {run_utc}")

@@ -34,7 +34,14 @@ from .check_text import VERDICT_WORDS
 from .common import worst_of
 from .html_parts import cell, esc, level_cell, level_words, table_html
 from .plots import LEVEL_COLOURS, organ_plots, organ_svg
-from .rows import counts_in_verdict, limit_text, margin_text, unit_text, value_text
+from .rows import (
+    counts_in_verdict,
+    limit_text,
+    margin_text,
+    prescription_text,
+    unit_text,
+    value_text,
+)
 from .summary import PlanSummary
 
 _CSS = """
@@ -99,22 +106,22 @@ def _banner(verdict: Level, summaries: Sequence[PlanSummary]) -> str:
     )
 
 
-def _plan_meta(check: CheckResult) -> str:
-    """The plan's identity and table as a definition list."""
+def _plan_meta(check: CheckResult, summary: PlanSummary, composite: ReirradiationResult | None) -> str:
+    """The plan's identity, table and verdict (with prior courses: the plan's verdict, then
+    its own table's and the composite's, so that no verdict reads as the plan's alone)."""
     t = check.table
-    rx = "unknown"
-    if check.prescription_gy is not None:
-        rx = f"{check.prescription_gy:g} Gy"
-        if check.fractions:
-            rx += f" ({check.prescription_gy / check.fractions:g} Gy × {check.fractions})"
+    rx = prescription_text(check.prescription_gy, check.fractions)
     items = [
         ("Patient ID", check.patient_id or "unknown"),
         ("Plan", f"{check.plan_label or 'unnamed'} (UID {check.plan_uid or 'unknown'})"),
         ("Fractions", check.fractions if check.fractions is not None else "unknown"),
         ("Prescription", rx),
         ("Table", f"{t.name} (version {t.version}; {t.dose_quantity.value} dose)"),
-        ("Plan verdict", VERDICT_WORDS[check.overall]),
+        ("Plan verdict", VERDICT_WORDS[summary.verdict]),
     ]
+    if composite is not None:
+        items.append(("Plan's own table", level_words(check.overall)))
+        items.append(("Re-irradiation composite", level_words(composite.overall)))
     return '<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"
 
 
@@ -195,14 +202,14 @@ def _notes(check: CheckResult) -> str:
     return "<h3>Notes</h3>\n<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else ""
 
 
-def _plan_section(check: CheckResult, composite: ReirradiationResult | None, n: int) -> str:
+def _plan_section(check: CheckResult, composite: ReirradiationResult | None, summary: PlanSummary, n: int) -> str:
     """One plan's section: identity, rows not passing, full table, DVH plots, notes and the
     re-irradiation breakdown."""
     plan_id = f"plan-{n}"
     parts = [
         f'<section class="plan" id="{plan_id}">',
         f"<h2>{esc(check.plan_label or 'unnamed plan')}</h2>",
-        _plan_meta(check),
+        _plan_meta(check, summary, composite),
         _failures(check, composite),
         _full_table(check),
         _plots(check, plan_id),
@@ -260,7 +267,7 @@ def render_html(
             sections.append(_error_section(summary, n + 1))
         else:
             check, composite = next(checked)
-            sections.append(_plan_section(check, composite, n + 1))
+            sections.append(_plan_section(check, composite, summary, n + 1))
     title = f"rtcheck — {level_words(verdict)}"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -31,7 +31,6 @@ from ..models import CheckResult, ConstraintResult, Level
 from ..models.reirradiation import ReirradiationResult
 from . import html_reirradiation
 from .check_text import VERDICT_WORDS
-from .common import worst_of
 from .html_parts import cell, esc, level_cell, level_words, table_html
 from .plots import LEVEL_COLOURS, organ_plots, organ_svg
 from .rows import (
@@ -263,7 +262,7 @@ def render_html(
     checked, ``composites`` their re-irradiation composites (one per plan, or None),
     ``summaries`` one per plan in order, checked or not (their verdicts make the run's:
     the worst); ``run_utc`` the run's time (ISO 8601, UTC)."""
-    verdict = worst_of(s.verdict for s in summaries)
+    verdict = Level.worst(s.verdict for s in summaries)
     paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
     checked = iter(zip(results, paired, strict=True))
     sections = []

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..models import CheckResult, ConstraintResult, Level, ReirradiationResult
 from . import reirradiation
-from .common import columns, worst_of
+from .common import columns
 from .rows import counts_in_verdict, limit_text, margin_text, prescription_text, value_text
 from .summary import PlanSummary
 
@@ -192,7 +192,7 @@ def render_plan_block(
     text = render_plan(check, color=color, run_utc=run_utc, composite_follows=composite is not None)
     if composite is None:
         return text
-    overall = worst_of([check.overall, composite.overall])
+    overall = Level.worst([check.overall, composite.overall])
     organs = _failing_organs(check) + [
         r.constraint.organ for r in composite.rows if r.counts and r.with_factor.level is not Level.PASS
     ]

@@ -1,4 +1,4 @@
-"""Rendering a re-irradiation composite (:class:`rtcheck.reirradiation.ReirradiationResult`).
+"""Rendering a re-irradiation composite (:class:`rtcheck.models.ReirradiationResult`).
 
 Pure functions from the result to strings. The text report shows, in order: the courses
 (fractions, date, elapsed time, source) with each recovery factor and its documentation;

@@ -234,3 +234,19 @@ def test_dvh_plot_refuses_the_input_folder_and_other_formats(tmp_path):
 def test_a_marker_is_plain_data():
     marker = LimitMarker("Cord", "Dmax < 25 Gy", 25.0, 0.035, True, Level.FAIL)
     assert pickle.loads(pickle.dumps(marker)) == marker
+
+
+def test_a_plan_that_could_not_be_checked_has_its_section_and_makes_the_verdict(sabr):
+    from rtcheck.errors import InputError
+    from rtcheck.report.summary import PlanSummary
+
+    report, results, _ = sabr
+    broken = PlanSummary(
+        patient_id="P2", plan_label="Broken <plan>", plan_uid="1.2.3", fractions=5, table=None,
+        verdict=Level.NOT_EVALUATED, error=InputError("RTDOSE has no DoseGridScaling", remedy="re-export the dose"),
+    )
+    html = render_html(results, None, (*report.summaries(), broken))
+    assert 'data-verdict="FAIL"' in html and "2 plans, 1 of them could not be checked" in html
+    assert '<section class="plan not-checked" id="plan-2">' in html
+    assert "Broken &lt;plan&gt;: not checked: RTDOSE has no DoseGridScaling" in html
+    assert "SABR 35Gy5F: Esophagus D0.035cc: FAIL" in html  # several plans: each named in the banner

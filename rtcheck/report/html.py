@@ -51,7 +51,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Ari
 h1 { font-size: 1.4rem; margin: 0; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 2px solid #444; }
 h3 { font-size: 1.05rem; margin-top: 1.4rem; }
 .banner { padding: 0.9rem 1.2rem; border-radius: 6px; color: #fff; margin-bottom: 1rem; }
-.banner p { margin: 0.3rem 0 0 0; }
+.banner p { margin: 0.3rem 0 0 0; } .banner ul { margin: 0.2rem 0 0 0; padding-left: 1.3rem; }
 .level-PASS { background: var(--pass); } .level-NOT_EVALUATED { background: var(--ne); }
 .level-INDETERMINATE { background: var(--ind); } .level-MINOR { background: var(--minor); }
 .level-MAJOR { background: var(--major); } .level-FAIL { background: var(--fail); }
@@ -89,16 +89,21 @@ def margin_with_unit(r: ConstraintResult) -> str:
 
 
 def _banner(verdict: Level, summaries: Sequence[PlanSummary]) -> str:
-    """The verdict banner: the verdict's words, the plans and the rows that made it."""
-    failing = [text for s in summaries for text in s.failing]
+    """The verdict banner: the verdict's words, the plans, and what did not pass — per plan
+    (by its label) when there are several, with the error of a plan not checked."""
     plans = len(summaries)
-    lines = [f"<p>{plans} plan{'s' if plans != 1 else ''} checked"]
     not_checked = sum(1 for s in summaries if s.error is not None)
-    if not_checked:
-        lines[0] += f", {not_checked} could not be checked"
-    lines[0] += ".</p>"
-    if verdict is not Level.PASS and failing:
-        lines.append(f"<p>Not passing: {esc(', '.join(failing))}</p>")
+    count = f"{plans} plan{'s' if plans != 1 else ''}" + (
+        f", {not_checked} of them could not be checked" if not_checked else " checked"
+    )
+    lines = [f"<p>{count}.</p>"]
+    items = []
+    for s in summaries:
+        what = f"not checked: {s.error}" if s.error is not None else ", ".join(s.failing)
+        if what:
+            items.append(esc(f"{s.plan_label or 'unnamed plan'}: {what}" if plans > 1 else what))
+    if verdict is not Level.PASS and items:
+        lines.append("<p>Not passing:</p><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
     return (
         f'<header class="banner level-{verdict.value}" id="verdict" data-verdict="{verdict.value}">\n'
         f"<h1>Verdict: {esc(VERDICT_WORDS[verdict])}</h1>\n" + "\n".join(lines) + "\n</header>"

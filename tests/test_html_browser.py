@@ -78,6 +78,15 @@ def test_the_oesophagus_is_in_the_failures_block(page):
     assert page.find_element(By.ID, "verdict").get_attribute("data-verdict") == "FAIL"
 
 
+def test_the_dvh_plots_are_drawn(page):
+    from selenium.webdriver.common.by import By
+
+    figures = page.find_elements(By.CSS_SELECTOR, "figure.dvh svg")
+    assert len(figures) >= 5  # one per checked organ of the SABR plan
+    esophagus = page.find_element(By.CSS_SELECTOR, 'figure.dvh[data-organ="Esophagus"] svg')
+    assert esophagus.size["width"] > 200 and esophagus.size["height"] > 100
+
+
 def test_the_page_is_not_blank(page):
     image_module = pytest.importorskip("PIL.Image")
     shot = image_module.open(io.BytesIO(page.get_screenshot_as_png())).convert("RGB")

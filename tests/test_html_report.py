@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import rtcheck
 from rtcheck.cli import main
-from rtcheck.models import DVH, CheckResult, DVHCurve, Level, MetricKind, Unit
+from rtcheck.models import DVHCurve, Level, MetricKind, Unit
 from rtcheck.report.html import render_html
 from rtcheck.report.plots import LimitMarker, OrganPlot, limit_marker, organ_plots, organ_svg
 
@@ -28,26 +28,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 
 
-def _with_curves(report) -> list[CheckResult]:
-    """The report's checks, each with the curves of the structures its rows used (computed
-    here when the check did not keep them)."""
-    out = []
-    for check in report.results:
-        if check.dvh_curves:
-            out.append(check)
-            continue
-        dvhs = {d.name: d for plan in rtcheck.dvh(SABR).plans for d in plan.dvhs if isinstance(d, DVH)}
-        used = {r.structure_name for r in check.results if r.structure_name in dvhs}
-        curves = tuple(DVHCurve.from_dvh(name, dvhs[name]) for name in sorted(used))
-        out.append(dataclasses.replace(check, dvh_curves=curves))
-    return out
-
-
 @pytest.fixture(scope="module")
 def sabr():
     """The failing SABR sample's report, its checks with curves, and its HTML."""
     report = rtcheck.check(SABR)
-    results = _with_curves(report)
+    results = report.results
     html = render_html(results, report.composites, report.summaries(), run_utc="2026-01-02T03:04:05Z")
     return report, results, html
 
@@ -181,6 +166,16 @@ def test_the_html_is_deterministic_apart_from_the_time(sabr):
     assert len(ids) == len(set(ids))  # unique over all the SVGs of the page
 
 
+def test_a_check_keeps_the_curve_of_each_structure_and_union_its_rows_used():
+    check = rtcheck.check(SPINE).results[0]
+    used = list(dict.fromkeys(r.structure_name for r in check.results if r.value is not None))
+    assert [c.structure_name for c in check.dvh_curves] == used
+    assert "Kidney Lt + Kidney Rt" in used  # the paired organ's union, as its rows name it
+    cord = check.curve_of("Cord")
+    assert cord is not None and cord.dose_gy[0] == 0 and np.all(np.diff(cord.volume_cc) <= 0)
+    assert cord.volume_cc[0] == pytest.approx(cord.total_volume_cc, rel=0.01)
+
+
 def test_curves_stay_out_of_the_json_and_survive_pickling(sabr):
     _, results, _ = sabr
     check = results[0]
@@ -239,3 +234,19 @@ def test_dvh_plot_refuses_the_input_folder_and_other_formats(tmp_path):
 def test_a_marker_is_plain_data():
     marker = LimitMarker("Cord", "Dmax < 25 Gy", 25.0, 0.035, True, Level.FAIL)
     assert pickle.loads(pickle.dumps(marker)) == marker
+
+
+def test_a_plan_that_could_not_be_checked_has_its_section_and_makes_the_verdict(sabr):
+    from rtcheck.errors import InputError
+    from rtcheck.report.summary import PlanSummary
+
+    report, results, _ = sabr
+    broken = PlanSummary(
+        patient_id="P2", plan_label="Broken <plan>", plan_uid="1.2.3", fractions=5, table=None,
+        verdict=Level.NOT_EVALUATED, error=InputError("RTDOSE has no DoseGridScaling", remedy="re-export the dose"),
+    )
+    html = render_html(results, None, (*report.summaries(), broken))
+    assert 'data-verdict="FAIL"' in html and "2 plans, 1 of them could not be checked" in html
+    assert '<section class="plan not-checked" id="plan-2">' in html
+    assert "Broken &lt;plan&gt;: not checked: RTDOSE has no DoseGridScaling" in html
+    assert "SABR 35Gy5F: Esophagus D0.035cc: FAIL" in html  # several plans: each named in the banner

@@ -41,9 +41,6 @@ MAY_IMPORT: dict[str, set[str]] = {
                    "report", "api", "audit", "fileio"},
     "__init__": BASE | {"api", "models", "radiobiology"},
 }
-#: Modules of the old layout still being split (issue #13); each entry goes when its module does.
-TRANSITIONAL: dict[str, set[str]] = {}
-MAY_IMPORT.update(TRANSITIONAL)
 
 
 def module_name(path: Path) -> str:

@@ -21,7 +21,6 @@ from rtcheck.dicom_io.registration import (
     SPATIAL_REGISTRATION_SOP_CLASS,
     find_registrations,
     read_registration,
-    transform_between,
 )
 from rtcheck.errors import InputError, RecoveryFactorError
 from rtcheck.evaluate.reirradiation import same_organ
@@ -34,7 +33,12 @@ from rtcheck.radiobiology.composite import (
     organ_samples_from_mask,
 )
 from rtcheck.radiobiology.recovery import document_recovery
-from rtcheck.radiobiology.resample import dose_at_points, prior_dose_at, resample_dose
+from rtcheck.radiobiology.resample import (
+    dose_at_points,
+    frame_transform,
+    prior_dose_at,
+    resample_dose,
+)
 
 CURRENT_FRAME = "1.2.826.0.1.3680043.10.543.1"
 PRIOR_FRAME = "1.2.826.0.1.3680043.10.543.2"
@@ -186,8 +190,7 @@ def test_registration_via_a_third_frame_and_rotation(tmp_path):
     b_mat = translation((0.0, 3.0, -2.0))
     path = write_reg(tmp_path / "reg.dcm", THIRD_FRAME, {CURRENT_FRAME: a_mat, PRIOR_FRAME: b_mat})
     reg = read_registration(path)
-    matrix, used = transform_between([reg], CURRENT_FRAME, PRIOR_FRAME)
-    assert used is reg
+    matrix = frame_transform([reg], CURRENT_FRAME, PRIOR_FRAME)
     p_current = np.array([1.0, 2.0, 3.0, 1.0])
     # by hand: A rotates (1,2,3) by 90° about z -> (-2, 1, 3), then +5 in x -> (3, 1, 3);
     # inv(B) subtracts (0, 3, -2) -> (3, -2, 5)
@@ -196,8 +199,7 @@ def test_registration_via_a_third_frame_and_rotation(tmp_path):
 
 
 def test_same_frame_needs_no_registration():
-    matrix, used = transform_between([], CURRENT_FRAME, CURRENT_FRAME)
-    assert used is None and np.array_equal(matrix, np.eye(4))
+    assert np.array_equal(frame_transform([], CURRENT_FRAME, CURRENT_FRAME), np.eye(4))
 
 
 def test_different_frame_without_registration_is_an_input_error():
@@ -210,7 +212,7 @@ def test_different_frame_without_registration_is_an_input_error():
 def test_registration_not_linking_the_frames_is_an_input_error(tmp_path):
     reg = read_registration(write_reg(tmp_path / "reg.dcm", CURRENT_FRAME, {THIRD_FRAME: np.eye(4)}))
     with pytest.raises(InputError, match="no spatial registration"):
-        transform_between([reg], CURRENT_FRAME, PRIOR_FRAME)
+        frame_transform([reg], CURRENT_FRAME, PRIOR_FRAME)
 
 
 @pytest.mark.parametrize(
@@ -450,6 +452,24 @@ def test_course_file_elapsed_mismatch(tmp_path):
 def test_course_file_errors(tmp_path, old, new, message):
     with pytest.raises(InputError, match=message):
         load_course_file(write_course_file(tmp_path, SUMMARY_FILE.replace(old, new, 1)))
+
+
+def test_course_file_key_written_twice_is_refused_with_its_line(tmp_path):
+    # the shared YAML loader refuses it: plain YAML would keep the second value silently
+    from rtcheck.errors import ConstraintTableError
+
+    text = SUMMARY_FILE.replace("      fractions: 10\n", "      fractions: 10\n      fractions: 5\n", 1)
+    with pytest.raises(ConstraintTableError, match="key 'fractions' appears twice") as info:
+        load_course_file(write_course_file(tmp_path, text))
+    assert info.value.line == 9
+
+
+def test_course_file_reports_its_first_error_first(tmp_path):
+    # entries are resolved one by one: the first entry's missing folder is reported, not the
+    # second entry's malformed summary that a parse of the whole file would meet first
+    text = "version: 1\nprior_courses:\n  - dicom: nowhere/\n    fractions: 5\n  - summary: 3\n"
+    with pytest.raises(InputError, match="prior course folder not found"):
+        load_course_file(write_course_file(tmp_path, text))
 
 
 def test_course_file_missing_dicom_folder(tmp_path):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("numpy", "pydicom", "yaml", "rtcheck.api", "rtcheck.models", "rtcheck.constraints")
+HEAVY = ("numpy", "pydicom", "yaml", "matplotlib", "rtcheck.api", "rtcheck.models", "rtcheck.constraints")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -46,3 +46,8 @@ def test_constants_of_the_command_line_match_the_library():
     assert check.FORMATS == check_report.FORMATS
     assert sorted(dvh.FORMATS) == sorted(dvh_report.RENDERERS)
     assert reirradiation.CUMULATIVE_TABLE == CUMULATIVE_TABLE
+
+
+def test_the_report_modules_load_matplotlib_only_to_draw():
+    loaded = _modules_after("import rtcheck.report.check, rtcheck.report.html, rtcheck.report.plots")
+    assert "matplotlib" not in loaded

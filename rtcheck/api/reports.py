@@ -42,15 +42,6 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def worst_level(levels: Sequence[Level]) -> Level:
-    """The most severe of ``levels`` (PASS when there are none)."""
-    out = Level.PASS
-    for level in levels:
-        if level.severity > out.severity:
-            out = level
-    return out
-
-
 @dataclass(frozen=True)
 class Failure:
     """One row that is not PASS: where it comes from, what was measured and the limit.
@@ -139,7 +130,7 @@ class PlanCheck:
         levels = [self.result.overall]
         if self.reirradiation is not None:
             levels.append(self.reirradiation.overall)
-        return worst_level(levels)
+        return Level.worst(levels)
 
     @property
     def exit_code(self) -> int:
@@ -230,7 +221,7 @@ class CheckReport:
     @property
     def verdict(self) -> Level:
         """The worst plan verdict: PASS exactly when :attr:`exit_code` is 0."""
-        return worst_level([p.verdict for p in self.plans])
+        return Level.worst(p.verdict for p in self.plans)
 
     @property
     def exit_code(self) -> int:
@@ -329,4 +320,4 @@ def _dataframe(records: list[dict[str, Any]]):
     return pandas.DataFrame.from_records(records)
 
 
-__all__ = ["CheckReport", "DVHReport", "Failure", "PlanCheck", "PlanDVHs", "worst_level"]
+__all__ = ["CheckReport", "DVHReport", "Failure", "PlanCheck", "PlanDVHs", "utc_now"]

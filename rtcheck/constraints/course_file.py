@@ -86,6 +86,8 @@ def _load_yaml(path: Path) -> object:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read course file: {exc.strerror}", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("the course file is not UTF-8 text", path=path, remedy="save it as UTF-8") from exc
     try:
         root = parse_yaml_with_lines(text, path)
     except yaml.YAMLError as exc:

@@ -83,7 +83,7 @@ def _convert(node: yaml.Node, path: Path, scalars: yaml.constructor.SafeConstruc
         out: dict[str, YNode] = {}
         lines: list[tuple[str, int]] = []
         for key_node, value_node in node.value:
-            key = scalars.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _scalar(key_node, path, scalars) if isinstance(key_node, yaml.ScalarNode) else None
             key_line = key_node.start_mark.line + 1
             if not isinstance(key, str | int | float) or isinstance(key, bool):
                 raise ConstraintTableError("mapping keys must be plain text", path=path, line=key_line)
@@ -99,16 +99,32 @@ def _convert(node: yaml.Node, path: Path, scalars: yaml.constructor.SafeConstruc
         return YNode(out, line, tuple(lines))
     if isinstance(node, yaml.SequenceNode):
         return YNode([_convert(item, path, scalars) for item in node.value], line)
-    return YNode(scalars.construct_object(node), line)
+    return YNode(_scalar(node, path, scalars), line)
+
+
+def _scalar(node: yaml.Node, path: Path, scalars: yaml.constructor.SafeConstructor) -> object:
+    """The value of a scalar node, or ConstraintTableError with its line when no safe
+    constructor can build it (an unknown ``!tag``; a date-like value that is no date, such
+    as 2025-13-01, which YAML's timestamp rule takes for one)."""
+    try:
+        return scalars.construct_object(node)
+    except (yaml.constructor.ConstructorError, ValueError, OverflowError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConstraintTableError(
+            f"the value {node.value!r} cannot be read: {problem}",
+            path=path,
+            line=node.start_mark.line + 1,
+            remedy="write plain text, a number, or a real date as YYYY-MM-DD",
+        ) from exc
 
 
 def parse_yaml_with_lines(text: str, path: Path) -> YNode | None:
     """The :class:`YNode` tree of the YAML document ``text`` read from ``path``; None when
     the document is empty.
 
-    A YAML error (syntax, or a scalar no safe constructor can build) propagates as
-    :class:`yaml.YAMLError`, for the caller to word for its kind of file; a repeated or
-    non-text key raises :class:`ConstraintTableError` with its line. Scalars are typed as
+    A YAML syntax error propagates as :class:`yaml.YAMLError`, for the caller to word for
+    its kind of file; a repeated or non-text key, or a scalar no safe constructor can build
+    (an unknown tag, an impossible date), raises :class:`ConstraintTableError` with its line. Scalars are typed as
     :class:`yaml.SafeLoader` types them (dates become ``datetime.date``).
     """
     node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -125,9 +141,8 @@ def load_yaml_with_lines(path: Path) -> YNode:
     """Read a YAML data file into :class:`YNode` values.
 
     Every failure is a :class:`ConstraintTableError` naming the file: unreadable, not
-    UTF-8, a syntax error (with its line), an empty file, a repeated or non-text key. A
-    scalar with a tag no safe constructor knows (``!foo``) propagates as
-    :class:`yaml.constructor.ConstructorError`.
+    UTF-8, a syntax error (with its line), an empty file, a repeated or non-text key, a
+    scalar no safe constructor can build (``!foo``, a date like 2025-13-01).
     """
     path = Path(path)
     try:

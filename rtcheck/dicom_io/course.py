@@ -46,6 +46,7 @@ def _check_frames(structure_set: StructureSet | None, dose: DoseGrid, plan: Plan
         )
     if structure_set is None:
         return
+    _refuse_unknown_frames(structure_set, dose)
     ss_frame = structure_set.frame_of_reference_uid
     if dose_frame and ss_frame and ss_frame != dose_frame:
         raise InputError(
@@ -67,6 +68,31 @@ def _check_frames(structure_set: StructureSet | None, dose: DoseGrid, plan: Plan
                 path=structure_set.source_file,
                 remedy=remedy,
             )
+
+
+def _refuse_unknown_frames(structure_set: StructureSet, dose: DoseGrid) -> None:
+    """Refuse a dose or a structure set that names no frame of reference: without both
+    FrameOfReferenceUIDs nothing confirms that the structures lie in the dose's anatomy."""
+    remedy = "export the plan's dose and structure set again (both carry the frame of reference)"
+    if not dose.frame_of_reference_uid:
+        raise InputError(
+            "the dose has no FrameOfReferenceUID (0020,0052): rtcheck cannot confirm that it "
+            "shares the structures' frame of reference",
+            path=dose.source_files[0] if dose.source_files else None,
+            remedy=remedy,
+        )
+    unplaced = [s.name for s in structure_set.structures if s.contours and not s.frame_of_reference_uid]
+    if not structure_set.frame_of_reference_uid or unplaced:
+        what = (
+            f"ROIs {', '.join(repr(n) for n in unplaced)} name" if unplaced else "the structure set names"
+        )
+        raise InputError(
+            f"{what} no frame of reference (ReferencedFrameOfReferenceSequence, "
+            "ReferencedFrameOfReferenceUID): rtcheck cannot confirm that the structures share the "
+            "dose's frame of reference",
+            path=structure_set.source_file,
+            remedy=remedy,
+        )
 
 
 def _check_same_patient(

@@ -207,24 +207,3 @@ def find_registrations(folder: str | Path, *, unusable: list[InputError] | None 
                     raise
                 unusable.append(exc)
     return found
-
-
-def transform_between(
-    registrations: list[RigidRegistration], from_frame: str, to_frame: str
-) -> tuple[np.ndarray, RigidRegistration | None]:
-    """The matrix carrying coordinates from ``from_frame`` to ``to_frame`` and the REG used.
-
-    Identity (and None) when the frames are the same. InputError when no registration links
-    the two frames — the doses of the two frames cannot then be summed voxel by voxel.
-    """
-    if from_frame == to_frame:
-        return np.eye(4), None
-    for reg in registrations:
-        if reg.links(from_frame, to_frame):
-            return reg.transform(from_frame, to_frame), reg
-    raise InputError(
-        f"the prior course is on frame of reference {from_frame} and the current plan on "
-        f"{to_frame}, and no spatial registration (REG) links them",
-        remedy="export the rigid registration of the two planning CTs (DICOM REG) into the "
-        "prior or current folder, or give it with --registration",
-    )

@@ -29,6 +29,17 @@ ORIENTATION_TOLERANCE = 1e-3
 
 _RE_EXPORT_DOSE = "re-export the dose (RTDOSE) from the planning system"
 
+#: Largest spacing (mm) between neighbouring dose rows, columns or planes. Dose grids are
+#: computed at 1–5 mm; a wider step is a damaged PixelSpacing or GridFrameOffsetVector
+#: (planes moved away from the rest would leave the organs between them with the
+#: interpolated dose of planes far away).
+MAX_DOSE_SPACING_MM = 50.0
+#: Largest |coordinate| (mm) of a dose voxel centre: 10 m, far beyond any patient frame.
+MAX_DOSE_COORDINATE_MM = 10_000.0
+#: Highest dose (Gy) a dose grid may hold: no plan's total dose comes near it; beyond it the
+#: DoseGridScaling or the pixel data are damaged.
+MAX_PLAUSIBLE_DOSE_GY = 10_000.0
+
 
 class AxisDirection(NamedTuple):
     """The patient axis (0, 1, 2 for x, y, z) a direction cosine runs along, and its sign."""
@@ -152,6 +163,12 @@ def _dose_offsets(
         except TypeError:  # a single value
             values = [float(gfov)]
     offsets = np.asarray(values, dtype=float)
+    if not np.isfinite(offsets).all():
+        raise InputError(
+            "GridFrameOffsetVector holds a value that is not a finite number",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
     if offsets.size != frames:
         raise InputError(
             f"GridFrameOffsetVector has {offsets.size} values for {frames} dose frames",
@@ -178,7 +195,32 @@ def _dose_offsets(
             path=path,
             remedy=_RE_EXPORT_DOSE,
         )
+    _check_plane_spacing(path, coords)
     return coords
+
+
+def _check_plane_spacing(path: Path, coords: np.ndarray) -> None:
+    """Refuse dose planes (coordinates in mm along the frame normal) further apart than
+    :data:`MAX_DOSE_SPACING_MM` or beyond :data:`MAX_DOSE_COORDINATE_MM`: the planes are
+    not where the planning system computed them."""
+    steps = np.abs(np.diff(coords))
+    if steps.size and float(steps.max()) > MAX_DOSE_SPACING_MM:
+        at = int(np.argmax(steps))
+        raise InputError(
+            f"dose planes {at + 1} and {at + 2} are {float(steps[at]):.4g} mm apart "
+            f"(GridFrameOffsetVector); rtcheck reads dose planes at most "
+            f"{MAX_DOSE_SPACING_MM:g} mm apart",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
+    if float(np.abs(coords).max()) > MAX_DOSE_COORDINATE_MM:
+        raise InputError(
+            f"a dose plane lies {float(np.abs(coords).max()):.4g} mm from the origin "
+            f"(GridFrameOffsetVector); rtcheck reads dose grids within "
+            f"{MAX_DOSE_COORDINATE_MM:g} mm of it",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
 
 
 #: Transfer syntaxes whose PixelData is stored uncompressed, little endian, as read from the
@@ -346,9 +388,30 @@ def _frame_axes(path: Path, geometry: dict[str, Any]) -> FrameAxes:
             path=path,
             remedy=_RE_EXPORT_DOSE,
         )
+    if not (np.isfinite(ipp).all() and np.isfinite(iop).all()):
+        raise InputError(
+            f"ImagePositionPatient {ipp.tolist()} / ImageOrientationPatient {iop.tolist()} "
+            "hold a value that is not a finite number",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
+    if float(np.abs(ipp).max()) > MAX_DOSE_COORDINATE_MM:
+        raise InputError(
+            f"ImagePositionPatient {ipp.tolist()} lies more than {MAX_DOSE_COORDINATE_MM:g} mm "
+            "from the origin",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
     if not all(s > 0 for s in spacing):
         raise InputError(
             f"PixelSpacing {spacing} is not positive", path=path, remedy=_RE_EXPORT_DOSE
+        )
+    if not all(s <= MAX_DOSE_SPACING_MM for s in spacing):
+        raise InputError(
+            f"PixelSpacing {spacing} mm is not a dose grid's spacing; rtcheck reads dose grids "
+            f"of at most {MAX_DOSE_SPACING_MM:g} mm spacing",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
         )
     row_spacing, col_spacing = spacing  # between rows (along the column direction), between columns
 
@@ -456,7 +519,7 @@ def dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
     canonical = _canonical(dose, axes, planes_mm, rows, cols)
     _check_even_spacing(path, canonical.x_mm, canonical.y_mm)
     # the grid takes the array over (no copy) when it is ours alone: not a view of pixels
-    return DoseGrid.taking(
+    grid = DoseGrid.taking(
         dose_gy=np.ascontiguousarray(canonical.dose_gy),
         x_mm=canonical.x_mm,
         y_mm=canonical.y_mm,
@@ -468,6 +531,21 @@ def dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
         dose_type=header.dose_type,
         summation_type=header.summation or "PLAN",
     )
+    _check_plausible_dose(path, ds, grid)
+    return grid
+
+
+def _check_plausible_dose(path: Path, ds: Dataset, grid: DoseGrid) -> None:
+    """Refuse a grid whose highest dose exceeds :data:`MAX_PLAUSIBLE_DOSE_GY` (read from
+    the grid's plane ranges: no extra pass over the dose)."""
+    if grid.max_gy > MAX_PLAUSIBLE_DOSE_GY:
+        raise InputError(
+            f"the dose grid reaches {grid.max_gy:.3g} Gy (DoseGridScaling "
+            f"{ds.get('DoseGridScaling')}); no plan's total dose comes near "
+            f"{MAX_PLAUSIBLE_DOSE_GY:g} Gy: the scaling or the pixel data are damaged",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
+        )
 
 
 def read_dose(paths: str | Path | Iterable[str | Path]) -> DoseGrid:

@@ -150,6 +150,7 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
         )
         for k in sorted(by_plane)
     ]
+    _refuse_duplicate_contours(name, planes)
     crossing = _first_crossing(planes)
     if crossing is not None:
         z, same = crossing
@@ -166,6 +167,55 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
         for i, plane_signs in zip(several, signs, strict=True):
             planes[i] = replace(planes[i], polygon_signs=plane_signs)
     return planes
+
+
+#: Vertices of two contours closer than this (mm) are the same point for
+#: :func:`_refuse_duplicate_contours` (far below DICOM's decimal-string precision).
+DUPLICATE_VERTEX_TOLERANCE_MM = 1e-4
+
+
+def _canonical_contour(polygon: np.ndarray) -> bytes:
+    """The contour's vertices rounded to :data:`DUPLICATE_VERTEX_TOLERANCE_MM`, counter-clockwise
+    from the lowest (x, y) vertex, as bytes: equal for two copies of one contour whatever
+    their start vertex and direction."""
+    pts = np.round(polygon / DUPLICATE_VERTEX_TOLERANCE_MM).astype(np.int64)
+    if polygon_area_mm2(polygon) < 0:
+        pts = pts[::-1]
+    start = int(np.lexsort((pts[:, 1], pts[:, 0]))[0])
+    return np.roll(pts, -start, axis=0).tobytes()
+
+
+def _refuse_duplicate_contours(name: str, planes: list[ContourPlane]) -> None:
+    """Refuse an ROI with two copies of one contour on one plane (:class:`GeometryError`).
+
+    Two identical contours neither cross each other nor nest, so the even-odd rule would
+    cancel them (no tissue) while their areas add (twice the volume): either way the
+    structure's DVH would be wrong. An exact copy is an export artefact (a contour written
+    twice); which copy is meant cannot be known, so the structure is refused rather than
+    silently de-duplicated. Only contours of one plane with equal vertex counts are
+    compared, vertex by vertex.
+    """
+    for plane in planes:
+        if len(plane.polygons) < 2:
+            continue
+        seen: dict[int, list[int]] = {}
+        for i, poly in enumerate(plane.polygons):
+            seen.setdefault(len(poly), []).append(i)
+        for group in seen.values():
+            if len(group) < 2:
+                continue
+            keys: dict[bytes, int] = {}
+            for i in group:
+                key = _canonical_contour(plane.polygons[i])
+                if key in keys:
+                    raise GeometryError(
+                        f"{name} has the same contour twice at z = {plane.z_mm:g} mm "
+                        "(an exact duplicate: under the even-odd rule the copies cancel, "
+                        "their areas add; the structure's volume and DVH would be wrong)",
+                        remedy="delete the duplicate contour in the planning system and export "
+                        "the structure set again, or leave the structure out of the check",
+                    )
+                keys[key] = i
 
 
 def _mean_height(heights: list[float]) -> float:

@@ -235,19 +235,10 @@ def overall_level(results: Iterable[ConstraintResult], missing_required: Sequenc
     return worst
 
 
-def worst_level(level: Level, others: Iterable[Level]) -> Level:
-    """The most severe of ``level`` and ``others`` (the first of equals)."""
-    for other in others:
-        if other.severity > level.severity:
-            level = other
-    return level
-
-
 __all__ = [
     "COVERAGE_TOLERANCE_CC",
     "evaluate_constraint",
     "limit_in_table_quantity",
     "metric_function",
     "overall_level",
-    "worst_level",
 ]

@@ -43,6 +43,7 @@ from ..models import (
     ConstraintTable,
     Course,
     DoseQuantity,
+    DVHCurve,
     NameMatch,
     Structure,
 )
@@ -139,11 +140,16 @@ def _rows_on_union(
     for combo in combos:
         if combo not in union_dvhs:
             union_dvhs[combo] = union_dvh(combo)
-        label = " + ".join(structures.name(i) for i in combo)
+        label = union_label(structures.name(i) for i in combo)
         res = row.on(union_dvhs[combo], label)
         note = union_note(names, organ, union, label, len(combos))
         results.append(dataclasses.replace(res, reason="; ".join(t for t in (res.reason, note) if t)))
     return results
+
+
+def union_label(names: Iterable[str]) -> str:
+    """How a union of structures is named in results (``Kidney Lt + Kidney Rt``)."""
+    return " + ".join(names)
 
 
 def _row_without_structure(row: _Row, union: OrganUnion | str | None, names: NameTable) -> ConstraintResult:
@@ -260,6 +266,8 @@ class _CourseDVHs:
         self.masks: dict[int, StructureMask] = {}
         #: positions of the structures that are sides of a union evaluated
         self.in_unions: set[int] = set()
+        #: the DVHs of the unions evaluated, by their label in the results
+        self.union_dvhs: dict[str, DVH] = {}
 
     def dvh_of(self, i: int) -> DVH | Exception:
         """The DVH of structure ``i``, or the error (a contour gap, unusable contours)."""
@@ -300,7 +308,7 @@ class _CourseDVHs:
                 return err
         self.in_unions.update(positions)
         try:
-            return compute_union_dvh(
+            union = compute_union_dvh(
                 [self.structures[i] for i in positions],
                 self.course.dose,
                 self.settings,
@@ -308,6 +316,19 @@ class _CourseDVHs:
             )
         except GeometryError as err:
             return err
+        self.union_dvhs[union_label(self.structures[i].name for i in positions)] = union
+        return union
+
+    def curves(self, results: Sequence[ConstraintResult]) -> tuple[DVHCurve, ...]:
+        """The cumulative DVH curve of each structure (or union) that ``results`` name, in
+        their order, for the report's plots: computed DVHs only (nothing new is computed)."""
+        by_name: dict[str, DVH] = {}
+        for i, dvh in sorted(self.computed.items()):
+            if isinstance(dvh, DVH):
+                by_name.setdefault(self.structures[i].name, dvh)
+        by_name.update(self.union_dvhs)
+        used = dict.fromkeys(r.structure_name for r in results if r.structure_name in by_name)
+        return tuple(DVHCurve.from_dvh(name, by_name[name]) for name in used if name is not None)
 
     def checked_masks(self) -> list[tuple[str, StructureMask]]:
         """(name, mask) of every structure checked: those with a DVH, then the sides of
@@ -370,6 +391,7 @@ def check_course(
         missing_required=missing,
         inputs=tuple(all_inputs),
         notes=tuple(notes) + tuple(getattr(course, "notes", ()) or ()) + tuple(outside),
+        dvh_curves=dvhs.curves(results),
     )
 
 
@@ -456,4 +478,5 @@ __all__ = [
     "contour_gap_error",
     "course_inputs",
     "evaluate",
+    "union_label",
 ]

@@ -43,6 +43,7 @@ from ..models import (
     ConstraintTable,
     Course,
     DoseQuantity,
+    Level,
     NameMatch,
     Structure,
     Unit,
@@ -62,7 +63,7 @@ from ..radiobiology.composite import (
 from ..radiobiology.resample import PointDoses
 from .conversion import CompositeRow, composite_rows
 from .intervals import interval_checks
-from .levels import evaluate_constraint, limit_in_table_quantity, overall_level, worst_level
+from .levels import evaluate_constraint, limit_in_table_quantity, overall_level
 from .organs import (
     OrganUnion,
     external_position,
@@ -485,8 +486,8 @@ def check_reirradiation(
         composites=tuple(composites.composites.values()),
         rows=tuple(results),
         intervals=tuple(intervals),
-        overall_with_factor=worst_level(overall_level([r.with_factor for r in counted]), interval_levels),
-        overall_without_factor=worst_level(overall_level([r.without_factor for r in counted]), interval_levels),
+        overall_with_factor=Level.worst([overall_level([r.with_factor for r in counted]), *interval_levels]),
+        overall_without_factor=Level.worst([overall_level([r.without_factor for r in counted]), *interval_levels]),
         tables=tuple(t for t in (cumulative, per_course, current_table) if t is not None),
         not_converted=tuple(not_converted),
         warnings=tuple(warnings),

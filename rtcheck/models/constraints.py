@@ -6,6 +6,7 @@ in Gy (physical, EQD2 or BED, as :class:`DoseQuantity` says), volumes in cc or %
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -91,6 +92,15 @@ class Level(Enum):
     def severity(self) -> int:
         """Rank from 0 (PASS) to 5 (FAIL): the worst level of several is the highest."""
         return _LEVEL_SEVERITY[self]
+
+    @staticmethod
+    def worst(levels: Iterable[Level]) -> Level:
+        """The most severe of ``levels`` (the first of equals); PASS when there are none."""
+        out = Level.PASS
+        for level in levels:
+            if level.severity > out.severity:
+                out = level
+        return out
 
 
 _LEVEL_SEVERITY = {

@@ -175,7 +175,7 @@ def _organs(raw: Mapping, path: str | Path | None, where: str) -> tuple[str, ...
     organs = raw.get("organs") or ()
     if isinstance(organs, str):
         organs = (organs,)
-    if not all(isinstance(o, str) and o.strip() for o in organs):
+    if not isinstance(organs, list | tuple) or not all(isinstance(o, str) and o.strip() for o in organs):
         raise RecoveryFactorError(f"{where}: organs must be a list of organ names", path=path)
     return tuple(o.strip() for o in organs)
 

@@ -25,7 +25,7 @@ from typing import Any
 from .. import __version__
 from ..models import SCHEMA_VERSION, CheckResult, Level, ReirradiationResult
 from . import reirradiation
-from .common import json_ready, worst_of
+from .common import json_ready
 from .summary import PlanSummary
 
 SCHEMA_NAME = "rtcheck-check"
@@ -50,9 +50,9 @@ def check_document(
         "schema_version": SCHEMA_VERSION,
         "rtcheck_version": __version__,
         "run_utc": run_utc,
-        "verdict": worst_of(s.verdict for s in summaries).value,
+        "verdict": Level.worst(s.verdict for s in summaries).value,
         "exit_code": exit_code,
-        "overall": worst_of(r.overall for r in results).value,
+        "overall": Level.worst(r.overall for r in results).value,
         "plans": [
             {**json_ready(r.to_dict()), "verdict": verdict.value}
             for r, verdict in zip(results, plan_verdicts, strict=True)
@@ -60,7 +60,7 @@ def check_document(
     }
     if composites:
         document["reirradiation"] = [reirradiation.to_dict(r) for r in composites]
-        combined = worst_of([*(r.overall for r in results), *(r.overall for r in composites)])
+        combined = Level.worst([*(r.overall for r in results), *(r.overall for r in composites)])
         document["overall_including_reirradiation"] = combined.value
     errors = [summary.error_dict() for summary in summaries if summary.error is not None]
     if errors:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from .. import __version__
 from ..models import CheckResult, ConstraintResult, Level, ReirradiationResult
 from . import reirradiation
-from .common import columns, worst_of
-from .rows import counts_in_verdict, limit_text, margin_text, value_text
+from .common import columns
+from .rows import counts_in_verdict, limit_text, margin_text, prescription_text, value_text
 from .summary import PlanSummary
 
 _ANSI = {
@@ -69,11 +69,7 @@ def _table(rows: list[list[str]], levels: list[Level | None], color: bool, level
 def _header(check: CheckResult, run_utc: str | None) -> list[str]:
     """Who, which plan, which table (with its sha256), the inputs' UIDs and files, the notes."""
     t = check.table
-    rx = "unknown"
-    if check.prescription_gy is not None:
-        rx = f"{check.prescription_gy:g} Gy"
-        if check.fractions:
-            rx += f" ({check.prescription_gy / check.fractions:g} Gy × {check.fractions})"
+    rx = prescription_text(check.prescription_gy, check.fractions)
     out = [f"rtcheck {check.rtcheck_version} — constraint check"]
     if run_utc is not None:
         out.append(f"Run (UTC):     {run_utc}")
@@ -196,7 +192,7 @@ def render_plan_block(
     text = render_plan(check, color=color, run_utc=run_utc, composite_follows=composite is not None)
     if composite is None:
         return text
-    overall = worst_of([check.overall, composite.overall])
+    overall = Level.worst([check.overall, composite.overall])
     organs = _failing_organs(check) + [
         r.constraint.organ for r in composite.rows if r.counts and r.with_factor.level is not Level.PASS
     ]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from ..models import Level
 
 #: Decimal places of floats in JSON documents (a µGy or a mm³ is far below any tolerance).
 DECIMALS = 6
@@ -22,15 +20,6 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, list):
         return [json_ready(v) for v in value]
     return value
-
-
-def worst_of(levels: Iterable[Level]) -> Level:
-    """The most severe of ``levels`` (PASS when there are none)."""
-    out = Level.PASS
-    for level in levels:
-        if level.severity > out.severity:
-            out = level
-    return out
 
 
 def columns(rows: Sequence[Sequence[str]], *, rule: bool = False) -> list[str]:

@@ -31,10 +31,16 @@ from ..models import CheckResult, ConstraintResult, Level
 from ..models.reirradiation import ReirradiationResult
 from . import html_reirradiation
 from .check_text import VERDICT_WORDS
-from .common import worst_of
 from .html_parts import cell, esc, level_cell, level_words, table_html
 from .plots import LEVEL_COLOURS, organ_plots, organ_svg
-from .rows import counts_in_verdict, limit_text, margin_text, unit_text, value_text
+from .rows import (
+    counts_in_verdict,
+    limit_text,
+    margin_text,
+    prescription_text,
+    unit_text,
+    value_text,
+)
 from .summary import PlanSummary
 
 _CSS = """
@@ -45,7 +51,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Ari
 h1 { font-size: 1.4rem; margin: 0; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 2px solid #444; }
 h3 { font-size: 1.05rem; margin-top: 1.4rem; }
 .banner { padding: 0.9rem 1.2rem; border-radius: 6px; color: #fff; margin-bottom: 1rem; }
-.banner p { margin: 0.3rem 0 0 0; }
+.banner p { margin: 0.3rem 0 0 0; } .banner ul { margin: 0.2rem 0 0 0; padding-left: 1.3rem; }
 .level-PASS { background: var(--pass); } .level-NOT_EVALUATED { background: var(--ne); }
 .level-INDETERMINATE { background: var(--ind); } .level-MINOR { background: var(--minor); }
 .level-MAJOR { background: var(--major); } .level-FAIL { background: var(--fail); }
@@ -83,38 +89,43 @@ def margin_with_unit(r: ConstraintResult) -> str:
 
 
 def _banner(verdict: Level, summaries: Sequence[PlanSummary]) -> str:
-    """The verdict banner: the verdict's words, the plans and the rows that made it."""
-    failing = [text for s in summaries for text in s.failing]
+    """The verdict banner: the verdict's words, the plans, and what did not pass — per plan
+    (by its label) when there are several, with the error of a plan not checked."""
     plans = len(summaries)
-    lines = [f"<p>{plans} plan{'s' if plans != 1 else ''} checked"]
     not_checked = sum(1 for s in summaries if s.error is not None)
-    if not_checked:
-        lines[0] += f", {not_checked} could not be checked"
-    lines[0] += ".</p>"
-    if verdict is not Level.PASS and failing:
-        lines.append(f"<p>Not passing: {esc(', '.join(failing))}</p>")
+    count = f"{plans} plan{'s' if plans != 1 else ''}" + (
+        f", {not_checked} of them could not be checked" if not_checked else " checked"
+    )
+    lines = [f"<p>{count}.</p>"]
+    items = []
+    for s in summaries:
+        what = f"not checked: {s.error}" if s.error is not None else ", ".join(s.failing)
+        if what:
+            items.append(esc(f"{s.plan_label or 'unnamed plan'}: {what}" if plans > 1 else what))
+    if verdict is not Level.PASS and items:
+        lines.append("<p>Not passing:</p><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
     return (
         f'<header class="banner level-{verdict.value}" id="verdict" data-verdict="{verdict.value}">\n'
         f"<h1>Verdict: {esc(VERDICT_WORDS[verdict])}</h1>\n" + "\n".join(lines) + "\n</header>"
     )
 
 
-def _plan_meta(check: CheckResult) -> str:
-    """The plan's identity and table as a definition list."""
+def _plan_meta(check: CheckResult, summary: PlanSummary, composite: ReirradiationResult | None) -> str:
+    """The plan's identity, table and verdict (with prior courses: the plan's verdict, then
+    its own table's and the composite's, so that no verdict reads as the plan's alone)."""
     t = check.table
-    rx = "unknown"
-    if check.prescription_gy is not None:
-        rx = f"{check.prescription_gy:g} Gy"
-        if check.fractions:
-            rx += f" ({check.prescription_gy / check.fractions:g} Gy × {check.fractions})"
+    rx = prescription_text(check.prescription_gy, check.fractions)
     items = [
         ("Patient ID", check.patient_id or "unknown"),
         ("Plan", f"{check.plan_label or 'unnamed'} (UID {check.plan_uid or 'unknown'})"),
         ("Fractions", check.fractions if check.fractions is not None else "unknown"),
         ("Prescription", rx),
         ("Table", f"{t.name} (version {t.version}; {t.dose_quantity.value} dose)"),
-        ("Plan verdict", VERDICT_WORDS[check.overall]),
+        ("Plan verdict", VERDICT_WORDS[summary.verdict]),
     ]
+    if composite is not None:
+        items.append(("Plan's own table", level_words(check.overall)))
+        items.append(("Re-irradiation composite", level_words(composite.overall)))
     return '<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"
 
 
@@ -195,14 +206,14 @@ def _notes(check: CheckResult) -> str:
     return "<h3>Notes</h3>\n<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else ""
 
 
-def _plan_section(check: CheckResult, composite: ReirradiationResult | None, n: int) -> str:
+def _plan_section(check: CheckResult, composite: ReirradiationResult | None, summary: PlanSummary, n: int) -> str:
     """One plan's section: identity, rows not passing, full table, DVH plots, notes and the
     re-irradiation breakdown."""
     plan_id = f"plan-{n}"
     parts = [
         f'<section class="plan" id="{plan_id}">',
         f"<h2>{esc(check.plan_label or 'unnamed plan')}</h2>",
-        _plan_meta(check),
+        _plan_meta(check, summary, composite),
         _failures(check, composite),
         _full_table(check),
         _plots(check, plan_id),
@@ -251,7 +262,7 @@ def render_html(
     checked, ``composites`` their re-irradiation composites (one per plan, or None),
     ``summaries`` one per plan in order, checked or not (their verdicts make the run's:
     the worst); ``run_utc`` the run's time (ISO 8601, UTC)."""
-    verdict = worst_of(s.verdict for s in summaries)
+    verdict = Level.worst(s.verdict for s in summaries)
     paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
     checked = iter(zip(results, paired, strict=True))
     sections = []
@@ -260,7 +271,7 @@ def render_html(
             sections.append(_error_section(summary, n + 1))
         else:
             check, composite = next(checked)
-            sections.append(_plan_section(check, composite, n + 1))
+            sections.append(_plan_section(check, composite, summary, n + 1))
     title = f"rtcheck — {level_words(verdict)}"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

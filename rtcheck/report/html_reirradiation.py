@@ -10,9 +10,10 @@ without the factors. Doses are EQD2 in Gy. A factor reads as the share of the pr
 
 from __future__ import annotations
 
-from ..models import Level, MetricKind, Unit
+from ..models import Level, Unit
 from ..models.reirradiation import CompositeRowResult, ReirradiationResult
 from .html_parts import cell, esc, level_cell, level_words, table_html
+from .reirradiation import composite_limit_text, composite_value_text
 
 
 def _gy(value: float | None) -> str:
@@ -21,28 +22,11 @@ def _gy(value: float | None) -> str:
 
 
 def row_value(row: CompositeRowResult, *, with_factor: bool) -> str:
-    """A composite row's value with its unit, with or without the recovery factors; marked
-    ≤ (an upper bound) or ≥ (a spared volume's lower bound) when a paper record was added
-    max-to-max."""
-    outcome = row.with_factor if with_factor else row.without_factor
-    if outcome.value is None:
-        return "—"
+    """A composite row's value with its unit, with or without the recovery factors (≤ or ≥
+    when it is a bound, see :func:`rtcheck.report.reirradiation.composite_value_text`)."""
+    text = composite_value_text(row, "with_factor" if with_factor else "without_factor")
     unit = row.constraint.limit_unit
-    text = f"{outcome.value:.{1 if unit is Unit.PERCENT else 2}f} {'Gy' if unit is Unit.GY else unit.value}"
-    if not row.upper_bound:
-        return text
-    return ("≥ " if row.constraint.metric.kind is MetricKind.CRITICAL_VOLUME else "≤ ") + text
-
-
-def row_limit(row: CompositeRowResult) -> str:
-    """A composite row's limit: in Gy EQD2 for a dose (with the table's BED value), else as written."""
-    c = row.constraint
-    if c.limit_unit is Unit.GY and row.limit_eqd2_gy is not None:
-        text = f"{c.comparison.value} {row.limit_eqd2_gy:.2f} Gy EQD2"
-        if c.limit_quantity is not None and c.limit_quantity.value == "BED":
-            text += f" (= {c.limit:g} Gy BED)"
-        return text
-    return f"{c.comparison.value} {c.limit:g} {c.limit_unit.value}"
+    return text if text == "—" else f"{text} {'Gy' if unit is Unit.GY else unit.value}"
 
 
 def _margin(row: CompositeRowResult) -> str:
@@ -65,7 +49,7 @@ def failure_rows(result: ReirradiationResult) -> list[list[str]]:
         part = f"re-irradiation ({r.origin}{', ' + r.course if r.course else ''}; EQD2)"
         rows.append([
             level_cell(r.with_factor.level), cell(part), cell(r.constraint.organ), cell(r.with_factor.structure_name),
-            cell(r.constraint.metric), cell(row_value(r, with_factor=True), num=True), cell(row_limit(r)),
+            cell(r.constraint.metric), cell(row_value(r, with_factor=True), num=True), cell(composite_limit_text(r), num=True),
             cell(_margin(r), num=True), cell(r.with_factor.reason),
         ])
     for i in result.intervals:
@@ -125,7 +109,7 @@ def _limits(result: ReirradiationResult) -> str:
         part = r.origin + (f" ({r.course})" if r.course else "") + ("" if r.counts else ", for information")
         rows.append([
             cell(part), cell(r.constraint.organ), cell(r.with_factor.structure_name), cell(r.constraint.metric),
-            cell(row_limit(r)), cell(row_value(r, with_factor=True), num=True), level_cell(r.with_factor.level),
+            cell(composite_limit_text(r), num=True), cell(row_value(r, with_factor=True), num=True), level_cell(r.with_factor.level),
             cell(row_value(r, with_factor=False), num=True), level_cell(r.without_factor.level),
             cell("yes" if r.depends_on_factor else "no"), cell(r.with_factor.reason),
         ])

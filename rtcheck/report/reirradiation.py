@@ -1,4 +1,4 @@
-"""Rendering a re-irradiation composite (:class:`rtcheck.reirradiation.ReirradiationResult`).
+"""Rendering a re-irradiation composite (:class:`rtcheck.models.ReirradiationResult`).
 
 Pure functions from the result to strings. The text report shows, in order: the courses
 (fractions, date, elapsed time, source) with each recovery factor and its documentation;
@@ -70,7 +70,10 @@ def _gy(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def _value(row: CompositeRowResult, which: str) -> str:
+def composite_value_text(row: CompositeRowResult, which: str) -> str:
+    """A composite row's value (``which``: "with_factor" or "without_factor") in its unit,
+    without the unit; marked ≤ (an upper bound) or ≥ (a spared volume's lower bound) when a
+    paper record was added max-to-max; '—' when not evaluated."""
     r = getattr(row, which)
     if r.value is None:
         return "—"
@@ -83,7 +86,8 @@ def _value(row: CompositeRowResult, which: str) -> str:
     return ("≥ " if row.constraint.metric.kind is MetricKind.CRITICAL_VOLUME else "≤ ") + text
 
 
-def _limit(row: CompositeRowResult) -> str:
+def composite_limit_text(row: CompositeRowResult) -> str:
+    """A composite row's limit: a dose in Gy EQD2 (with the table's BED value), else as written."""
     c = row.constraint
     if c.limit_unit is Unit.GY:
         text = f"{c.comparison.value} {row.limit_eqd2_gy:.2f} Gy EQD2"
@@ -173,10 +177,10 @@ def _composite_limits(result: ReirradiationResult, footnotes: _Footnotes) -> lis
         origin = "" if r.origin == "cumulative" else " (conv.)"
         rows.append([
             row.organ + (" *" if r.with_factor.required else "") + (" (goal)" if row.kind.value == "goal" else ""),
-            r.with_factor.structure_name or "—", str(row.metric) + origin, _limit(r),
+            r.with_factor.structure_name or "—", str(row.metric) + origin, composite_limit_text(r),
             "—" if r.alpha_beta_gy is None else f"{r.alpha_beta_gy:g}",
-            _value(r, "with_factor"), r.with_factor.level.value.replace("_", " ") + footnotes.mark(r.with_factor.reason),
-            _value(r, "without_factor"),
+            composite_value_text(r, "with_factor"), r.with_factor.level.value.replace("_", " ") + footnotes.mark(r.with_factor.reason),
+            composite_value_text(r, "without_factor"),
             r.without_factor.level.value.replace("_", " ") + ("  ← depends on factor" if r.depends_on_factor else ""),
             row.source,
         ])
@@ -195,7 +199,7 @@ def _per_course_limits(result: ReirradiationResult, footnotes: _Footnotes) -> li
     out = ["", "Per-course limits (each course's own EQD2; only the current course counts in the verdict):"]
     rows = [["Course", "Organ", "Metric", "Limit", "Value", "Level", "Source"]]
     for r in per_course:
-        rows.append([r.course or "?", r.constraint.organ, str(r.constraint.metric), _limit(r), _value(r, "without_factor"),
+        rows.append([r.course or "?", r.constraint.organ, str(r.constraint.metric), composite_limit_text(r), composite_value_text(r, "without_factor"),
                      r.without_factor.level.value.replace("_", " ") + ("" if r.counts else " (info)")
                      + footnotes.mark(r.without_factor.reason if r.counts else ""), r.constraint.source])
     out.extend("  " + line for line in columns(rows, rule=True))

@@ -69,3 +69,13 @@ def margin_text(r: ConstraintResult) -> str:
     if r.margin is None:
         return "—"
     return f"{r.margin:+.{1 if r.constraint.limit_unit is Unit.PERCENT else 2}f}"
+
+
+def prescription_text(prescription_gy: float | None, fractions: int | None) -> str:
+    """A prescription as a report shows it: ``35 Gy (7 Gy × 5)``, or "unknown"."""
+    if prescription_gy is None:
+        return "unknown"
+    text = f"{prescription_gy:g} Gy"
+    if fractions:
+        text += f" ({prescription_gy / fractions:g} Gy × {fractions})"
+    return text

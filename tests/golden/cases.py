@@ -56,6 +56,11 @@ def _cases() -> dict[str, tuple[str, ...]]:
     cases["check-sabr-as-3fx-json"] = ("check", "sample_dicom/sabr_3lesions_5fx", "--fractions", "3", "--format", "json")
     cases["check-spine-sabr-arm-json"] = ("check", "sample_dicom/spine_8gy_1fx", "--arm", "sabr", "--format", "json")
     cases["check-spine-table-sabr-1fx-json"] = ("check", "sample_dicom/spine_8gy_1fx", "--table", "sabr-1fx", "--format", "json")
+    # the HTML report (its SVG plots normalised: see normalise)
+    cases["check-sabr_3lesions_5fx-html"] = ("check", "sample_dicom/sabr_3lesions_5fx", "--format", "html")
+    cases["check-spine-with-prior-html"] = (
+        "check", "sample_dicom/spine_8gy_1fx", "--prior", "sample_dicom/prior_spine_20gy_5fx", "--format", "html",
+    )
     cases["check-all-samples-json"] = ("check", "sample_dicom", "--format", "json")
     cases["check-all-samples-table"] = ("check", "sample_dicom", "--no-color")
     cases["eqd2-forward-text"] = ("eqd2", "--dose", "8", "--fractions", "1", "-a", "2", "-a", "10")
@@ -88,10 +93,17 @@ _SHIPPED = re.compile(r"(?:/[^\s\"',]+)?/(?:constraints|shipped_constraints)/(?=
 _RUN_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\b")
 
 
+#: An inline SVG plot of the HTML report: its bytes depend on matplotlib's version (layout,
+#: fonts), so the golden file keeps only that a plot is there; where its markers land is
+#: tested in tests/test_html_report.py.
+_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+
+
 def normalise(text: str) -> str:
     """Output with the install-dependent folder of the shipped tables replaced by ``<shipped>/``,
-    the breast export's folder by ``<breast>`` and the run's time by ``<time>``."""
-    text = text.replace(str(BREAST), "<breast>")
+    the breast export's folder by ``<breast>``, the run's time by ``<time>`` and each inline
+    SVG plot by ``<svg>…</svg>``."""
+    text = _SVG.sub("<svg>…</svg>", text.replace(str(BREAST), "<breast>"))
     return _RUN_TIME.sub("<time>", _SHIPPED.sub("<shipped>/", text))
 
 

@@ -1,0 +1,227 @@
+"""Hostile inputs (issue 20): mutated copies of the sample exports must never give a wrong
+PASS, an internal error, a hang or a memory blow-up.
+
+Every expected value here comes from the mutation or from geometry worked out by hand,
+never from rtcheck's own output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mutate import (
+    contour_sequence,
+    duplicate_contours,
+    edit,
+    one_line_error,
+    run,
+    sample_copy,
+)
+
+from rtcheck.dvhcalc import compute_dvh, structure_volume_cc
+from rtcheck.errors import GeometryError
+from rtcheck.models import Contour, DoseGrid, Structure
+
+# --- duplicated contours ---------------------------------------------------------------------
+
+
+def test_cord_written_twice_is_not_evaluated_not_passed(tmp_path):
+    """Every cord contour twice: the cord doubled in volume (56.5 for 28.25 cc) and passed
+    with a lower D0.035cc; it is refused, and the required cord makes the verdict NOT
+    EVALUATED (exit 1)."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    edit(folder, "RS", duplicate_contours("Cord"))
+    result = run("check", folder)
+    assert result.exit_code == 1, result.output
+    assert "same contour twice" in result.output
+    assert "Verdict:       NOT EVALUATED" in result.output
+    dvh = run("dvh", folder)
+    cord = next(line for line in dvh.output.splitlines() if " Cord " in line)
+    assert "same contour twice" in cord  # skipped with the reason, not 56.5 cc
+
+
+def test_failing_organ_written_twice_does_not_pass(tmp_path):
+    """The SABR sample FAILs on its oesophagus; duplicating that organ's contours once
+    lowered its D0.035cc from 37.85 to 28.90 Gy. It must never become a PASS."""
+    folder = sample_copy("sabr_3lesions_5fx", tmp_path)
+    edit(folder, "RS", duplicate_contours("Esophagus"))
+    result = run("check", folder)
+    assert result.exit_code == 1, result.output
+    assert "PASS —" not in result.output
+    assert "'Esophagus' has the same contour twice" in result.output
+
+
+def test_all_contours_stacked_on_one_plane_is_refused(tmp_path):
+    """All 121 cord contours moved onto one plane were read as the whole cord (28.25 cc)."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+
+    def stack(ds):
+        contours = contour_sequence(ds, "Cord")
+        z = float(contours[60].ContourData[2])
+        for c in contours:
+            data = [float(v) for v in c.ContourData]
+            data[2::3] = [z] * (len(data) // 3)
+            c.ContourData = data
+
+    edit(folder, "RS", stack)
+    result = run("check", folder)
+    assert result.exit_code == 1, result.output
+    assert "same contour twice" in result.output
+
+
+def _square(z: float, half: float, cx: float = 0.0, start: int = 0, reverse: bool = False) -> Contour:
+    """A square contour of side 2 × ``half`` mm centred at (cx, 0), from vertex ``start``."""
+    pts = np.array([[-half, -half], [half, -half], [half, half], [-half, half]]) + [cx, 0.0]
+    if reverse:
+        pts = pts[::-1]
+    return Contour(z_mm=z, points_mm=np.roll(pts, -start, axis=0))
+
+
+def test_duplicate_in_another_start_vertex_and_direction_is_refused():
+    """A copy of a contour starting elsewhere and running the other way is still a copy."""
+    planes = [_square(z, 10.0) for z in (0.0, 2.0, 4.0)]
+    twin = _square(2.0, 10.0, start=2, reverse=True)
+    structure = Structure(roi_number=7, name="Cord", contours=tuple(planes) + (twin,))
+    with pytest.raises(GeometryError, match=r"ROI 7 'Cord' has the same contour twice at z = 2 mm"):
+        structure_volume_cc(structure)
+
+
+def test_nested_and_disjoint_contours_are_not_duplicates():
+    """A hole (smaller square inside) and an island beside it keep the even-odd volume:
+    (20² − 10² + 20²) mm² × 3 planes × 2 mm = 4.2 cc."""
+    contours = []
+    for z in (0.0, 2.0, 4.0):
+        contours += [_square(z, 10.0), _square(z, 5.0), _square(z, 10.0, cx=50.0)]
+    structure = Structure(roi_number=1, name="Ring", contours=tuple(contours))
+    assert structure_volume_cc(structure) == pytest.approx((400 - 100 + 400) * 3 * 2 / 1000)
+
+
+def _gradient_dose() -> DoseGrid:
+    """Dose rising 1 Gy/mm along x over a grid of 2 mm voxels from -30 to 30 mm."""
+    axis = np.arange(-30.0, 30.1, 2.0)
+    dose = np.broadcast_to(axis + 40.0, (axis.size, axis.size, axis.size)).copy()
+    return DoseGrid(dose_gy=dose, x_mm=axis, y_mm=axis, z_mm=axis)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    copies=st.lists(st.integers(0, 5), min_size=1, max_size=6),
+    start=st.integers(0, 3),
+    reverse=st.booleans(),
+)
+def test_duplicating_contours_never_lowers_the_maximum(copies, start, reverse):
+    """Property: writing some of a structure's contours again (any start vertex, either
+    direction) never lowers its reported maximum: the structure is refused instead."""
+    zs = [-10.0 + 2.0 * k for k in range(6)]
+    original = Structure(roi_number=3, name="Cord", contours=tuple(_square(z, 6.0) for z in zs))
+    dose = _gradient_dose()
+    base_max = compute_dvh(original, dose).max_gy()
+    extra = tuple(_square(zs[k], 6.0, start=start, reverse=reverse) for k in copies)
+    mutated = Structure(roi_number=3, name="Cord", contours=original.contours + extra)
+    try:
+        mutated_max = compute_dvh(mutated, dose).max_gy()
+    except GeometryError as exc:
+        assert "same contour twice" in str(exc)
+    else:  # pragma: no cover - the duplicate is always refused
+        assert mutated_max >= base_max
+
+
+# --- dose planes in absurd places ------------------------------------------------------------
+
+
+def _offsets(change):
+    """A change of the RTDOSE's GridFrameOffsetVector (a list of floats) by ``change``."""
+
+    def apply(ds):
+        values = [float(v) for v in ds.GridFrameOffsetVector]
+        ds.GridFrameOffsetVector = change(values)
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda v: v[:-1] + [1e30], "mm apart"),  # the last plane 10^30 mm away
+        (lambda v: v[:60] + [x + 1e6 for x in v[60:]], "mm apart"),  # planes 60 on 1 km up
+        (lambda v: v[:-1] + [v[-2] + 60.0], "mm apart"),  # a step beyond 50 mm
+        (lambda v: v[:-1] + [float("inf")], "not a finite number"),
+        (lambda v: v[:-1] + [float("nan")], "not a finite number"),
+    ],
+    ids=["last-1e30", "upper-1km", "step-60mm", "inf", "nan"],
+)
+def test_dose_planes_in_absurd_places_are_refused(tmp_path, change, words):
+    """The cord read 0.00 Gy and passed with a plane 10^30 mm away or planes moved 1 km;
+    an infinite offset was an internal error. Each is an input error naming the RTDOSE."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    dose = edit(folder, "RD", _offsets(change))
+    for command in (("check",), ("dvh",)):
+        line = one_line_error(run(*command, folder))
+        assert str(dose) in line and "GridFrameOffsetVector" in line and words in line
+
+
+def test_uneven_plane_steps_within_the_bound_are_read(tmp_path):
+    """Planes 2 mm apart followed by 6 mm steps (all ≤ 50 mm) are still read."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    edit(folder, "RD", _offsets(lambda v: [0.0, 2.0] + [2.0 + 4.0 * k for k in range(1, len(v) - 1)]))
+    assert run("dvh", folder).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "keyword, value, words",
+    [
+        ("ImagePositionPatient", [float("nan"), -108.0, -214.0], "not a finite number"),
+        ("PixelSpacing", [1e30, 1e30], "at most 50 mm"),
+        ("ImagePositionPatient", [-156.0, -108.0, 1e9], "from the origin"),
+        ("DoseGridScaling", 1e30, "no plan's total dose"),
+    ],
+    ids=["ipp-nan", "spacing-1e30", "ipp-1e9", "scaling-1e30"],
+)
+def test_absurd_grid_geometry_and_scaling_are_refused(tmp_path, keyword, value, words):
+    """NaN positions and 10^30 mm spacing were called 'unevenly spaced'; a scaling of 10^30
+    gave a FAIL at 5.9·10^37 Gy instead of a refusal."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    dose = edit(folder, "RD", lambda ds: setattr(ds, keyword, value))
+    line = one_line_error(run("check", folder))
+    assert str(dose) in line and words in line
+    assert "unevenly spaced" not in line
+
+
+# --- frames of reference ---------------------------------------------------------------------
+
+
+def _drop_structure_frames(ds):
+    """Remove every frame of reference an RTSTRUCT names."""
+    for keyword in ("FrameOfReferenceUID", "ReferencedFrameOfReferenceSequence"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    for roi in ds.StructureSetROISequence:
+        if "ReferencedFrameOfReferenceUID" in roi:
+            del roi.ReferencedFrameOfReferenceUID
+
+
+@pytest.mark.parametrize(
+    "prefix, change, words",
+    [
+        ("RD", lambda ds: delattr(ds, "FrameOfReferenceUID"), "the dose has no FrameOfReferenceUID"),
+        ("RS", _drop_structure_frames, "no frame of reference"),
+    ],
+    ids=["dose", "structures"],
+)
+def test_missing_frame_of_reference_is_refused(tmp_path, prefix, change, words):
+    """Without both frames nothing confirms the structures lie in the dose's anatomy."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    named = edit(folder, prefix, change)
+    for command in (("check",), ("dvh",)):
+        line = one_line_error(run(*command, folder))
+        assert str(named) in line and words in line
+
+
+def test_structure_frame_from_the_referenced_sequence_is_enough(tmp_path):
+    """An RTSTRUCT carries its frame in ReferencedFrameOfReferenceSequence (the top-level
+    FrameOfReferenceUID is not part of its IOD): without the latter it is still read."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    edit(folder, "RS", lambda ds: delattr(ds, "FrameOfReferenceUID"))
+    assert run("check", folder).exit_code == 0

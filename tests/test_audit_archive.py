@@ -44,7 +44,7 @@ EXPECTED = {
 def _rt_files(folder: Path) -> list[Path]:
     """The RT objects of a sample or export folder (no CT: an audit does not need it)."""
     files = []
-    for path in sorted(folder.iterdir()):
+    for path in sorted(folder.glob("*.dcm")):
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         if str(ds.get("Modality", "")) in ("RTPLAN", "RTSTRUCT", "RTDOSE"):
             files.append(path)

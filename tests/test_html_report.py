@@ -250,3 +250,11 @@ def test_a_plan_that_could_not_be_checked_has_its_section_and_makes_the_verdict(
     assert '<section class="plan not-checked" id="plan-2">' in html
     assert "Broken &lt;plan&gt;: not checked: RTDOSE has no DoseGridScaling" in html
     assert "SABR 35Gy5F: Esophagus D0.035cc: FAIL" in html  # several plans: each named in the banner
+
+
+def test_drawing_leaves_the_callers_matplotlib_settings_alone():
+    import matplotlib
+
+    before = (matplotlib.get_backend(), dict(matplotlib.rcParams))
+    organ_svg(OrganPlot("Cord", Unit.CC, "physical", (_curve(),), ()), id_prefix="q")
+    assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before

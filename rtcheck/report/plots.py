@@ -21,18 +21,20 @@ the structure):
 
 An upper limit (<, <=) is a downward triangle, a lower limit an upward one; the marker has
 the colour of the row's level. The SVG is deterministic: matplotlib is imported inside the
-drawing functions (``rtcheck --help`` does not load it), with the Agg backend, a fixed
-``svg.hashsalt`` and no date in the metadata, and element ids are prefixed so that several
+drawing functions (``rtcheck --help`` does not load it), on an Agg canvas without pyplot
+(the caller's backend and settings are left alone), with a fixed ``svg.hashsalt`` and no
+date in the metadata, and element ids are prefixed so that several
 plots share one HTML page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ..models import (
     DVH,
@@ -216,25 +218,33 @@ def organ_plots(check: CheckResult) -> list[OrganPlot]:
     return plots
 
 
-def _pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend, with the settings that make SVGs reproducible.
+#: matplotlib settings of every rtcheck plot; ``svg.hashsalt`` fixes the SVG's element ids.
+PLOT_RC = {
+    "svg.hashsalt": "rtcheck",
+    "svg.fonttype": "none",  # text as <text>: small, selectable, printable
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 
-    Imported here, not at the top of the module: matplotlib is needed only when a plot is
-    drawn, and ``rtcheck --help`` stays light.
+
+@contextlib.contextmanager
+def _figure(figsize: tuple[float, float], dpi: float) -> Iterator[tuple[Any, Any]]:
+    """A matplotlib figure with one axes, drawn on an Agg canvas under :data:`PLOT_RC`.
+
+    matplotlib is imported here, not at the top of the module: it is needed only when a plot
+    is drawn, and ``rtcheck --help`` stays light. No pyplot: neither the caller's backend nor
+    its rcParams change (a notebook that renders a report keeps its own), and nothing global
+    is left open.
     """
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matplotlib.rcParams.update({
-        "svg.hashsalt": "rtcheck",
-        "svg.fonttype": "none",  # text as <text>: small, selectable, printable
-        "font.size": 9,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-    })
-    return plt
+    with matplotlib.rc_context(cast(Any, PLOT_RC)):  # its stubs want literal keys
+        fig = Figure(figsize=figsize, dpi=dpi)
+        FigureCanvasAgg(fig)
+        yield fig, fig.subplots()
 
 
 #: The SVG metadata written: no date, no creator (the same plot gives the same bytes).
@@ -280,9 +290,7 @@ def _data_ranges(plot: OrganPlot) -> tuple[tuple[float, float], tuple[float, flo
 def organ_svg(plot: OrganPlot, *, id_prefix: str = "dvh") -> RenderedPlot:
     """Draw ``plot`` as an inline SVG element (no XML prolog; element ids start with
     ``id_prefix``), with the positions of its markers (see :class:`RenderedPlot`)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=ORGAN_FIGSIZE, dpi=72)
-    try:
+    with _figure(ORGAN_FIGSIZE, 72) as (fig, ax):
         for curve in plot.curves:
             y = curve.volume_cc if plot.volume_unit is Unit.CC else curve.volume_percent()
             ax.plot(curve.dose_gy, y, linewidth=1.5, label=curve.structure_name)
@@ -305,8 +313,6 @@ def organ_svg(plot: OrganPlot, *, id_prefix: str = "dvh") -> RenderedPlot:
         )
         box = ax.get_window_extent()
         axes_box = (box.x0, height - box.y1, box.x1, height - box.y0)
-    finally:
-        plt.close(fig)
     return RenderedPlot(inline_svg(buffer.getvalue(), id_prefix), points, axes_box, x_range, y_range)
 
 
@@ -361,9 +367,7 @@ def dvh_figure(curves: Sequence[DVHCurve], fmt: str, *, title: str = "") -> byte
     SVG bytes (``fmt`` "png" or "svg"; ValueError otherwise)."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"unknown plot format {fmt!r}; expected png or svg")
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=ALL_FIGSIZE, dpi=PNG_DPI if fmt == "png" else 72)
-    try:
+    with _figure(ALL_FIGSIZE, PNG_DPI if fmt == "png" else 72) as (fig, ax):
         for i, curve in enumerate(curves):  # the 10 colours again with another dash, and so on
             ax.plot(curve.dose_gy, curve.volume_percent(), linewidth=1.3, label=curve.structure_name,
                     linestyle=LINE_STYLES[i // 10 % len(LINE_STYLES)])
@@ -379,7 +383,5 @@ def dvh_figure(curves: Sequence[DVHCurve], fmt: str, *, title: str = "") -> byte
         buffer = io.BytesIO()
         metadata = _SVG_METADATA if fmt == "svg" else {"Software": None}
         fig.savefig(buffer, format=fmt, metadata=metadata, dpi=PNG_DPI if fmt == "png" else 72, bbox_inches="tight")
-    finally:
-        plt.close(fig)
     return buffer.getvalue()
 

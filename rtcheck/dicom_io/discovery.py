@@ -12,7 +12,6 @@ ReferencedStructureSetSequence → RTSTRUCT, and their frames of reference must 
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..models import Course, DoseGrid
 from .attributes import referenced_uids, text_value
 from .course import check_beam_coverage, make_course
 from .files import DicomFile, guarded_build, modality_of, read_dataset, unreadable_file_error
+from .folders import sort_entries
 from .rtdose import dose_grid_from, dose_header, sum_beam_doses
 from .rtplan import PlanInfo, plan_from
 from .rtstruct import StructureSetInfo, referenced_frames, structure_set_from
@@ -51,37 +51,12 @@ def _unlistable_folder(folder: Path, exc: OSError) -> InputError:
     )
 
 
-def _link_target(link: Path) -> Path:
-    """The real path a symbolic link leads to; a link that leads nowhere (dangling) or
-    round in a loop is refused: it stands for a file or folder the export should hold."""
-    try:
-        return link.resolve(strict=True)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, on Python < 3.13
-        looping = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
-        what = "leads round in a loop" if looping else "leads to nothing"
-        raise InputError(
-            f"this symbolic link {what} ({os.readlink(link) if link.is_symlink() else exc})",
-            path=link,
-            remedy="replace the link by the file or folder it stood for, or remove it from "
-            "the export folder",
-        ) from exc
-
-
-def _contains(folder: str, path: str) -> bool:
-    """Whether the real path ``path`` is ``folder`` or lies below it."""
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _files_under(folder: Path) -> list[Path]:
     """Every file below ``folder``, sorted, walked with an explicit stack (no recursion,
     whatever the depth).
 
-    Symbolic links are followed, to files and to folders (an archive of linked plan
-    folders is read); each real folder is walked once, so links that loop back or reach a
-    folder twice add nothing. A link that leads nowhere or loops on itself
-    (:func:`_link_target`), a link to a folder that holds the export folder itself (which
-    would walk it again, or the whole disk) and a subfolder that cannot be listed are
-    errors.
+    Symbolic links are followed by the rules of :mod:`~rtcheck.dicom_io.folders`; a
+    subfolder that cannot be listed is an error (it may hold the plan's dose).
     """
     files: list[Path] = []
     stack = [folder]
@@ -91,26 +66,11 @@ def _files_under(folder: Path) -> list[Path]:
         current = stack.pop()
         try:
             with os.scandir(current) as listing:
-                entries = list(listing)
+                entries = sort_entries(sorted(listing, key=lambda e: e.name), root, walked)
         except OSError as exc:
             raise _unlistable_folder(current, exc) from exc
-        for entry in entries:
-            path = Path(entry.path)
-            target = _link_target(path) if entry.is_symlink() else path
-            if target.is_dir():
-                real = os.path.realpath(target)
-                if entry.is_symlink() and _contains(real, root):
-                    raise InputError(
-                        f"this symbolic link leads to {real}, a folder that holds the export "
-                        "folder itself (a loop)",
-                        path=path,
-                        remedy="remove the link from the export folder",
-                    )
-                if real not in walked:
-                    walked.add(real)
-                    stack.append(path)
-            elif target.is_file():
-                files.append(path)
+        stack.extend(entries.folders)
+        files.extend(entries.files)
     return sorted(files)
 
 

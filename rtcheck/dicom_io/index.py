@@ -34,6 +34,7 @@ from ..errors import InputError
 from ..models import Plan
 from .attributes import referenced_uids, text_value
 from .files import guarded_build, modality_of, read_dataset, unreadable_file_error
+from .folders import sort_entries
 from .rtdose import dose_header
 from .rtplan import plan_from
 from .rtstruct import referenced_frames
@@ -129,12 +130,16 @@ class _Header:
 
 def walk_files(root: Path) -> Iterator[Path]:
     """Every regular file below ``root`` in sorted path order, walked with an explicit stack
-    (no recursion, whatever the depth); symbolic links to folders are not followed.
+    (no recursion, whatever the depth); symbolic links are followed by the rules of
+    :mod:`~rtcheck.dicom_io.folders` (each real folder once; a dangling or looping link is
+    an error naming it).
 
     A folder that cannot be listed raises :class:`~rtcheck.errors.InputError`: it may hold a
     plan's dose.
     """
     stack = [root]
+    real_root = os.path.realpath(root)
+    walked = {real_root}
     while stack:
         folder = stack.pop()
         try:
@@ -146,13 +151,9 @@ def walk_files(root: Path) -> Iterator[Path]:
                 path=folder,
                 remedy="make it readable, or move it out of the archive",
             ) from exc
-        subfolders = []
-        for entry in listed:
-            if entry.is_dir(follow_symlinks=False):
-                subfolders.append(Path(entry.path))
-            elif entry.is_file():
-                yield Path(entry.path)
-        stack.extend(reversed(subfolders))  # the first subfolder is walked next
+        taken = sort_entries(listed, real_root, walked)
+        yield from taken.files
+        stack.extend(reversed(taken.folders))  # the first subfolder is walked next
 
 
 def _header(path: Path) -> _Header | None:

@@ -102,3 +102,43 @@ def test_a_single_plan_that_cannot_be_checked_keeps_its_one_line_error(tmp_path,
     result = run("check", archive / "spine7")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("rtcheck: error: no constraint table for 7 fraction(s)")
+
+
+def test_a_plan_without_its_dose_does_not_hide_a_complete_plan_beside_it(tmp_path):
+    """The issue's case: a tree where one plan lacks its RTDOSE exited 3 with nothing
+    checked. Now the complete plan is checked and the incomplete one reported with its error."""
+    root = tmp_path / "tree"
+    shutil.copytree(SABR, root / "sabr")
+    shutil.copytree(SPINE, root / "spine")
+    next((root / "spine").glob("RD.*.dcm")).unlink()
+    report = rtcheck.check(root)
+    by_label = {p.plan_label: p for p in report.plans}
+    assert by_label["SABR 35Gy5F"].verdict is Level.FAIL
+    missing = by_label["T10 8Gy1F"]
+    assert missing.result is None and isinstance(missing.error, rtcheck.InputError)
+    assert report.exit_code == 3
+    result = run("check", root, "--format", "json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 3 and document["verdict"] == "FAIL" and document["exit_code"] == 3
+    assert [p["plan_label"] for p in document["plans"]] == ["SABR 35Gy5F"]
+    assert [e["plan_label"] for e in document["errors"]] == ["T10 8Gy1F"]
+    assert "RTDOSE" in document["errors"][0]["error"]["message"] or "dose" in document["errors"][0]["error"]["message"]
+
+
+def test_a_single_plan_without_its_dose_keeps_its_one_line_error(tmp_path):
+    folder = tmp_path / "spine"
+    shutil.copytree(SPINE, folder)
+    next(folder.glob("RD.*.dcm")).unlink()
+    result = run("check", folder)
+    assert result.exit_code == 3 and result.stdout == "" and "no RTDOSE" in result.stderr
+
+
+def test_the_terminal_report_shows_the_plan_that_could_not_be_read(tmp_path):
+    root = tmp_path / "tree"
+    shutil.copytree(SABR, root / "sabr")
+    shutil.copytree(SPINE, root / "spine")
+    next((root / "spine").glob("RD.*.dcm")).unlink()
+    result = run("check", root, "--no-color")
+    assert result.exit_code == 3
+    assert "Not checked:" in result.stdout and "NOT CHECKED (exit 3)" in result.stdout
+    assert "Summary: 2 plans" in result.stdout

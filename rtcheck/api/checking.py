@@ -23,6 +23,7 @@ from ..constraints import (
     shipped_table,
 )
 from ..dicom_io import discover, load_course
+from ..dicom_io.index import index_plans
 from ..dicom_io.priors import FolderRegistrations
 from ..dvhcalc.compute import compute_dvhs
 from ..errors import InputError, RtcheckError, UsageError
@@ -30,7 +31,7 @@ from ..evaluate import check_course
 from ..evaluate.reirradiation import check_reirradiation
 from ..models import ConstraintTable, Course, PriorCourse, ReirradiationResult
 from .priors import load_course_file, prior_courses_from_folder
-from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs, utc_now
+from .reports import CheckReport, DVHReport, PlanCheck, PlanDVHs, PlanIdentity, utc_now
 
 CUMULATIVE_TABLE = "reirradiation-cumulative"
 PER_COURSE_TABLE = "reirradiation-per-course"
@@ -40,12 +41,14 @@ PathLike = str | Path
 
 @dataclass(frozen=True)
 class PlanInputs:
-    """The plans to work on, the DICOM files they were read from, and the folder given (None
-    when the files were named one by one)."""
+    """The plans to work on, the DICOM files they were read from, the folder given (None
+    when the files were named one by one), and the plans of the folder that could not be
+    read (each with its error; the others are still checked)."""
 
     courses: tuple[Course, ...]
     files: tuple[Path, ...]
     folder: Path | None = None
+    unreadable: tuple[PlanIdentity, ...] = ()
 
 
 def read_plans(
@@ -78,8 +81,35 @@ def read_plans(
     folder = Path(path)
     if not folder.exists():
         raise UsageError("no such file or folder", path=folder, remedy="give the path of the export folder")
-    courses = tuple(discover(folder))
+    try:
+        courses = tuple(discover(folder))
+    except InputError as error:
+        return _plans_one_by_one(folder, error)
     return PlanInputs(courses=courses, files=_files_of(courses), folder=folder)
+
+
+def _plans_one_by_one(folder: Path, error: InputError) -> PlanInputs:
+    """When a folder cannot be read as a whole, its plans one by one: each plan whose files
+    are complete and consistent is read, each other one kept with its error, so that one
+    broken plan does not hide the others. A folder of one plan (or none readable) raises
+    the folder's ``error`` as before."""
+    index = index_plans(folder)
+    if len(index.plans) < 2:
+        raise error
+    courses: list[Course] = []
+    unreadable: list[PlanIdentity] = []
+    for entry in index.plans:
+        identity = PlanIdentity(entry.patient_id, entry.plan_label, entry.plan_uid)
+        if entry.error is not None or entry.structures is None:
+            unreadable.append(dataclasses.replace(identity, error=entry.error or error))
+            continue
+        try:
+            courses.append(load_course(entry.structures, list(entry.doses), entry.plan))
+        except InputError as exc:
+            unreadable.append(dataclasses.replace(identity, error=exc))
+    if not courses:
+        raise error
+    return PlanInputs(courses=tuple(courses), files=_files_of(courses), folder=folder, unreadable=tuple(unreadable))
 
 
 def _files_of(courses: Sequence[Course]) -> tuple[Path, ...]:
@@ -288,6 +318,9 @@ def check_plans(
             yield PlanCheck(result=None, error=error, course=course)
             continue
         yield PlanCheck(result=result, reirradiation=reirradiation, course=course)
+    if select is None:
+        for identity in inputs.unreadable:
+            yield PlanCheck(result=None, error=identity.error, identity=identity)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,17 @@ def _interval_failure(result: ReirradiationResult, interval: IntervalCheck) -> F
 
 
 @dataclass(frozen=True)
+class PlanIdentity:
+    """Who a plan is when only its headers could be read: patient ID, label, UID, and the
+    error that kept it from being read."""
+
+    patient_id: str | None
+    plan_label: str | None
+    plan_uid: str | None
+    error: RtcheckError | None = None
+
+
+@dataclass(frozen=True)
 class PlanCheck:
     """One plan: its check against its table, its re-irradiation composite when prior
     courses were given, or the error that kept it from being checked."""
@@ -109,6 +120,7 @@ class PlanCheck:
     reirradiation: ReirradiationResult | None = None
     error: RtcheckError | None = None
     course: Course | None = field(default=None, compare=False, repr=False)
+    identity: PlanIdentity | None = None  # for a plan whose files could not be read
 
     def __post_init__(self) -> None:
         """Refuse a plan with both a result and an error, or neither."""
@@ -120,7 +132,9 @@ class PlanCheck:
         """The plan's label (RTPlanLabel), when known."""
         if self.result is not None:
             return self.result.plan_label
-        return self.course.label if self.course is not None else None
+        if self.course is not None:
+            return self.course.label
+        return self.identity.plan_label if self.identity is not None else None
 
     @property
     def verdict(self) -> Level:
@@ -164,10 +178,13 @@ class PlanCheck:
             for f in self.failures()
             if f.level is not Level.NOT_EVALUATED or f.structure is not None or f.part == "interval"
         )
+        identity = self.identity
+        patient_id = plan.patient_id if plan is not None else (identity.patient_id if identity else None)
+        plan_uid = plan.sop_instance_uid if plan is not None else (identity.plan_uid if identity else None)
         return PlanSummary(
-            patient_id=result.patient_id if result is not None else (plan.patient_id if plan is not None else None),
+            patient_id=result.patient_id if result is not None else patient_id,
             plan_label=self.plan_label,
-            plan_uid=result.plan_uid if result is not None else (plan.sop_instance_uid if plan is not None else None),
+            plan_uid=result.plan_uid if result is not None else plan_uid,
             fractions=result.fractions if result is not None else (course.fractions if course is not None else None),
             table=result.table.name if result is not None else None,
             verdict=self.verdict,
@@ -320,4 +337,4 @@ def _dataframe(records: list[dict[str, Any]]):
     return pandas.DataFrame.from_records(records)
 
 
-__all__ = ["CheckReport", "DVHReport", "Failure", "PlanCheck", "PlanDVHs", "utc_now"]
+__all__ = ["CheckReport", "DVHReport", "Failure", "PlanCheck", "PlanDVHs", "PlanIdentity", "utc_now"]

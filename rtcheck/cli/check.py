@@ -66,7 +66,7 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     done = []
     for n, plan_check in enumerate(plans):
         done.append(plan_check)
-        if stream and not (plan_check.error is not None and len(inputs.courses) == 1):
+        if stream and not (plan_check.error is not None and len(inputs.courses) + len(inputs.unreadable) == 1):
             # color=True: click would otherwise strip the escape codes when not on a terminal
             click.echo(("\n" if n else "") + plan_check.render(color=use_color, run_utc=started), nl=False, color=use_color or None)
     report = api.CheckReport(plans=tuple(done), input_files=inputs.files, run_utc=started)

@@ -4,6 +4,7 @@ command line on them as a user would."""
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -73,3 +74,19 @@ def one_line_error(result: Result, code: int = 3) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def remove_tree(top: Path) -> None:
+    """Remove a folder tree without recursion (shutil.rmtree and os.walk recurse, and fail
+    on a tree a thousand levels deep, which would break pytest's clean-up of tmp_path)."""
+    stack = [(str(top), False)]
+    while stack:
+        path, emptied = stack.pop()
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+        elif emptied:
+            os.rmdir(path)
+        else:
+            stack.append((path, True))
+            with os.scandir(path) as entries:
+                stack.extend((entry.path, False) for entry in entries)

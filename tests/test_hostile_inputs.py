@@ -16,6 +16,7 @@ from mutate import (
     duplicate_contours,
     edit,
     one_line_error,
+    remove_tree,
     run,
     sample_copy,
 )
@@ -225,3 +226,130 @@ def test_structure_frame_from_the_referenced_sequence_is_enough(tmp_path):
     folder = sample_copy("spine_8gy_1fx", tmp_path)
     edit(folder, "RS", lambda ds: delattr(ds, "FrameOfReferenceUID"))
     assert run("check", folder).exit_code == 0
+
+
+# --- folder trees and symbolic links ---------------------------------------------------------
+
+
+def test_folder_tree_1100_levels_deep_beside_a_plan_is_walked(tmp_path):
+    """An empty branch 1,100 folders deep beside a good plan was a RecursionError (exit 4)."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    deep = folder
+    try:
+        for _ in range(1100):  # one level at a time (Path.mkdir(parents=True) recurses)
+            deep = deep / "d"
+            deep.mkdir()
+        assert run("check", folder).exit_code == 0
+    finally:
+        remove_tree(folder / "d")
+
+
+def test_symlinked_plan_folders_are_read(tmp_path):
+    """An archive of linked plan folders once gave '0 files searched': links are followed,
+    and a folder linked twice is read once."""
+    plan = sample_copy("spine_8gy_1fx", tmp_path / "store")
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "plan").symlink_to(plan, target_is_directory=True)
+    (archive / "same-plan").symlink_to(plan, target_is_directory=True)
+    result = run("check", archive)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Verdict:") == 1
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda f: (f / "RD.extra.dcm").symlink_to(f / "missing.dcm"), "leads to nothing"),
+        (lambda f: (f / "loop.dcm").symlink_to(f / "loop.dcm"), "loop"),
+        (lambda f: (f / "up").symlink_to(f.parent, target_is_directory=True), "holds the export folder"),
+    ],
+    ids=["dangling", "looping", "ancestor"],
+)
+def test_broken_or_looping_links_are_input_errors(tmp_path, make, words):
+    """The README says an unreadable .dcm is an error, not skipped: a link that leads
+    nowhere or loops names itself (exit 3); a link to a folder above the export would walk
+    it again (or the whole disk) and is refused too."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    make(folder)
+    link = next(p for p in folder.iterdir() if p.is_symlink())
+    line = one_line_error(run("check", folder))
+    assert str(link) in line and words in line
+
+
+# --- huge and self-crossing contours: bounded memory -----------------------------------------
+
+
+def _star(n: int, z: float, step: int = 1) -> Contour:
+    """A star of n vertices alternating between radii 50 and 5 mm, or (``step`` > 1) the
+    star polygon visiting every step-th vertex of a circle (it crosses itself)."""
+    t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    radius = np.where(np.arange(n) % 2 == 0, 50.0, 5.0) if step == 1 else np.full(n, 50.0)
+    order = (np.arange(n) * step) % n
+    return Contour(z_mm=z, points_mm=np.c_[radius * np.cos(t[order]), radius * np.sin(t[order])])
+
+
+def _peak_mb(work) -> float:
+    """Peak memory (MB, traced allocations: numpy's included) of ``work()``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        work()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak / 1e6
+
+
+def test_many_vertex_star_is_checked_in_bounded_memory():
+    """A valid 6 000-vertex star: every edge's y range overlaps most others (18 × 10⁶
+    candidate pairs), which took 1.1 GB in one batch."""
+    from rtcheck.dvhcalc import contour_planes
+
+    structure = Structure(roi_number=1, name="Star", contours=(_star(6000, 0.0), _star(6000, 2.0)))
+    assert _peak_mb(lambda: contour_planes(structure)) < 300
+
+
+def test_self_crossing_contour_is_refused_in_bounded_memory():
+    """A 3 000-vertex star polygon crossing itself everywhere."""
+    from rtcheck.dvhcalc import contour_planes
+
+    structure = Structure(roi_number=1, name="Knot", contours=(_star(3001, 0.0, step=1000),))
+
+    def work():
+        with pytest.raises(GeometryError, match="self-crossing contour at z = 0 mm"):
+            contour_planes(structure)
+
+    assert _peak_mb(work) < 300
+
+
+def test_contours_too_complex_to_check_are_refused_quickly():
+    """A star of 30 000 spikes: 2 × 10⁸ candidate edge pairs, over the bound."""
+    from rtcheck.dvhcalc import contour_planes
+
+    structure = Structure(roi_number=4, name="Star", contours=(_star(30000, 0.0),))
+    with pytest.raises(GeometryError, match="ROI 4 'Star' has contours too complex to check"):
+        contour_planes(structure)
+
+
+def test_structure_with_too_many_vertices_is_refused():
+    """3 × 10⁶ vertices (over MAX_ROI_VERTICES) are refused before any work."""
+    from rtcheck.dvhcalc import contour_planes
+    from rtcheck.dvhcalc.planes import MAX_ROI_VERTICES
+
+    t = np.linspace(0.0, 2.0 * np.pi, MAX_ROI_VERTICES // 2 + 1, endpoint=False)
+    ring = np.c_[40.0 * np.cos(t), 40.0 * np.sin(t)]
+    structure = Structure(roi_number=2, name="Body", contours=(Contour(0.0, ring), Contour(2.0, ring)))
+    with pytest.raises(GeometryError, match=f"ROI 2 'Body' has {2 * len(ring)} contour vertices"):
+        contour_planes(structure)
+
+
+def test_plane_with_too_many_contours_to_nest_is_refused(monkeypatch):
+    """The nesting test costs contours × edges of a plane: bounded (a small bound here)."""
+    from rtcheck.dvhcalc import contour_planes, planes
+
+    monkeypatch.setattr(planes, "MAX_NESTING_PAIRS", 20)
+    structure = Structure(roi_number=5, name="Dots", contours=tuple(_square(0.0, 1.0, cx=5.0 * k) for k in range(3)))
+    with pytest.raises(GeometryError, match="ROI 5 'Dots' has 3 contours at z = 0 mm, too many"):
+        contour_planes(structure)

@@ -1,7 +1,8 @@
 """Discovery: the courses of a DICOM export folder, each plan linked with its dose and
 structures.
 
-The folder is walked recursively. Files that are not DICOM are ignored; a file that looks
+The folder is walked to any depth, following symbolic links (each real folder once; a link
+that leads nowhere or loops is an error). Files that are not DICOM are ignored; a file that looks
 like DICOM but cannot be read completely is an error naming it, never skipped silently. The
 same object copied twice is read once; two different objects with one SOPInstanceUID are
 refused. Objects are linked by UID: RTDOSE → ReferencedRTPlanSequence → RTPLAN →
@@ -11,6 +12,7 @@ ReferencedStructureSetSequence → RTSTRUCT, and their frames of reference must 
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,21 +42,76 @@ class FolderScan(NamedTuple):
     files_searched: int
 
 
-def _files_under(folder: Path) -> list[Path]:
-    """Every file below ``folder`` (symbolic links to folders are not followed), sorted.
+def _unlistable_folder(folder: Path, exc: OSError) -> InputError:
+    """The error for a subfolder that cannot be listed: it may hold the plan's dose."""
+    return InputError(
+        f"cannot read this folder ({exc.strerror or exc}); it may hold part of the export",
+        path=exc.filename or folder,
+        remedy="make it readable, or move it out of the export folder",
+    )
 
-    A subfolder that cannot be listed is an error: it may hold the plan's dose.
-    """
 
-    def fail(exc: OSError) -> None:
+def _link_target(link: Path) -> Path:
+    """The real path a symbolic link leads to; a link that leads nowhere (dangling) or
+    round in a loop is refused: it stands for a file or folder the export should hold."""
+    try:
+        return link.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, on Python < 3.13
+        looping = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+        what = "leads round in a loop" if looping else "leads to nothing"
         raise InputError(
-            f"cannot read this folder ({exc.strerror or exc}); it may hold part of the export",
-            path=exc.filename or folder,
-            remedy="make it readable, or move it out of the export folder",
+            f"this symbolic link {what} ({os.readlink(link) if link.is_symlink() else exc})",
+            path=link,
+            remedy="replace the link by the file or folder it stood for, or remove it from "
+            "the export folder",
         ) from exc
 
-    files = [Path(root) / name for root, _, names in os.walk(folder, onerror=fail) for name in names]
-    return sorted(p for p in files if p.is_file())
+
+def _contains(folder: str, path: str) -> bool:
+    """Whether the real path ``path`` is ``folder`` or lies below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file below ``folder``, sorted, walked with an explicit stack (no recursion,
+    whatever the depth).
+
+    Symbolic links are followed, to files and to folders (an archive of linked plan
+    folders is read); each real folder is walked once, so links that loop back or reach a
+    folder twice add nothing. A link that leads nowhere or loops on itself
+    (:func:`_link_target`), a link to a folder that holds the export folder itself (which
+    would walk it again, or the whole disk) and a subfolder that cannot be listed are
+    errors.
+    """
+    files: list[Path] = []
+    stack = [folder]
+    root = os.path.realpath(folder)
+    walked = {root}
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            raise _unlistable_folder(current, exc) from exc
+        for entry in entries:
+            path = Path(entry.path)
+            target = _link_target(path) if entry.is_symlink() else path
+            if target.is_dir():
+                real = os.path.realpath(target)
+                if entry.is_symlink() and _contains(real, root):
+                    raise InputError(
+                        f"this symbolic link leads to {real}, a folder that holds the export "
+                        "folder itself (a loop)",
+                        path=path,
+                        remedy="remove the link from the export folder",
+                    )
+                if real not in walked:
+                    walked.add(real)
+                    stack.append(path)
+            elif target.is_file():
+                files.append(path)
+    return sorted(files)
 
 
 def _check_same_object(first: Path, other: Path, uid: str) -> None:

@@ -34,14 +34,15 @@ their inside is ambiguous.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from rtcheck.errors import GeometryError
-from rtcheck.models import ContourType, Structure
+from rtcheck.models import Contour, ContourType, Structure
 
 from .polygons import (
     nesting_signs,
@@ -64,6 +65,19 @@ GAP_FACTOR = 2.0
 MIN_CONTOUR_AREA_MM2 = 1e-6
 
 MM3_PER_CC = 1000.0
+
+#: Most contour vertices one ROI may have (all its contours together). A structure of
+#: 2 × 10⁶ vertices needs a few hundred MB to check and rasterise; real contours have
+#: hundreds to thousands per plane (a body of 200 planes × 2 000 vertices: 4 × 10⁵).
+MAX_ROI_VERTICES = 2_000_000
+#: Most (contour, edge) pairs of one plane tested for nesting (contours × vertices of the
+#: plane): some 15 s of work; beyond it, tens of thousands of contours on one plane.
+MAX_NESTING_PAIRS = 500_000_000
+
+_SIMPLIFY = (
+    "simplify the contours in the planning system (fewer vertices or pieces) and export the "
+    "structure set again, or leave the structure out of the check"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +132,50 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             remedy="only CLOSED_PLANAR contours make a volume; points and open lines have no DVH",
         )
     contours = structure.contours
+    polygons, area_of = _checked_polygons(name, contours)
+    by_plane: dict[int, list[int]] = {}
+    for i, contour in enumerate(contours):
+        by_plane.setdefault(int(round(contour.z_mm / PLANE_TOLERANCE_MM)), []).append(i)
+    planes = [
+        ContourPlane(
+            z_mm=_mean_height([contours[i].z_mm for i in by_plane[k]]),
+            polygons=tuple(polygons[i] for i in by_plane[k]),
+            polygon_areas=area_of[by_plane[k]],
+        )
+        for k in sorted(by_plane)
+    ]
+    _refuse_duplicate_contours(name, planes)
+    crossing = _first_crossing(planes, name)
+    if crossing is not None:
+        z, same = crossing
+        what = "a self-crossing contour" if same else "contours that cross each other"
+        raise GeometryError(
+            f"{name} has {what} at z = {z:g} mm (inside and outside are ambiguous there)",
+            remedy="correct the contour in the planning system (remove the loop or overlap) "
+            "and export the structure set again",
+        )
+    several = [i for i, pl in enumerate(planes) if len(pl.polygons) > 1]
+    _refuse_costly_nesting(name, [planes[i] for i in several])
+    if several:
+        # the nesting of all planes with several contours in one batched test
+        signs = nesting_signs_of_planes([planes[i].polygons for i in several])
+        for i, plane_signs in zip(several, signs, strict=True):
+            planes[i] = replace(planes[i], polygon_signs=plane_signs)
+    return planes
+
+
+def _checked_polygons(name: str, contours: Sequence[Contour]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each contour's (x, y) points (mm; an explicitly repeated first point dropped) and
+    its |area| (mm²); an ROI of more than :data:`MAX_ROI_VERTICES` vertices, a contour of
+    fewer than 3 distinct points or of (near-)zero area are refused (``name``: the ROI,
+    for the message)."""
+    vertices = sum(len(c.points_mm) for c in contours)
+    if vertices > MAX_ROI_VERTICES:
+        raise GeometryError(
+            f"{name} has {vertices} contour vertices, more than rtcheck checks in one "
+            f"structure ({MAX_ROI_VERTICES})",
+            remedy=_SIMPLIFY,
+        )
     polygons = []
     for i, contour in enumerate(contours):
         pts = np.asarray(contour.points_mm, dtype=float)
@@ -139,34 +197,21 @@ def contour_planes(structure: Structure) -> list[ContourPlane]:
             f"{name}: contour {i + 1} at z = {contours[i].z_mm:g} mm has zero area (degenerate)",
             remedy="remove or redraw the degenerate contour in the planning system",
         )
-    by_plane: dict[int, list[int]] = {}
-    for i, contour in enumerate(contours):
-        by_plane.setdefault(int(round(contour.z_mm / PLANE_TOLERANCE_MM)), []).append(i)
-    planes = [
-        ContourPlane(
-            z_mm=_mean_height([contours[i].z_mm for i in by_plane[k]]),
-            polygons=tuple(polygons[i] for i in by_plane[k]),
-            polygon_areas=area_of[by_plane[k]],
-        )
-        for k in sorted(by_plane)
-    ]
-    _refuse_duplicate_contours(name, planes)
-    crossing = _first_crossing(planes)
-    if crossing is not None:
-        z, same = crossing
-        what = "a self-crossing contour" if same else "contours that cross each other"
-        raise GeometryError(
-            f"{name} has {what} at z = {z:g} mm (inside and outside are ambiguous there)",
-            remedy="correct the contour in the planning system (remove the loop or overlap) "
-            "and export the structure set again",
-        )
-    several = [i for i, pl in enumerate(planes) if len(pl.polygons) > 1]
-    if several:
-        # the nesting of all planes with several contours in one batched test
-        signs = nesting_signs_of_planes([planes[i].polygons for i in several])
-        for i, plane_signs in zip(several, signs, strict=True):
-            planes[i] = replace(planes[i], polygon_signs=plane_signs)
-    return planes
+    return polygons, area_of
+
+
+def _refuse_costly_nesting(name: str, planes: Sequence[ContourPlane]) -> None:
+    """Refuse a plane whose nesting test (every contour against every edge of its plane)
+    exceeds :data:`MAX_NESTING_PAIRS` pairs (``name``: the ROI, for the message)."""
+    for plane in planes:
+        pairs = len(plane.polygons) * sum(len(p) for p in plane.polygons)
+        if pairs > MAX_NESTING_PAIRS:
+            raise GeometryError(
+                f"{name} has {len(plane.polygons)} contours at z = {plane.z_mm:g} mm, too many "
+                f"to work out which are holes ({pairs:.3g} contour-edge pairs, more than "
+                f"{MAX_NESTING_PAIRS:.3g})",
+                remedy=_SIMPLIFY,
+            )
 
 
 #: Vertices of two contours closer than this (mm) are the same point for
@@ -231,20 +276,38 @@ def _mean_height(heights: list[float]) -> float:
 #: Candidate partners per edge counted by comparisons in :func:`_first_crossing` before a
 #: binary search.
 _NEAR_EDGES = 4
+#: Most candidate edge pairs :func:`_first_crossing` tests at once (bounds its memory to a
+#: hundred MB however many vertices the contours have).
+CROSSING_PAIRS_PER_CHUNK = 1 << 20
+#: Most candidate edge pairs (edges of one plane whose y ranges overlap) of one ROI tested
+#: for crossings: some 20 s of work. Ordinary contours have a few per edge whatever their
+#: size (a circle of 10⁶ vertices: about 3 × 10⁶); a contour of tens of thousands of long
+#: edges side by side (a star of 3 × 10⁴ spikes) is refused beyond it rather than checked
+#: for minutes.
+MAX_CROSSING_PAIRS = 100_000_000
 
 
-def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
-    """(z, same contour?) of a proper crossing between two edges on one plane, or None.
+class _Edges(NamedTuple):
+    """The edges of all contours of an ROI's planes laid end to end: start points (px, py),
+    end points (qx, qy), each edge's contour, each contour's size and plane, and the edges'
+    order by their lowest y (planes stacked apart along y)."""
 
-    All edges of all planes are tested at once: planes are stacked apart along y, edges
-    sorted by their lowest y, and only pairs whose y and x ranges overlap are tested
-    (orientation test; edges that merely touch, and neighbouring edges, do not count).
-    The crossing reported is that of the first edge (in contour order) that has one.
-    """
+    px: np.ndarray
+    py: np.ndarray
+    qx: np.ndarray
+    qy: np.ndarray
+    contour: np.ndarray
+    sizes: np.ndarray
+    plane_of_poly: np.ndarray
+    order: np.ndarray
+
+
+def _edges(planes: list[ContourPlane]) -> tuple[_Edges, np.ndarray, np.ndarray]:
+    """The edges of ``planes`` (:class:`_Edges`) and their low and high y (mm), planes
+    shifted apart along y so that edges of different planes never overlap."""
     polys = [poly for plane in planes for poly in plane.polygons]
     sizes = np.array([len(poly) for poly in polys])
     p = np.concatenate(polys)
-    n = len(p)
     q = next_points(p, sizes)  # each edge's end: its contour's next point
     px, py, qx, qy = p[:, 0], p[:, 1], q[:, 0], q[:, 1]
     span = float(py.max() - py.min()) + 1.0
@@ -252,13 +315,29 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     shift = np.repeat(plane_of_poly * span, sizes)  # planes never overlap in y
     ylo = np.minimum(py, qy) + shift
     yhi = np.maximum(py, qy) + shift
-    # candidate pairs in y-sorted order: edge a and the edges after it that start at or
-    # below its top (contiguous runs a + 1 … a + count[a], so the gathers stay local)
     order = np.argsort(ylo, kind="stable")
-    ylo_s, yhi_s = ylo[order], yhi[order]
-    # count[a] = #{b > a: ylo_s[b] <= yhi_s[a]} (ylo_s sorted: the first edges after a):
-    # up to _NEAR_EDGES by comparing shifted slices, binary search only for the edges with
-    # more (most edges have two or three: cheaper than a search for every edge)
+    contour = np.repeat(np.arange(len(polys)), sizes)
+    edges = _Edges(px, py, qx, qy, contour, sizes, plane_of_poly, order)
+    return edges, ylo[order], yhi[order]
+
+
+def _first_crossing(planes: list[ContourPlane], name: str = "the ROI") -> tuple[float, bool] | None:
+    """(z, same contour?) of a proper crossing between two edges on one plane, or None.
+
+    All edges of all planes are tested at once: planes are stacked apart along y, edges
+    sorted by their lowest y, and only pairs whose y and x ranges overlap are tested
+    (orientation test; edges that merely touch, and neighbouring edges, do not count), in
+    chunks of at most :data:`CROSSING_PAIRS_PER_CHUNK` pairs. The crossing reported is
+    that of the first edge (in contour order) that has one, with its first partner in y
+    order. More than :data:`MAX_CROSSING_PAIRS` candidate pairs are refused
+    (:class:`GeometryError` naming ``name``).
+    """
+    edges, ylo_s, yhi_s = _edges(planes)
+    n = len(ylo_s)
+    # count[a] = #{b > a: ylo_s[b] <= yhi_s[a]} (ylo_s sorted: the first edges after a; the
+    # candidate pairs of a are the contiguous run a + 1 … a + count[a], so gathers stay
+    # local): up to _NEAR_EDGES by comparing shifted slices, binary search only for the
+    # edges with more (most edges have two or three: cheaper than a search for every edge)
     count = np.zeros(n, dtype=np.intp)
     for d in range(1, min(_NEAR_EDGES, n - 1) + 1):
         count[:-d] += ylo_s[d:] <= yhi_s[:-d]
@@ -267,20 +346,46 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
         count[more] = np.searchsorted(ylo_s, yhi_s[more], side="right") - more - 1
     if not count.any():
         return None
+    total = int(count.sum())
+    if total > MAX_CROSSING_PAIRS:
+        raise GeometryError(
+            f"{name} has contours too complex to check for crossings ({total:.3g} pairs of "
+            f"edges side by side, more than {MAX_CROSSING_PAIRS:.3g}; "
+            f"{int(edges.sizes.max())} vertices in its largest contour)",
+            remedy=_SIMPLIFY,
+        )
     take = np.take
-    xlo_s, xhi_s = take(np.minimum(px, qx), order), take(np.maximum(px, qx), order)
-    firsts, seconds = _x_overlapping_pairs(xlo_s, xhi_s, count, more)
-    i, j = take(order, firsts), take(order, seconds)
+    order = edges.order
+    xlo_s = take(np.minimum(edges.px, edges.qx), order)
+    xhi_s = take(np.maximum(edges.px, edges.qx), order)
+    best: tuple[int, int] | None = None  # (edge, its partner's rank in y order)
+    for firsts, seconds in _x_overlapping_pairs(xlo_s, xhi_s, count, more):
+        found = _first_proper_crossing(edges, take(order, firsts), take(order, seconds), seconds)
+        if found is not None and (best is None or found < best):
+            best = found
+    if best is None:
+        return None
+    i, rank_j = best
+    j = int(order[rank_j])
+    ci = int(edges.contour[i])
+    return planes[int(edges.plane_of_poly[ci])].z_mm, bool(ci == int(edges.contour[j]))
+
+
+def _first_proper_crossing(
+    edges: _Edges, i: np.ndarray, j: np.ndarray, rank_j: np.ndarray
+) -> tuple[int, int] | None:
+    """Of the candidate pairs of edges (i, j) (``rank_j``: j's place in y order), the
+    first that cross properly, as (i, rank of j), smallest i first; None when none do."""
     # neighbouring edges of one contour share a vertex: not a crossing
     gap = np.abs(i - j)
-    contour = np.repeat(np.arange(len(polys)), sizes)
+    contour, sizes = edges.contour, edges.sizes
     ci = contour[i]
     apart = np.flatnonzero((ci != contour[j]) | ((gap != 1) & (gap != sizes[ci] - 1)))
-    i, j = i[apart], j[apart]
+    i, j, rank_j = i[apart], j[apart], rank_j[apart]
     if i.size == 0:
         return None
-
     orient = _orientation
+    px, py, qx, qy = edges.px, edges.py, edges.qx, edges.qy
     pix, piy, qix, qiy = px[i], py[i], qx[i], qy[i]
     pjx, pjy, qjx, qjy = px[j], py[j], qx[j], qy[j]
     proper = (
@@ -288,28 +393,23 @@ def _first_crossing(planes: list[ContourPlane]) -> tuple[float, bool] | None:
     ) & (orient(pjx, pjy, qjx, qjy, pix, piy) * orient(pjx, pjy, qjx, qjy, qix, qiy) < 0)
     if not proper.any():
         return None
-    # the first edge in contour order with a crossing, and its first partner in y order
-    i, j = i[proper], j[proper]
-    rank = np.empty(n, dtype=np.intp)
-    rank[order] = np.arange(n)
-    first = int(np.lexsort((rank[j], i))[0])
-    return (
-        planes[int(plane_of_poly[contour[i[first]]])].z_mm,
-        bool(contour[i[first]] == contour[j[first]]),
-    )
+    i, rank_j = i[proper], rank_j[proper]
+    first = int(np.lexsort((rank_j, i))[0])
+    return int(i[first]), int(rank_j[first])
 
 
 def _x_overlapping_pairs(
     xlo_s: np.ndarray, xhi_s: np.ndarray, count: np.ndarray, more: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The candidate pairs (a, b) of edges in y-sorted order, a < b <= a + count[a] (their
-    y ranges overlap), whose x ranges [xlo_s, xhi_s] overlap too; ``more``: the edges
-    with more than :data:`_NEAR_EDGES` partners."""
-    # the candidate pairs (a, b), a < b <= a + count[a], whose x ranges overlap too (most
-    # pairs fail here: edges across the contour): the pairs (a, a + d) for d up to
-    # _NEAR_EDGES by shifted slices (no gathers), those beyond for the edges with more
-    # (np.take and index lists: faster than fancy and boolean indexing). Their order does
-    # not matter: _first_crossing chooses the crossing it reports by edge order and rank.
+    y ranges overlap), whose x ranges [xlo_s, xhi_s] overlap too, in chunks of at most
+    about :data:`CROSSING_PAIRS_PER_CHUNK` candidates; ``more``: the edges with more than
+    :data:`_NEAR_EDGES` partners."""
+    # the pairs (a, a + d) for d up to _NEAR_EDGES by shifted slices (no gathers), those
+    # beyond for the edges with more (np.take and index lists: faster than fancy and
+    # boolean indexing); most pairs fail the x test (edges across the contour). Their
+    # order does not matter: _first_crossing chooses the crossing it reports by edge
+    # order and rank.
     take = np.take
     n = len(xlo_s)
     firsts, seconds = [], []
@@ -319,15 +419,22 @@ def _x_overlapping_pairs(
         )
         firsts.append(near)
         seconds.append(near + d)
+    yield np.concatenate(firsts), np.concatenate(seconds)
     extra = count[more] - _NEAR_EDGES  # partners beyond the first _NEAR_EDGES
-    total = int(extra.sum())
-    if total:
-        beyond = ragged_ranges(extra, more + _NEAR_EDGES + 1)
-        a, b = take(more, beyond.group), beyond.value
+    if not int(extra.sum()):
+        return
+    # chunks of consecutive edges of ``more`` whose partners add up to the chunk size
+    bounds = np.searchsorted(
+        np.cumsum(extra), np.arange(CROSSING_PAIRS_PER_CHUNK, int(extra.sum()), CROSSING_PAIRS_PER_CHUNK)
+    )
+    for part in np.split(np.arange(more.size), np.unique(bounds + 1)):
+        if not part.size:
+            continue
+        chunk = take(more, part)
+        beyond = ragged_ranges(take(extra, part), chunk + _NEAR_EDGES + 1)
+        a, b = take(chunk, beyond.group), beyond.value
         keep = np.flatnonzero((take(xlo_s, a) <= take(xhi_s, b)) & (take(xlo_s, b) <= take(xhi_s, a)))
-        firsts.append(take(a, keep))
-        seconds.append(take(b, keep))
-    return np.concatenate(firsts), np.concatenate(seconds)
+        yield take(a, keep), take(b, keep)
 
 
 def _orientation(

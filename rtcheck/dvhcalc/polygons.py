@@ -135,15 +135,27 @@ def _lower_first_edges(polygons: Sequence[np.ndarray]) -> tuple[np.ndarray, np.n
     return pts, np.where(up, pts, nxt), np.where(up, nxt, pts)
 
 
+#: Most (point, edge) pairs :func:`_inside_each_polygon` tests at once (its memory is a
+#: few tens of bytes per pair).
+POINT_EDGE_PAIRS_PER_CHUNK = 1 << 21
+
+
 def _inside_each_polygon(points: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
     """(M, P) booleans: point m inside polygon p, by the crossing-number test against every
-    edge of every polygon at once (memory M × edges). Each edge is taken from its lower end,
+    edge of every polygon at once, for as many points at a time as keep the (point, edge)
+    pairs within :data:`POINT_EDGE_PAIRS_PER_CHUNK`. Each edge is taken from its lower end,
     as in the fill, so a point exactly on an edge shared by two contours is in one of them."""
     _, lo, hi = _lower_first_edges(polygons)
-    px, py = points[:, 0:1], points[:, 1:2]
-    hits = _edge_hits(px, py, lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]).astype(np.intp)
     starts = np.concatenate(([0], np.cumsum([len(p) for p in polygons])[:-1]))
-    return np.add.reduceat(hits, starts, axis=1) % 2 == 1
+    rows = max(1, POINT_EDGE_PAIRS_PER_CHUNK // max(len(lo), 1))
+    parts = []
+    for first in range(0, len(points), rows):
+        px, py = points[first : first + rows, 0:1], points[first : first + rows, 1:2]
+        hits = _edge_hits(px, py, lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]).astype(np.intp)
+        parts.append(np.add.reduceat(hits, starts, axis=1) % 2 == 1)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros((0, len(polygons)), dtype=bool)
 
 
 def nesting_signs(polygons: Sequence[np.ndarray]) -> np.ndarray:

@@ -191,7 +191,9 @@ def limit_marker(
         if dose is None or volume is None:
             return None
     upper = c.comparison.is_upper_limit != (metric.kind is MetricKind.CRITICAL_VOLUME)
-    return LimitMarker(curve.structure_name, label, dose, volume, upper, row.level)
+    return LimitMarker(
+        structure_name=curve.structure_name, label=label, dose_gy=dose, volume=volume, upper=upper, level=row.level
+    )
 
 
 def organ_plots(check: CheckResult) -> list[OrganPlot]:
@@ -214,7 +216,8 @@ def organ_plots(check: CheckResult) -> list[OrganPlot]:
             marker = limit_marker(r, curve, unit, check.prescription_gy, check.dose_quantity.value)
             if marker is not None:
                 markers.append(marker)
-        plots.append(OrganPlot(organ, unit, check.dose_quantity.value, tuple(curves.values()), tuple(markers)))
+        plots.append(OrganPlot(organ=organ, volume_unit=unit, dose_quantity=check.dose_quantity.value,
+                               curves=tuple(curves.values()), markers=tuple(markers)))
     return plots
 
 
@@ -313,7 +316,8 @@ def organ_svg(plot: OrganPlot, *, id_prefix: str = "dvh") -> RenderedPlot:
         )
         box = ax.get_window_extent()
         axes_box = (box.x0, height - box.y1, box.x1, height - box.y0)
-    return RenderedPlot(inline_svg(buffer.getvalue(), id_prefix), points, axes_box, x_range, y_range)
+    return RenderedPlot(svg=inline_svg(buffer.getvalue(), id_prefix), marker_points=points, axes_box=axes_box,
+                        x_range=x_range, y_range=y_range)
 
 
 def _svg_point(ax: Any, xy: tuple[float, float], height: float) -> tuple[float, float]:

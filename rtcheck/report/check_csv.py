@@ -21,7 +21,7 @@ from typing import Any
 
 from ..models import CheckResult, CompositeRowResult, ConstraintResult, ReirradiationResult, Unit
 from .rows import counts_in_verdict, number_text, unit_text
-from .summary import PlanSummary
+from .summary import PlanSummary, plans_in_order
 
 CSV_COLUMNS = (
     "patient_id", "plan_uid", "plan_label", "plan_verdict", "part", "course", "table", "table_sha256",
@@ -85,14 +85,11 @@ def records(
 ) -> list[dict[str, Any]]:
     """Every row of the run as a record with the keys :data:`CSV_COLUMNS`, numbers as
     numbers (None when undefined), plans in order."""
-    paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
-    checked = iter(zip(results, paired, strict=True))
     out: list[dict[str, Any]] = []
-    for summary in summaries:
-        if summary.error is not None:
+    for summary, check, composite in plans_in_order(results, composites, summaries):
+        if check is None:
             out.append(_error_record(summary))
             continue
-        check, composite = next(checked)
         out += [_plan_record(check, summary, r) for r in check.results]
         if composite is not None:
             out += [_composite_record(check, summary, composite, row) for row in composite.rows]

@@ -15,7 +15,7 @@ from ..models import CheckResult, ConstraintResult, Level, ReirradiationResult
 from . import reirradiation
 from .common import columns
 from .rows import counts_in_verdict, limit_text, margin_text, prescription_text, value_text
-from .summary import PlanSummary
+from .summary import PlanSummary, plans_in_order
 
 _ANSI = {
     Level.PASS: "\x1b[32m",  # green
@@ -250,14 +250,11 @@ def render_text(
     """The terminal report: each plan's block (check and composite, or its error), one
     after the other, and the summary when there are several plans. ``summaries`` has one
     item per plan, in order; ``results`` and ``composites`` one per plan that was checked."""
-    paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
-    checked = iter(zip(results, paired, strict=True))
     blocks = []
-    for summary in summaries:
-        if summary.error is not None:
+    for summary, check, composite in plans_in_order(results, composites, summaries):
+        if check is None:
             blocks.append(render_error_block(summary, run_utc=run_utc))
         else:
-            check, composite = next(checked)
             blocks.append(render_plan_block(check, composite, color=color, run_utc=run_utc))
     text = "\n".join(blocks)
     return text + "\n" + render_summary(summaries) if len(summaries) > 1 else text

@@ -41,7 +41,7 @@ from .rows import (
     unit_text,
     value_text,
 )
-from .summary import PlanSummary
+from .summary import PlanSummary, plans_in_order
 
 _CSS = """
 :root { --pass: %(PASS)s; --ne: %(NOT_EVALUATED)s; --ind: %(INDETERMINATE)s; --minor: %(MINOR)s;
@@ -263,14 +263,11 @@ def render_html(
     ``summaries`` one per plan in order, checked or not (their verdicts make the run's:
     the worst); ``run_utc`` the run's time (ISO 8601, UTC)."""
     verdict = Level.worst(s.verdict for s in summaries)
-    paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
-    checked = iter(zip(results, paired, strict=True))
     sections = []
-    for n, summary in enumerate(summaries):
-        if summary.error is not None:
+    for n, (summary, check, composite) in enumerate(plans_in_order(results, composites, summaries)):
+        if check is None:
             sections.append(_error_section(summary, n + 1))
         else:
-            check, composite = next(checked)
             sections.append(_plan_section(check, composite, summary, n + 1))
     title = f"rtcheck — {level_words(verdict)}"
     return (

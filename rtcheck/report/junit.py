@@ -23,7 +23,7 @@ from xml.etree import ElementTree as ET
 from .. import __version__
 from ..models import CheckResult, ConstraintResult, Level, ReirradiationResult
 from .rows import counts_in_verdict, limit_text, value_text
-from .summary import PlanSummary
+from .summary import PlanSummary, plans_in_order
 
 FAILURE_LEVELS = (Level.FAIL, Level.MAJOR, Level.MINOR, Level.INDETERMINATE)
 
@@ -124,13 +124,10 @@ def render_junit(
 ) -> str:
     """The run as a JUnit XML document (``<testsuites>``), ending with a newline."""
     root = ET.Element("testsuites", name="rtcheck check")
-    paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
-    checked = iter(zip(results, paired, strict=True))
-    for summary in summaries:
-        if summary.error is not None:
+    for summary, check, composite in plans_in_order(results, composites, summaries):
+        if check is None:
             root.append(_error_suite(summary, run_utc))
             continue
-        check, composite = next(checked)
         root.append(_plan_suite(check, run_utc))
         if composite is not None:
             root.append(_composite_suite(check, composite, run_utc))

@@ -4,10 +4,12 @@ from being checked."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import RtcheckError
-from ..models import Level
+from ..models import CheckResult, Level, ReirradiationResult
 
 
 @dataclass(frozen=True)
@@ -39,3 +41,29 @@ class PlanSummary:
             "exit_code": self.error.exit_code if self.error is not None else None,
             "error": self.error.to_dict() if self.error is not None else None,
         }
+
+
+class PlanInRun(NamedTuple):
+    """One plan of a run as the renderers walk it: its summary, and its check and composite
+    (both None for a plan that could not be checked; the composite None without priors)."""
+
+    summary: PlanSummary
+    check: CheckResult | None
+    composite: ReirradiationResult | None
+
+
+def plans_in_order(
+    results: Sequence[CheckResult],
+    composites: Sequence[ReirradiationResult] | None,
+    summaries: Sequence[PlanSummary],
+) -> Iterator[PlanInRun]:
+    """The plans of a run in order: ``summaries`` has one item per plan, checked or not;
+    ``results`` and ``composites`` (None without prior courses) one per plan checked."""
+    paired: list[ReirradiationResult | None] = list(composites) if composites else [None] * len(results)
+    checked = iter(zip(results, paired, strict=True))
+    for summary in summaries:
+        if summary.error is not None:
+            yield PlanInRun(summary, None, None)
+        else:
+            check, composite = next(checked)
+            yield PlanInRun(summary, check, composite)

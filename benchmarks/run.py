@@ -341,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join(p for p in parts if p is not None) + "\n"
     print(report)
     out = args.output or HERE / "results" / f"{date}.md"
+    if args.output is None:
+        out.parent.mkdir(exist_ok=True)  # benchmarks/results is not in git; rtcheck makes no folders
     from rtcheck.fileio import write_text_atomic
 
     write_text_atomic(out, report)

@@ -4,6 +4,11 @@ or :func:`write_bytes_atomic`.
 A report is written to a temporary file in the destination folder, flushed to disk and then
 renamed over the target, so a reader never sees half a report and an interrupted run leaves
 the previous file intact. rtcheck never writes into its input folders.
+
+The destination folder must exist: a mistyped ``-o /nonexistent/dir/report.txt`` is refused
+(:class:`~rtcheck.errors.UsageError`, exit 2) rather than creating folders. The report gets
+the permissions a plain write would give it: an existing file keeps its mode, a new one gets
+0666 less the process's umask (the temporary file's private 0600 is not kept).
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file + rename; a picture, or text
     already encoded). Returns the path."""
     target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(
+            f"cannot write the output: the folder {target.parent} does not exist",
+            path=target,
+            remedy="create the folder first, or choose an output file in an existing folder",
+        )
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise _cannot_write(target, exc) from exc
     try:
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -45,6 +56,17 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             raise _cannot_write(target, exc) from exc
         raise
     return target
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits a plain write of ``target`` would leave: an existing file's own,
+    else 0666 less the umask (read here: os.umask can only be read by setting it)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _inside(path: Path, folder: Path) -> bool:

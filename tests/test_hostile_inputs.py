@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SAMPLE_DICOM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mutate import (
@@ -24,6 +25,8 @@ from mutate import (
 from rtcheck.dvhcalc import compute_dvh, structure_volume_cc
 from rtcheck.errors import GeometryError
 from rtcheck.models import Contour, DoseGrid, Structure
+
+SAMPLE = SAMPLE_DICOM / "spine_8gy_1fx"
 
 # --- duplicated contours ---------------------------------------------------------------------
 
@@ -398,3 +401,38 @@ def test_empty_pixel_data_says_so(tmp_path):
     dose = edit(folder, "RD", lambda ds: setattr(ds, "PixelData", b""))
     line = one_line_error(run("check", folder))
     assert str(dose) in line and "empty pixel data" in line and "NoneType" not in line
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("check",), ("dvh",)])
+def test_output_into_a_missing_folder_is_refused_not_created(tmp_path, command):
+    """`-o /nonexistent/dir/report.txt` silently created the folders."""
+    missing = tmp_path / "no" / "such" / "dir"
+    line = one_line_error(run(*command, SAMPLE, "-o", missing / "report.txt"), code=2)
+    assert "does not exist" in line and str(missing) in line
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_report_gets_the_usual_permissions(tmp_path, umask, mode):
+    """Reports were written 0600 (the temporary file's mode) whatever the umask."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        result = run("check", SAMPLE, "-o", tmp_path / "report.txt")
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.txt").stat().st_mode & 0o777 == mode
+
+
+def test_rewritten_report_keeps_its_mode(tmp_path):
+    """An existing report keeps the permissions its owner gave it."""
+    report = tmp_path / "report.txt"
+    report.write_text("old")
+    report.chmod(0o640)
+    assert run("check", SAMPLE, "-o", report).exit_code == 0
+    assert report.stat().st_mode & 0o777 == 0o640 and report.read_text() != "old"

@@ -276,6 +276,7 @@ def test_output_next_to_explicitly_named_inputs_is_refused(spine, command):
 
 def test_output_is_written_whole_and_leaves_no_temporary_file(spine, tmp_path):
     out_dir = tmp_path / "reports"
+    out_dir.mkdir()  # rtcheck creates no folders (issue 20)
     result = run("check", spine, "--format", "json", "-o", out_dir / "check.json")
     assert result.exit_code == 0, result.output
     assert [p.name for p in out_dir.iterdir()] == ["check.json"]

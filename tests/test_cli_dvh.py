@@ -95,6 +95,7 @@ def test_json_shape(tmp_path):
 def test_json_to_file_equals_stdout(tmp_path):
     simple_export(tmp_path / "export")
     out = tmp_path / "reports" / "dvh.json"
+    out.parent.mkdir()  # rtcheck creates no folders (issue 20)
     result = run("dvh", tmp_path / "export", "--format", "json", "-o", out)
     assert result.exit_code == 0, result.output
     printed = run("dvh", tmp_path / "export", "--format", "json").stdout

@@ -353,3 +353,48 @@ def test_plane_with_too_many_contours_to_nest_is_refused(monkeypatch):
     structure = Structure(roi_number=5, name="Dots", contours=tuple(_square(0.0, 1.0, cx=5.0 * k) for k in range(3)))
     with pytest.raises(GeometryError, match="ROI 5 'Dots' has 3 contours at z = 0 mm, too many"):
         contour_planes(structure)
+
+
+# --- pydicom's warnings and unclear messages -------------------------------------------------
+
+
+def _dose_change(kind):
+    """Mutations of the RTDOSE's frame count and pixel data that make pydicom warn."""
+
+    def change(ds):
+        frame_bytes = len(ds.PixelData) // int(ds.NumberOfFrames)
+        if kind == "excess-frames":
+            ds.PixelData = ds.PixelData + ds.PixelData[: 2 * frame_bytes]
+        elif kind == "frames-0":
+            ds.NumberOfFrames = 0
+        elif kind == "frames-missing":
+            del ds.NumberOfFrames
+
+    return change
+
+
+@pytest.mark.parametrize("kind", ["excess-frames", "frames-0", "frames-missing"])
+def test_pydicom_warnings_are_folded_into_the_one_line_error(tmp_path, kind):
+    """pydicom's 'UserWarning … warn_and_log(' lines were printed before the error."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    dose = edit(folder, "RD", _dose_change(kind))
+    line = one_line_error(run("check", folder))  # one line: no warning printed before it
+    assert str(dose) in line and "pydicom warned:" in line and "Number of Frames" in line
+
+
+def test_pydicom_warning_on_an_accepted_dose_is_a_note(tmp_path):
+    """Two bytes of padding after the pixels: pydicom trims them with a warning; the dose
+    is read, and the warning is a note of the report, not a line on the terminal."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    edit(folder, "RD", lambda ds: setattr(ds, "PixelData", ds.PixelData + b"\0\0"))
+    result = run("check", folder)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "pydicom warned: The pixel data is" in result.output and "excess padding" in result.output
+
+
+def test_empty_pixel_data_says_so(tmp_path):
+    """Empty PixelData said "object of type 'NoneType' has no len()"."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+    dose = edit(folder, "RD", lambda ds: setattr(ds, "PixelData", b""))
+    line = one_line_error(run("check", folder))
+    assert str(dose) in line and "empty pixel data" in line and "NoneType" not in line

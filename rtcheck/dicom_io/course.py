@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from pydicom.dataset import Dataset
 
 from ..errors import InputError
 from ..models import Course, DoseGrid, Plan, StructureSet
 from .attributes import first_date, text_value
-from .files import DicomFile, as_paths, guarded_build, read_required
+from .files import DicomFile, as_paths, build_noting_warnings, guarded_build, read_required
 from .rtdose import dose_grid_from, dose_header, sum_beam_doses
 from .rtplan import PlanInfo, plan_from, treatment_beam_numbers
 from .rtstruct import StructureSetInfo, structure_set_from
@@ -137,19 +138,22 @@ def make_course(
     plan: PlanInfo | None,
     dose_datasets: Sequence[Dataset],
     beams_verified: bool = False,
+    reader_notes: Sequence[str] = (),
 ) -> Course:
     """The course of one dose with its structure set and plan (either may be None), after
     the consistency checks; ``dose_datasets``: the dose files' data sets (patient, dates).
 
     The course's notes say what had to be assumed: no structure set, no plan or no
     fraction count (fractions taken as 1), per-beam doses whose completeness
-    (``beams_verified``) could not be checked, a sum of several plans.
+    (``beams_verified``) could not be checked, a sum of several plans; and the
+    ``reader_notes`` (warnings on reading the files that were accepted).
     """
     structure_set = structures.structure_set if structures is not None else None
     _check_frames(structure_set, dose, plan.plan if plan else None)
     _check_dose_not_empty(dose)
     _check_same_patient(structure_set, plan.plan if plan else None, dose, dose_datasets)
     notes = list(plan.notes) if plan else []
+    notes += reader_notes
     if structure_set is None:
         notes.append("no structure set (RTSTRUCT) linked: the course has a dose but no structures")
     if dose.summation_type in ("BEAM", "BEAM_SUM") and not beams_verified:
@@ -259,15 +263,36 @@ def load_course(
         beam = [d for d in dose_sets if dose_header(d.dataset).summation == "BEAM"]
         if len(beam) == len(dose_sets):
             verified = check_beam_coverage(plan, beam)
-    grids = [guarded_build(d.path, dose_grid_from, d.dataset) for d in dose_sets]
-    dose = grids[0] if len(grids) == 1 else sum_beam_doses(grids)
+    dose = dose_grid_of(dose_sets)
     return make_course(
-        dose,
+        dose.grid,
         structures,
         plan_info,
         dose_datasets=[d.dataset for d in dose_sets],
         beams_verified=verified,
+        reader_notes=dose.notes,
     )
+
+
+class DoseReading(NamedTuple):
+    """A course's dose grid (Gy; per-beam doses summed) and the notes on reading it."""
+
+    grid: DoseGrid
+    notes: tuple[str, ...]
+
+
+def dose_grid_of(dose_files: Sequence[DicomFile]) -> DoseReading:
+    """The dose grid of RTDOSE files read with their pixels (several per-beam doses summed),
+    with a note for each warning pydicom gave on an accepted file (a frame count or
+    padding it had to assume): the report shows it instead of the terminal."""
+    grids = []
+    notes: list[str] = []
+    for dose_file in dose_files:
+        built = build_noting_warnings(dose_file.path, dose_grid_from, dose_file.dataset)
+        grids.append(built.value)
+        notes += [f"reading {dose_file.path.name}, pydicom warned: {text}" for text in built.warnings]
+    grid = grids[0] if len(grids) == 1 else sum_beam_doses(grids)
+    return DoseReading(grid, tuple(notes))
 
 
 def _check_doses_reference_plan(doses: Sequence[DicomFile], plan_path: Path, plan: Plan) -> None:

@@ -21,12 +21,12 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from ..errors import InputError
-from ..models import Course, DoseGrid
+from ..models import Course
 from .attributes import referenced_uids, text_value
-from .course import check_beam_coverage, make_course
+from .course import DoseReading, check_beam_coverage, dose_grid_of, make_course
 from .files import DicomFile, guarded_build, modality_of, read_dataset, unreadable_file_error
 from .folders import sort_entries
-from .rtdose import dose_grid_from, dose_header, sum_beam_doses
+from .rtdose import dose_header
 from .rtplan import PlanInfo, plan_from
 from .rtstruct import StructureSetInfo, referenced_frames, structure_set_from
 
@@ -220,14 +220,15 @@ def _structure_set_references(datasets: list[Dataset]) -> list[str]:
     return uids
 
 
-def _read_dose_files(found: Sequence[DicomFile]) -> DoseGrid:
+def _read_dose_files(found: Sequence[DicomFile]) -> DoseReading:
     """The dose grid of the chosen dose files, read again with their pixels (summed when
-    there are several per-beam doses)."""
-    grids = []
+    there are several per-beam doses), with the notes on reading them."""
+    with_pixels = []
     for f in found:
         ds = read_dataset(f.path, pixels=True, required=True)
-        grids.append(guarded_build(f.path, dose_grid_from, ds))
-    return grids[0] if len(grids) == 1 else sum_beam_doses(grids)
+        assert ds is not None  # required: a file that is not DICOM raises
+        with_pixels.append(DicomFile(f.path, ds))
+    return dose_grid_of(with_pixels)
 
 
 def _export_folder(folder: str | Path) -> Path:
@@ -327,11 +328,12 @@ def _plan_course(
         dose_header(d.dataset).summation == "BEAM" for d in chosen
     ) and check_beam_coverage(plan, chosen)
     return make_course(
-        dose,
+        dose.grid,
         structure_info,
         plan_info,
         dose_datasets=[d.dataset for d in chosen],
         beams_verified=verified,
+        reader_notes=dose.notes,
     )
 
 
@@ -353,7 +355,9 @@ def _planless_course(
         require_structures,
     )
     dose = _read_dose_files(chosen)
-    return make_course(dose, structure_info, None, dose_datasets=[d.dataset for d in chosen])
+    return make_course(
+        dose.grid, structure_info, None, dose_datasets=[d.dataset for d in chosen], reader_notes=dose.notes
+    )
 
 
 def discover(folder: str | Path, *, require_structures: bool = True) -> list[Course]:

@@ -12,9 +12,9 @@ an error naming its file here, not an exception deep inside rtcheck later.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import pydicom
 from pydicom.datadict import dictionary_VR
@@ -28,7 +28,7 @@ from ..errors import InputError, RtcheckError
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 _APPLEDOUBLE_MAGIC = b"\x00\x05\x16\x07"
 
-Built = TypeVar("Built")
+T = TypeVar("T")
 
 
 class DicomFile(NamedTuple):
@@ -270,28 +270,69 @@ def read_required(path: str | Path, modality: str, *, pixels: bool = False) -> D
     return DicomFile(p, ds)
 
 
-def guarded_build(path: Path, build: Callable[..., Built], *args: Any) -> Built:
+class Built(NamedTuple, Generic[T]):
+    """What a model builder made of a file (``value``) and the warnings pydicom gave while
+    it read the data set (``warnings``: their first lines, each once, in order)."""
+
+    value: T
+    warnings: tuple[str, ...]
+
+
+def build_noting_warnings(path: Path, build: Callable[..., T], *args: Any) -> Built[T]:
     """``build(path, *args)``: run a model builder on a file's data set, turning unexpected
-    parser failures (a missing or malformed attribute) into an InputError on ``path``."""
-    try:
-        return build(path, *args)
-    except RtcheckError:
-        raise
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        EOFError,
-        OverflowError,
-        NotImplementedError,  # pydicom: an unknown value representation, decoded lazily
-    ) as exc:
-        raise InputError(
-            f"the file is malformed or incomplete ({type(exc).__name__}: {exc})",
-            path=path,
-            remedy="export the file again from the planning system",
-        ) from exc
+    parser failures (a missing or malformed attribute) into an InputError on ``path``.
+
+    pydicom's warnings (it decodes lazily: a frame count it had to assume, excess pixel
+    data, an invalid value) never reach the terminal: they are folded into the error when
+    the build fails, and returned with the value when it succeeds, for the caller's notes.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = build(path, *args)
+        except RtcheckError as error:
+            _with_warnings(error, caught)
+            raise
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            EOFError,
+            OverflowError,
+            NotImplementedError,  # pydicom: an unknown value representation, decoded lazily
+        ) as exc:
+            malformed = InputError(
+                f"the file is malformed or incomplete ({type(exc).__name__}: {exc})",
+                path=path,
+                remedy="export the file again from the planning system",
+            )
+            raise _with_warnings(malformed, caught) from exc
+    return Built(value, _warning_texts(caught))
+
+
+def guarded_build(path: Path, build: Callable[..., T], *args: Any) -> T:
+    """:func:`build_noting_warnings`'s value (for a caller that keeps no notes)."""
+    return build_noting_warnings(path, build, *args).value
+
+
+def _warning_texts(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
+    """The first line of each warning, each once, in order."""
+    texts: list[str] = []
+    for warning in caught:
+        text = str(warning.message).strip().splitlines()[0] if str(warning.message).strip() else ""
+        if text and text not in texts:
+            texts.append(text)
+    return tuple(texts)
+
+
+def _with_warnings(error: RtcheckError, caught: Sequence[warnings.WarningMessage]) -> RtcheckError:
+    """``error`` with pydicom's warnings added to its message (one line in all)."""
+    texts = _warning_texts(caught)
+    if texts:
+        error.message = f"{error.message} (pydicom warned: {'; '.join(texts)})"
+    return error
 
 
 def as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:

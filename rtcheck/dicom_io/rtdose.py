@@ -302,11 +302,18 @@ _GEOMETRY_KEYWORDS = (
 
 
 def _required_geometry(path: Path, ds: Dataset) -> dict[str, Any]:
-    """The values of :data:`_GEOMETRY_KEYWORDS`; an RTDOSE without pixel data or without one
-    of them is refused as incomplete."""
+    """The values of :data:`_GEOMETRY_KEYWORDS`; an RTDOSE without pixel data (or with an
+    empty PixelData) or without one of them is refused as incomplete."""
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise InputError(
             "RTDOSE has no pixel data; the file is incomplete", path=path, remedy=_RE_EXPORT_DOSE
+        )
+    stored = ds.get_item(0x7FE00010) if "PixelData" in ds else None
+    if stored is not None and not getattr(stored, "value", None):
+        raise InputError(
+            "RTDOSE has empty pixel data (PixelData of 0 bytes); the file is incomplete",
+            path=path,
+            remedy=_RE_EXPORT_DOSE,
         )
     geometry: dict[str, Any] = {}
     for keyword in _GEOMETRY_KEYWORDS:

@@ -113,3 +113,27 @@ def test_terminal_report_with_a_prior_course_ends_with_one_verdict():
     assert sum(1 for line in lines if line.startswith("Verdict:")) == 0  # no bare, contradicting verdict
     header = next(line for line in lines if "Recovery discount" in line)
     assert "After discount" in header and "Factor" not in header
+
+
+def test_the_registration_that_mapped_a_prior_dose_is_recorded():
+    """Provenance: the REG object (UID, file) and its matrix, checked against the sample
+    generator's own record of the registration (expected.yaml), not against rtcheck."""
+    import numpy as np
+    import yaml
+
+    expected = yaml.safe_load((SAMPLE_DICOM / "expected.yaml").read_text(encoding="utf-8"))
+    truth = expected["plans"]["prior_spine_20gy_5fx_otherframe"]["registration"]
+    other = SAMPLE_DICOM / "prior_spine_20gy_5fx_otherframe"
+    result = run("check", SPINE, "--prior", other, "--format", "json")
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, schema())
+    (used,) = document["reirradiation"][0]["registrations"]
+    assert used["file"].endswith(truth["file"])
+    assert used["from_frame_of_reference_uid"] == truth["fixed_frame_of_reference_uid"]
+    assert used["to_frame_of_reference_uid"] == truth["moving_frame_of_reference_uid"]
+    # current (fixed) frame → prior (moving) frame: the inverse of the generator's moving → fixed
+    np.testing.assert_allclose(used["matrix"], np.linalg.inv(np.array(truth["matrix_moving_to_fixed"])), atol=1e-9)
+    text = run("check", SPINE, "--prior", other, "--no-color").stdout
+    assert f"registration: REG {used['reg_uid']}" in text
+    same_frame = json.loads(run("check", SPINE, "--prior", PRIOR, "--format", "json").stdout)
+    assert same_frame["reirradiation"][0]["registrations"] == []

@@ -29,6 +29,8 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..constraints.names import NameTable, OrganAssignment, assign_organ, normalize
 from ..dvhcalc.compute import (
     DEFAULT,
@@ -52,6 +54,7 @@ from ..models.priors import PriorCourse, Registration
 from ..models.reirradiation import (
     CompositeRowResult,
     OrganComposite,
+    RegistrationUse,
     ReirradiationResult,
 )
 from ..radiobiology.composite import (
@@ -60,7 +63,7 @@ from ..radiobiology.composite import (
     organ_samples_from_mask,
     prior_doses_at,
 )
-from ..radiobiology.resample import PointDoses
+from ..radiobiology.resample import PointDoses, linking_registration
 from .conversion import CompositeRow, composite_rows
 from .intervals import interval_checks
 from .levels import evaluate_constraint, limit_in_table_quantity, overall_level
@@ -491,7 +494,34 @@ def check_reirradiation(
         tables=tuple(t for t in (cumulative, per_course, current_table) if t is not None),
         not_converted=tuple(not_converted),
         warnings=tuple(warnings),
+        registrations=registrations_used(current, priors, registrations),
     )
 
 
-__all__ = ["check_reirradiation", "names_same", "same_organ"]
+def registrations_used(
+    current: Course, priors: Sequence[PriorCourse], registrations: Iterable[Registration]
+) -> tuple[RegistrationUse, ...]:
+    """For each DICOM prior course on another frame of reference, the registration that
+    mapped its dose (the one the composite used: the course's own before the caller's), with
+    its matrix from the current frame into the prior's — the provenance a report must carry."""
+    current_frame = current.dose.frame_of_reference_uid
+    shared = tuple(registrations)
+    used = []
+    for prior in priors:
+        prior_frame = prior.course.dose.frame_of_reference_uid if prior.course is not None else None
+        if not prior_frame or not current_frame or prior_frame == current_frame:
+            continue
+        reg = linking_registration([*prior.registrations, *shared], current_frame, prior_frame)
+        if reg is None:
+            continue  # the composite has refused this course already
+        matrix = np.asarray(reg.transform(current_frame, prior_frame), dtype=float)
+        source = getattr(reg, "source_file", None)
+        used.append(RegistrationUse(
+            course=prior.label, sop_instance_uid=getattr(reg, "sop_instance_uid", None),
+            source_file=str(source) if source is not None else None, from_frame=current_frame,
+            to_frame=prior_frame, matrix=tuple(tuple(float(v) for v in row) for row in matrix),
+        ))
+    return tuple(used)
+
+
+__all__ = ["check_reirradiation", "names_same", "registrations_used", "same_organ"]

@@ -64,6 +64,7 @@ from .reirradiation import (
     Contribution,
     IntervalCheck,
     OrganComposite,
+    RegistrationUse,
     ReirradiationResult,
 )
 from .results import (
@@ -82,6 +83,7 @@ __all__ = [
     "elapsed_months",
     "UnusableRegistration",
     "Registration",
+    "RegistrationUse",
     "ReirradiationResult",
     "RecoveryFactor",
     "PriorCourse",

@@ -202,6 +202,31 @@ class IntervalCheck:
 
 
 @dataclass(frozen=True)
+class RegistrationUse:
+    """The spatial registration that mapped a prior course's dose onto the current plan:
+    the course, the REG object (SOPInstanceUID, file), the two frames and the 4×4 matrix
+    carrying current-frame coordinates (mm) into the prior course's frame."""
+
+    course: str
+    sop_instance_uid: str | None
+    source_file: str | None
+    from_frame: str
+    to_frame: str
+    matrix: tuple[tuple[float, ...], ...]
+
+    def to_dict(self) -> dict:
+        """Plain data (the composite document's ``registrations`` items)."""
+        return {
+            "course": self.course,
+            "reg_uid": self.sop_instance_uid,
+            "file": self.source_file,
+            "from_frame_of_reference_uid": self.from_frame,
+            "to_frame_of_reference_uid": self.to_frame,
+            "matrix": [list(row) for row in self.matrix],
+        }
+
+
+@dataclass(frozen=True)
 class ReirradiationResult:
     """Everything a report shows about the composite of prior courses and the current plan."""
 
@@ -219,6 +244,7 @@ class ReirradiationResult:
     not_converted: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     rtcheck_version: str = __version__
+    registrations: tuple[RegistrationUse, ...] = ()
 
     @property
     def factor_applied(self) -> bool:
@@ -270,6 +296,7 @@ class ReirradiationResult:
             "intervals": [i.to_dict() for i in self.intervals],
             "not_converted": list(self.not_converted),
             "warnings": list(self.warnings),
+            "registrations": [r.to_dict() for r in self.registrations],
         }
 
 

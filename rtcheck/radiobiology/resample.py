@@ -126,15 +126,23 @@ def frame_transform(registrations: Sequence[Registration], from_frame: str, to_f
     """
     if from_frame == to_frame:
         return np.eye(4)
-    for reg in registrations:
-        if reg.links(from_frame, to_frame):
-            return reg.transform(from_frame, to_frame)
+    reg = linking_registration(registrations, from_frame, to_frame)
+    if reg is not None:
+        return reg.transform(from_frame, to_frame)
     raise InputError(
         f"the prior course is on frame of reference {from_frame} and the current plan on "
         f"{to_frame}, and no spatial registration (REG) links them",
         remedy="export the rigid registration of the two planning CTs (DICOM REG) into the "
         "prior or current folder, or give it with --registration",
     )
+
+
+def linking_registration(
+    registrations: Iterable[Registration], from_frame: str, to_frame: str
+) -> Registration | None:
+    """The first registration that links the two frames (the one :func:`frame_transform`
+    uses), or None."""
+    return next((reg for reg in registrations if reg.links(from_frame, to_frame)), None)
 
 
 def prior_dose_at(
@@ -176,6 +184,7 @@ __all__ = [
     "ResampledDose",
     "dose_at_points",
     "frame_transform",
+    "linking_registration",
     "prior_dose_at",
     "resample_dose",
     "transform_points",

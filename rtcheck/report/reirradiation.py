@@ -139,6 +139,10 @@ def _prior_courses(result: ReirradiationResult) -> list[str]:
             out.append(f"      elapsed {f.elapsed_months:.1f} months ({f.elapsed_source})")
             out.append(f"      approved by {f.approver} on {f.approval_date.isoformat()}")
             out.append(f"      rationale: {f.rationale}")
+        for reg in (r for r in result.registrations if r.course == p.label):
+            out.append(f"    registration: REG {reg.sop_instance_uid or 'unknown UID'} ({reg.source_file or 'file unknown'})")
+            out.append("      current frame → prior frame (mm): "
+                       + "; ".join(" ".join(f"{v:.4g}" for v in row) for row in reg.matrix[:3]))
     return out
 
 

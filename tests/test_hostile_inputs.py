@@ -20,6 +20,7 @@ from mutate import (
     remove_tree,
     run,
     sample_copy,
+    set_contours,
 )
 
 from rtcheck.dvhcalc import compute_dvh, structure_volume_cc
@@ -436,3 +437,23 @@ def test_rewritten_report_keeps_its_mode(tmp_path):
     report.chmod(0o640)
     assert run("check", SAMPLE, "-o", report).exit_code == 0
     assert report.stat().st_mode & 0o777 == 0o640 and report.read_text() != "old"
+
+
+# --- a required organ contoured away from the targets ----------------------------------------
+
+
+def test_cord_contoured_only_away_from_the_target_gets_a_note(tmp_path):
+    """A cord kept only 20 mm and more below the PTV passed at 0.01 Gy without a word; the
+    report now says the organ's contours do not reach the targets' extent."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path)
+
+    def keep_far_below(ds):
+        ptv_low = min(float(c.ContourData[2]) for c in contour_sequence(ds, "PTV_T10"))
+        kept = [c for c in contour_sequence(ds, "Cord") if float(c.ContourData[2]) < ptv_low - 20.0]
+        assert kept
+        set_contours(ds, "Cord", kept)
+
+    edit(folder, "RS", keep_far_below)
+    result = run("check", folder)
+    assert "the required organ 'Cord' is contoured only from" in result.output
+    assert "away from the targets" in result.output

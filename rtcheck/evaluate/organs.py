@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..constraints.names import NameTable, OrganAssignment, assign_organ
 from ..dvhcalc.compute import DVHSettings, compute_mask
 from ..errors import GeometryError
-from ..models import Course, NameMatch, Structure
+from ..models import ConstraintResult, Course, Level, MatchKind, NameMatch, Structure
 
 if TYPE_CHECKING:
     from ..dvhcalc.masks import StructureMask
@@ -145,11 +145,46 @@ def outside_external_notes(
     return notes
 
 
+def organs_away_from_targets_notes(
+    course: Course, results: Sequence[ConstraintResult], matches: Sequence[NameMatch]
+) -> list[str]:
+    """Notes on the required organs (the spinal cord…) evaluated on contours that lie wholly
+    above or below the targets' extent (the z range, mm, of every structure named as a
+    target): an organ contoured only away from the treated level shows almost no dose and
+    would pass unseen. The verdicts are not changed; without targets there is no note."""
+    if course.structure_set is None:
+        return []
+    by_name = {s.name: s for s in course.structure_set.structures if s.contours}
+    target_z = [
+        c.z_mm
+        for m in matches
+        if m.kind is MatchKind.TARGET and m.structure_name in by_name
+        for c in by_name[m.structure_name].contours
+    ]
+    if not target_z:
+        return []
+    low, high = min(target_z), max(target_z)
+    notes: list[str] = []
+    for row in results:
+        name = row.structure_name
+        if not row.required or row.level is Level.NOT_EVALUATED or name not in by_name:
+            continue
+        organ_z = [c.z_mm for c in by_name[name].contours]
+        if (min(organ_z) > high or max(organ_z) < low) and not any(f"'{name}'" in n for n in notes):
+            notes.append(
+                f"the required organ '{name}' is contoured only from z = {min(organ_z):g} to "
+                f"{max(organ_z):g} mm, away from the targets (z = {low:g} to {high:g} mm): its "
+                "dose at the treated level is not seen — contour it over the targets' extent"
+            )
+    return notes
+
+
 __all__ = [
     "EXTERNAL_NAMES",
     "OUTSIDE_EXTERNAL_MIN_FRACTION",
     "OrganUnion",
     "external_position",
+    "organs_away_from_targets_notes",
     "outside_external_notes",
     "structures_for_organ",
     "union_for",

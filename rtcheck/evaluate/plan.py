@@ -51,6 +51,7 @@ from .levels import evaluate_constraint, limit_in_table_quantity, overall_level
 from .organs import (
     OrganUnion,
     external_position,
+    organs_away_from_targets_notes,
     outside_external_notes,
     structures_for_organ,
     union_for,
@@ -390,7 +391,10 @@ def check_course(
         structures=matches,
         missing_required=missing,
         inputs=tuple(all_inputs),
-        notes=tuple(notes) + tuple(getattr(course, "notes", ()) or ()) + tuple(outside),
+        notes=tuple(notes)
+        + tuple(getattr(course, "notes", ()) or ())
+        + tuple(outside)
+        + tuple(organs_away_from_targets_notes(course, results, matches)),
         dvh_curves=dvhs.curves(results),
     )
 

@@ -20,6 +20,13 @@ from pydicom.dataset import Dataset
 from ..errors import InputError
 from ..models import DoseGrid
 from .attributes import referenced_uids, text_value
+from .dose_bounds import (
+    RE_EXPORT_DOSE,
+    check_grid_placement,
+    check_pixel_spacing,
+    check_plane_spacing,
+    check_plausible_dose,
+)
 from .files import as_paths, guarded_build, read_required
 
 #: Largest off-axis component (of a unit direction cosine) still taken as axis-aligned.
@@ -27,18 +34,6 @@ from .files import as_paths, guarded_build, read_required
 ORIENTATION_TOLERANCE = 1e-3
 
 
-_RE_EXPORT_DOSE = "re-export the dose (RTDOSE) from the planning system"
-
-#: Largest spacing (mm) between neighbouring dose rows, columns or planes. Dose grids are
-#: computed at 1–5 mm; a wider step is a damaged PixelSpacing or GridFrameOffsetVector
-#: (planes moved away from the rest would leave the organs between them with the
-#: interpolated dose of planes far away).
-MAX_DOSE_SPACING_MM = 50.0
-#: Largest |coordinate| (mm) of a dose voxel centre: 10 m, far beyond any patient frame.
-MAX_DOSE_COORDINATE_MM = 10_000.0
-#: Highest dose (Gy) a dose grid may hold: no plan's total dose comes near it; beyond it the
-#: DoseGridScaling or the pixel data are damaged.
-MAX_PLAUSIBLE_DOSE_GY = 10_000.0
 
 
 class AxisDirection(NamedTuple):
@@ -56,7 +51,7 @@ def _axis(vector: np.ndarray, label: str, path: Path) -> AxisDirection:
         raise InputError(
             f"ImageOrientationPatient {label} direction {vector.tolist()} is not a unit vector",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     size = [abs(float(v)) for v in vector]  # finite here (the norm is about 1)
     axis = size.index(max(size))  # the first largest, as np.argmax
@@ -154,7 +149,7 @@ def _dose_offsets(
                 f"the dose has {frames} frames but no GridFrameOffsetVector (3004,000C); the "
                 "file is incomplete",
                 path=path,
-                remedy=_RE_EXPORT_DOSE,
+                remedy=RE_EXPORT_DOSE,
             )
         values = [0.0]
     else:
@@ -167,13 +162,13 @@ def _dose_offsets(
         raise InputError(
             "GridFrameOffsetVector holds a value that is not a finite number",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     if offsets.size != frames:
         raise InputError(
             f"GridFrameOffsetVector has {offsets.size} values for {frames} dose frames",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     if offsets[0] == 0.0:
         coords = ipp[normal_axis] + normal_sign * offsets
@@ -185,7 +180,7 @@ def _dose_offsets(
             f"to ImagePositionPatient) nor the first plane's position {ipp[normal_axis]:g} mm "
             "(absolute coordinates); the dose planes cannot be placed",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     steps = np.diff(coords)
     if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
@@ -193,34 +188,10 @@ def _dose_offsets(
             "GridFrameOffsetVector is not strictly increasing or decreasing (repeated or "
             "unordered dose planes)",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
-    _check_plane_spacing(path, coords)
+    check_plane_spacing(path, coords)
     return coords
-
-
-def _check_plane_spacing(path: Path, coords: np.ndarray) -> None:
-    """Refuse dose planes (coordinates in mm along the frame normal) further apart than
-    :data:`MAX_DOSE_SPACING_MM` or beyond :data:`MAX_DOSE_COORDINATE_MM`: the planes are
-    not where the planning system computed them."""
-    steps = np.abs(np.diff(coords))
-    if steps.size and float(steps.max()) > MAX_DOSE_SPACING_MM:
-        at = int(np.argmax(steps))
-        raise InputError(
-            f"dose planes {at + 1} and {at + 2} are {float(steps[at]):.4g} mm apart "
-            f"(GridFrameOffsetVector); rtcheck reads dose planes at most "
-            f"{MAX_DOSE_SPACING_MM:g} mm apart",
-            path=path,
-            remedy=_RE_EXPORT_DOSE,
-        )
-    if float(np.abs(coords).max()) > MAX_DOSE_COORDINATE_MM:
-        raise InputError(
-            f"a dose plane lies {float(np.abs(coords).max()):.4g} mm from the origin "
-            f"(GridFrameOffsetVector); rtcheck reads dose grids within "
-            f"{MAX_DOSE_COORDINATE_MM:g} mm of it",
-            path=path,
-            remedy=_RE_EXPORT_DOSE,
-        )
 
 
 #: Transfer syntaxes whose PixelData is stored uncompressed, little endian, as read from the
@@ -277,14 +248,14 @@ def _gy_per_stored_unit(path: Path, ds: Dataset, header: DoseHeader) -> float:
         raise InputError(
             "RTDOSE has no DoseGridScaling (3004,000E); the file is incomplete",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     scaling = float(scaling_raw)
     if not (np.isfinite(scaling) and scaling > 0):
         raise InputError(
             f"DoseGridScaling {scaling_raw!r} is not a positive number",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     if header.units == "CGY":  # not a DICOM term, but unambiguous
         scaling /= 100.0
@@ -306,14 +277,14 @@ def _required_geometry(path: Path, ds: Dataset) -> dict[str, Any]:
     empty PixelData) or without one of them is refused as incomplete."""
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise InputError(
-            "RTDOSE has no pixel data; the file is incomplete", path=path, remedy=_RE_EXPORT_DOSE
+            "RTDOSE has no pixel data; the file is incomplete", path=path, remedy=RE_EXPORT_DOSE
         )
     stored = ds.get_item(0x7FE00010) if "PixelData" in ds else None
     if stored is not None and not getattr(stored, "value", None):
         raise InputError(
             "RTDOSE has empty pixel data (PixelData of 0 bytes); the file is incomplete",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     geometry: dict[str, Any] = {}
     for keyword in _GEOMETRY_KEYWORDS:
@@ -322,7 +293,7 @@ def _required_geometry(path: Path, ds: Dataset) -> dict[str, Any]:
             raise InputError(
                 f"RTDOSE has no {keyword}; the file is incomplete",
                 path=path,
-                remedy=_RE_EXPORT_DOSE,
+                remedy=RE_EXPORT_DOSE,
             )
     return geometry
 
@@ -342,14 +313,14 @@ def _frames_gy(
             pixels = ds.pixel_array
         except Exception as exc:  # noqa: BLE001 - pydicom/numpy raise several types here
             raise InputError(
-                f"the dose pixel data cannot be decoded ({exc})", path=path, remedy=_RE_EXPORT_DOSE
+                f"the dose pixel data cannot be decoded ({exc})", path=path, remedy=RE_EXPORT_DOSE
             ) from exc
         pixels = np.asarray(pixels)
     if pixels.size != frames * rows * cols:
         raise InputError(
             f"the dose pixel data has {pixels.size} values, expected {frames}×{rows}×{cols}",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     dose = pixels.reshape(frames, rows, cols).astype(np.float64)
     dose *= scaling  # in place: the same doubles as astype(...) * scaling, one array less
@@ -360,7 +331,7 @@ def _frames_gy(
             f"PixelRepresentation {ds.get('PixelRepresentation')}): the pixel data are not read "
             "as the planning system wrote them",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     return dose
 
@@ -393,33 +364,14 @@ def _frame_axes(path: Path, geometry: dict[str, Any]) -> FrameAxes:
         raise InputError(
             "malformed ImagePositionPatient / ImageOrientationPatient / PixelSpacing",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
-    if not (np.isfinite(ipp).all() and np.isfinite(iop).all()):
-        raise InputError(
-            f"ImagePositionPatient {ipp.tolist()} / ImageOrientationPatient {iop.tolist()} "
-            "hold a value that is not a finite number",
-            path=path,
-            remedy=_RE_EXPORT_DOSE,
-        )
-    if float(np.abs(ipp).max()) > MAX_DOSE_COORDINATE_MM:
-        raise InputError(
-            f"ImagePositionPatient {ipp.tolist()} lies more than {MAX_DOSE_COORDINATE_MM:g} mm "
-            "from the origin",
-            path=path,
-            remedy=_RE_EXPORT_DOSE,
-        )
+    check_grid_placement(path, ipp, iop)
     if not all(s > 0 for s in spacing):
         raise InputError(
-            f"PixelSpacing {spacing} is not positive", path=path, remedy=_RE_EXPORT_DOSE
+            f"PixelSpacing {spacing} is not positive", path=path, remedy=RE_EXPORT_DOSE
         )
-    if not all(s <= MAX_DOSE_SPACING_MM for s in spacing):
-        raise InputError(
-            f"PixelSpacing {spacing} mm is not a dose grid's spacing; rtcheck reads dose grids "
-            f"of at most {MAX_DOSE_SPACING_MM:g} mm spacing",
-            path=path,
-            remedy=_RE_EXPORT_DOSE,
-        )
+    check_pixel_spacing(path, spacing)
     row_spacing, col_spacing = spacing  # between rows (along the column direction), between columns
 
     # The row direction cosine is the direction of increasing column index, the column
@@ -430,7 +382,7 @@ def _frame_axes(path: Path, geometry: dict[str, Any]) -> FrameAxes:
         raise InputError(
             "ImageOrientationPatient row and column directions are parallel",
             path=path,
-            remedy=_RE_EXPORT_DOSE,
+            remedy=RE_EXPORT_DOSE,
         )
     # normal = row unit × column unit: ± the third axis (+ when row, column, normal axes are
     # in cyclic order x, y, z)
@@ -538,21 +490,8 @@ def dose_grid_from(path: Path, ds: Dataset) -> DoseGrid:
         dose_type=header.dose_type,
         summation_type=header.summation or "PLAN",
     )
-    _check_plausible_dose(path, ds, grid)
+    check_plausible_dose(path, ds.get("DoseGridScaling"), grid)
     return grid
-
-
-def _check_plausible_dose(path: Path, ds: Dataset, grid: DoseGrid) -> None:
-    """Refuse a grid whose highest dose exceeds :data:`MAX_PLAUSIBLE_DOSE_GY` (read from
-    the grid's plane ranges: no extra pass over the dose)."""
-    if grid.max_gy > MAX_PLAUSIBLE_DOSE_GY:
-        raise InputError(
-            f"the dose grid reaches {grid.max_gy:.3g} Gy (DoseGridScaling "
-            f"{ds.get('DoseGridScaling')}); no plan's total dose comes near "
-            f"{MAX_PLAUSIBLE_DOSE_GY:g} Gy: the scaling or the pixel data are damaged",
-            path=path,
-            remedy=_RE_EXPORT_DOSE,
-        )
 
 
 def read_dose(paths: str | Path | Iterable[str | Path]) -> DoseGrid:

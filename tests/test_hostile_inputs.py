@@ -457,3 +457,51 @@ def test_cord_contoured_only_away_from_the_target_gets_a_note(tmp_path):
     result = run("check", folder)
     assert "the required organ 'Cord' is contoured only from" in result.output
     assert "away from the targets" in result.output
+
+
+# --- a bounded mutation fuzzer ---------------------------------------------------------------
+
+_NUMBERS = st.sampled_from([0.0, -1.0, 1e-30, 1e4, 1e6, 1e30, float("inf"), float("-inf"), float("nan")])
+
+
+def _mutation(kind: str, value: float, cut: float):
+    """A change of the copied spine export for the fuzzer: (file prefix, change)."""
+
+    def set_last_offset(ds):
+        values = [float(v) for v in ds.GridFrameOffsetVector]
+        ds.GridFrameOffsetVector = values[:-1] + [value]
+
+    changes = {
+        "offset": ("RD", set_last_offset),
+        "spacing": ("RD", lambda ds: setattr(ds, "PixelSpacing", [value, 4.0])),
+        "position": ("RD", lambda ds: setattr(ds, "ImagePositionPatient", [-156.0, value, -214.0])),
+        "scaling": ("RD", lambda ds: setattr(ds, "DoseGridScaling", value)),
+        "pixels": ("RD", lambda ds: setattr(ds, "PixelData", ds.PixelData[: int(len(ds.PixelData) * cut)])),
+        "duplicate": ("RS", duplicate_contours("Cord")),
+    }
+    return changes[kind]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    kind=st.sampled_from(["offset", "spacing", "position", "scaling", "pixels", "duplicate"]),
+    value=_NUMBERS,
+    cut=st.floats(0.0, 1.0),
+)
+def test_mutated_exports_never_give_an_internal_error(tmp_path_factory, kind, value, cut):
+    """Random hostile values in the sample's dose geometry, scaling, pixels and contours:
+    every run ends with a documented exit code (never 4), without a traceback, a bad input
+    with one line naming the file. Bounded to 30 examples (a few seconds) for CI; run with
+    ``--hypothesis-seed`` and a larger ``max_examples`` for longer."""
+    folder = sample_copy("spine_8gy_1fx", tmp_path_factory.mktemp("fuzz"))
+    prefix, change = _mutation(kind, value, cut)
+    edit(folder, prefix, change)
+    result = run("check", folder)
+    assert result.exit_code in (0, 1, 3), (kind, value, cut, result.output)
+    assert "Traceback" not in result.output + result.stderr
+    if result.exit_code == 3:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    if kind in ("offset", "spacing", "scaling") and not 0 < value <= 50:
+        assert result.exit_code == 3, (kind, value, result.output)
+    if kind == "duplicate":
+        assert result.exit_code == 1

@@ -305,7 +305,7 @@ def check_plans(
     names = names_with_site_aliases(tuple(Path(a) for a in aliases))
     composite = None
     if priors or courses is not None:
-        composite = _CompositeSetup(
+        composite = _CompositeSetup.for_run(
             names=names, prior_folders=tuple(priors), course_file=courses, folder=inputs.folder,
             cumulative_table=cumulative_table, fractions=fractions, converted_limits=converted_limits,
         )
@@ -330,25 +330,45 @@ class _CompositeSetup:
     names: NameTable
     prior_folders: tuple[PathLike, ...]
     course_file: PathLike | None
-    folder: Path | None
-    cumulative_table: str
+    cumulative: ConstraintTable
+    per_course: ConstraintTable | None
+    registrations: FolderRegistrations | tuple[()]
     fractions: int | None
     converted_limits: bool
+
+    @classmethod
+    def for_run(
+        cls,
+        *,
+        names: NameTable,
+        prior_folders: tuple[PathLike, ...],
+        course_file: PathLike | None,
+        folder: Path | None,
+        cumulative_table: str,
+        fractions: int | None,
+        converted_limits: bool,
+    ) -> _CompositeSetup:
+        """The tables and the current folder's registrations, resolved once for the run (a
+        bad cumulative table concerns every plan: it raises here)."""
+        return cls(
+            names=names, prior_folders=prior_folders, course_file=course_file,
+            cumulative=resolve_table(cumulative_table, names),
+            per_course=shipped_table(PER_COURSE_TABLE) if cumulative_table == CUMULATIVE_TABLE else None,
+            registrations=FolderRegistrations(folder) if folder is not None else (),
+            fractions=fractions, converted_limits=converted_limits,
+        )
 
     def check(self, course: Course, table: ConstraintTable) -> ReirradiationResult:
         """The composite of ``course`` with the prior courses; ``table`` is the physical
         table of the course's own check (its rows are converted to EQD2 for organs that have
         no cumulative limit)."""
-        cumulative = resolve_table(self.cumulative_table, self.names)
-        per_course = shipped_table(PER_COURSE_TABLE) if self.cumulative_table == CUMULATIVE_TABLE else None
-        registrations = FolderRegistrations(self.folder) if self.folder is not None else ()
         if self.fractions is not None and self.fractions != course.fractions:
             course = dataclasses.replace(course, fractions=self.fractions)  # the override applies here too
         found = load_priors(self.prior_folders, self.course_file, course.date)
         return check_reirradiation(
-            course, list(found.priors), names=self.names, cumulative=cumulative, per_course=per_course,
+            course, list(found.priors), names=self.names, cumulative=self.cumulative, per_course=self.per_course,
             current_table=table if self.converted_limits else None, current_date=found.current_date,
-            registrations=registrations,
+            registrations=self.registrations,
         )
 
 

@@ -142,3 +142,22 @@ def test_the_terminal_report_shows_the_plan_that_could_not_be_read(tmp_path):
     assert result.exit_code == 3
     assert "Not checked:" in result.stdout and "NOT CHECKED (exit 3)" in result.stdout
     assert "Summary: 2 plans" in result.stdout
+
+
+def test_the_summary_names_a_missing_required_organ(tmp_path):
+    """A plan that is NOT EVALUATED because its required cord is not contoured says so in its
+    summary line (the organ is absent, but it counts in the verdict)."""
+    root = tmp_path / "tree"
+    shutil.copytree(SABR, root / "sabr")
+    shutil.copytree(SPINE, root / "spine")
+    rs = root / "spine" / "RS.spine_8gy_1fx.dcm"
+    ds = pydicom.dcmread(rs)
+    for roi in ds.StructureSetROISequence:
+        if roi.ROIName == "Cord":
+            roi.ROIName = "z_helper_ring"
+    ds.save_as(rs)
+    report = rtcheck.check(root)
+    spine = next(p for p in report.plans if p.plan_label == "T10 8Gy1F")
+    assert spine.verdict is Level.NOT_EVALUATED
+    assert any(text.startswith("SpinalCord ") and "NOT EVALUATED" in text for text in spine.summary().failing)
+    assert not any(text.startswith("Heart ") for text in spine.summary().failing)  # optional, absent

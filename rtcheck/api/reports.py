@@ -31,6 +31,7 @@ from ..models.reirradiation import CompositeRowResult, IntervalCheck, Reirradiat
 from ..report import check as check_report
 from ..report import check_csv, check_json, check_text
 from ..report import dvh as dvh_report
+from ..report.rows import counts_in_verdict
 from ..report.summary import PlanSummary
 
 EXIT_OK = 0
@@ -64,6 +65,7 @@ class Failure:
     unit: str
     margin: float | None
     reason: str = ""
+    counts_in_verdict: bool = True  # False for an optional organ not in the structure set
 
 
 def _plan_failure(check: CheckResult, row: ConstraintResult) -> Failure:
@@ -73,6 +75,7 @@ def _plan_failure(check: CheckResult, row: ConstraintResult) -> Failure:
         plan_label=check.plan_label, plan_uid=check.plan_uid, part="plan", organ=c.organ,
         structure=row.structure_name, metric=str(c.metric), level=row.level, value=row.value,
         limit=c.limit, unit=c.limit_unit.value, margin=row.margin, reason=row.reason,
+        counts_in_verdict=counts_in_verdict(row),
     )
 
 
@@ -86,6 +89,7 @@ def _composite_failure(result: ReirradiationResult, row: CompositeRowResult) -> 
         plan_label=result.plan_label, plan_uid=result.plan_uid, part=row.origin, organ=c.organ,
         structure=outcome.structure_name, metric=str(c.metric), level=outcome.level, value=outcome.value,
         limit=limit, unit=c.limit_unit.value, margin=outcome.margin, reason=outcome.reason,
+        counts_in_verdict=counts_in_verdict(outcome),
     )
 
 
@@ -176,7 +180,7 @@ class PlanCheck:
         failing = tuple(
             f"{f.organ} {f.metric}" + ("" if f.part == "plan" else f" ({f.part})") + f": {f.level.value.replace('_', ' ')}"
             for f in self.failures()
-            if f.level is not Level.NOT_EVALUATED or f.structure is not None or f.part == "interval"
+            if f.counts_in_verdict
         )
         identity = self.identity
         patient_id = plan.patient_id if plan is not None else (identity.patient_id if identity else None)

@@ -161,3 +161,9 @@ def test_the_summary_names_a_missing_required_organ(tmp_path):
     assert spine.verdict is Level.NOT_EVALUATED
     assert any(text.startswith("SpinalCord ") and "NOT EVALUATED" in text for text in spine.summary().failing)
     assert not any(text.startswith("Heart ") for text in spine.summary().failing)  # optional, absent
+
+
+def test_a_selected_plan_that_cannot_be_checked_gives_one_line(archive):
+    result = run("check", archive, "--plan", "T10 8Gy1F")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("rtcheck: error: no constraint table for 7 fraction(s)")

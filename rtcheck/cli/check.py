@@ -57,8 +57,11 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     if output is not None:
         refuse_output_in_inputs(output, inputs.files, folder)
     use_color = fmt == "table" and (color if color is not None else (output is None and sys.stdout.isatty()))
+    select = plan if folder is not None else None
+    # one plan in the run: its error is the run's (one line, its exit code), not a report block
+    single = len(api.select_plans(inputs.courses, select)) + (0 if select else len(inputs.unreadable)) == 1
     plans = api.check_plans(
-        inputs, select=plan if folder is not None else None, table=table_spec, arm=arm, fractions=fractions,
+        inputs, select=select, table=table_spec, arm=arm, fractions=fractions,
         priors=prior_folders, courses=course_file, aliases=alias_files, cumulative_table=cumulative_spec,
         converted_limits=converted_limits,
     )
@@ -66,12 +69,12 @@ def check(folder, structures, doses, plan, table_spec, arm, fractions, alias_fil
     done = []
     for n, plan_check in enumerate(plans):
         done.append(plan_check)
-        if stream and not (plan_check.error is not None and len(inputs.courses) + len(inputs.unreadable) == 1):
+        if stream and not (plan_check.error is not None and single):
             # color=True: click would otherwise strip the escape codes when not on a terminal
             click.echo(("\n" if n else "") + plan_check.render(color=use_color, run_utc=started), nl=False, color=use_color or None)
     report = api.CheckReport(plans=tuple(done), input_files=inputs.files, run_utc=started)
-    if len(report.plans) == 1 and report.plans[0].error is not None:
-        raise report.plans[0].error  # one plan: its error is the run's (message, exit code)
+    if single and report.plans[0].error is not None:
+        raise report.plans[0].error
     if stream:
         if len(report.plans) > 1:
             click.echo("\n" + report.render_summary(), nl=False)

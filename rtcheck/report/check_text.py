@@ -14,7 +14,13 @@ from .. import __version__
 from ..models import CheckResult, ConstraintResult, Level, ReirradiationResult
 from . import reirradiation
 from .common import columns
-from .rows import counts_in_verdict, limit_text, margin_text, prescription_text, value_text
+from .rows import (
+    limit_text,
+    margin_text,
+    not_passing,
+    prescription_text,
+    value_text,
+)
 from .summary import PlanSummary, plans_in_order
 
 _ANSI = {
@@ -96,7 +102,7 @@ def _absent_optional(r: ConstraintResult) -> bool:
 
 def _failures_first(check: CheckResult, color: bool) -> list[str]:
     """Every row that keeps the plan from passing, worst first, before the full table."""
-    failing = [r for r in check.results if r.level is not Level.PASS and counts_in_verdict(r)]
+    failing = not_passing(check.results)
     if not failing:
         return ["Not passing:   none"]
     failing.sort(key=lambda r: -r.level.severity)
@@ -136,9 +142,7 @@ def _full_table(check: CheckResult, color: bool, footnotes: list[str]) -> list[s
 
 def _failing_organs(check: CheckResult) -> list[str]:
     """The organs whose rows keep the plan from passing, each once, in table order."""
-    return list(dict.fromkeys(
-        r.constraint.organ for r in check.results if r.level is not Level.PASS and counts_in_verdict(r)
-    ))
+    return list(dict.fromkeys(r.constraint.organ for r in not_passing(check.results)))
 
 
 def verdict_line(label: str, level: Level, organs: Sequence[str], color: bool) -> str:

@@ -37,6 +37,7 @@ from .rows import (
     counts_in_verdict,
     limit_text,
     margin_text,
+    not_passing,
     prescription_text,
     unit_text,
     value_text,
@@ -131,7 +132,7 @@ def _plan_meta(check: CheckResult, summary: PlanSummary, composite: Reirradiatio
 
 def _failure_rows(check: CheckResult) -> list[list[str]]:
     """The plan table's rows that keep it from passing, worst first, as table cells."""
-    failing = [r for r in check.results if r.level is not Level.PASS and counts_in_verdict(r)]
+    failing = not_passing(check.results)
     failing.sort(key=lambda r: -r.level.severity)
     return [
         [level_cell(r.level), cell("plan"), cell(r.constraint.organ), cell(r.structure_name), cell(r.constraint.metric),

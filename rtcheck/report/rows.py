@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..models import ConstraintResult, Level, Unit
 from .common import DECIMALS
 
@@ -15,6 +17,11 @@ def counts_in_verdict(r: ConstraintResult) -> bool:
     EVALUATED one for a required organ or an organ present in the structure set (an absent
     optional organ is listed, but does not block a PASS)."""
     return r.level is not Level.NOT_EVALUATED or r.required or r.structure_name is not None
+
+
+def not_passing(results: Iterable[ConstraintResult]) -> list[ConstraintResult]:
+    """The rows that keep a plan from passing: not PASS and counting in the verdict, in order."""
+    return [r for r in results if r.level is not Level.PASS and counts_in_verdict(r)]
 
 
 def number_text(value: float | None) -> str:
